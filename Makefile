@@ -1,0 +1,48 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# pvmem: out-of-tree build against the *guest* kernel (Debian bookworm 6.1),
+# never against the running kernel.
+#
+#   make          build pvmem.ko
+#   make check    build, host unit tests, guest kselftests in QEMU; summary
+#   make demo     boot a guest, plug 4 GiB then 8 GiB, show the guest's view
+#
+GUEST_KREL ?= $(shell scripts/guest-krel 2>/dev/null)
+KDIR ?= /usr/src/linux-headers-$(GUEST_KREL)
+KBUILD_ARGS := -C $(KDIR) M=$(CURDIR) CONFIG_PVMEM=m
+
+.PHONY: all modules deps check demo unit selftests checkpatch sparse clean
+
+all: deps
+	@$(MAKE) --no-print-directory modules
+
+modules:
+	@test -d "$(KDIR)" || { echo "KDIR $(KDIR) missing: run scripts/install-deps" >&2; exit 1; }
+	$(MAKE) $(KBUILD_ARGS) modules
+
+deps:
+	@scripts/install-deps
+
+unit: deps
+	$(MAKE) -C tools/testing/pvmem run
+
+selftests: deps
+	$(MAKE) -C tools/testing/selftests/pvmem
+
+check: deps
+	@python3 tools/testing/pvmem/rig/check.py
+
+demo: deps
+	@python3 tools/testing/pvmem/rig/demo.py
+
+checkpatch: deps
+	@scripts/checkpatch
+
+sparse: deps
+	$(MAKE) $(KBUILD_ARGS) C=2 CHECK=sparse modules
+
+clean:
+	-$(MAKE) $(KBUILD_ARGS) clean 2>/dev/null
+	-$(MAKE) -C tools/testing/pvmem clean
+	-$(MAKE) -C tools/testing/selftests/pvmem clean
+	rm -rf build

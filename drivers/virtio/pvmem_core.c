@@ -1,0 +1,488 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pvmem core: config validation, block map, plug planner and wire encoding.
+ *
+ * Pure logic only: no allocation, no locking, no kernel-only headers.  The
+ * same file is built into pvmem.ko and into the userspace unit tests in
+ * tools/testing/pvmem/.
+ */
+#include <linux/types.h>
+#include <asm/byteorder.h>
+#include "pvmem_core.h"
+
+static bool pvmem_is_pow2(u64 v)
+{
+	return v && !(v & (v - 1));
+}
+
+/* @align is a power of two. */
+static bool pvmem_aligned(u64 v, u64 align)
+{
+	return !(v & (align - 1));
+}
+
+/* Everything about the immutable fields that can be wrong. */
+static enum pvmem_cfg_err pvmem_cfg_check_region(const struct pvmem_cfg *cfg,
+						 const struct pvmem_limits *lim)
+{
+	const u64 bs = cfg->block_size;
+	u64 end, first, last;
+
+	if (!bs)
+		return PVMEM_CFG_BS_ZERO;
+	if (!pvmem_is_pow2(bs))
+		return PVMEM_CFG_BS_NOT_POW2;
+	if (bs < lim->page_size)
+		return PVMEM_CFG_BS_TOO_SMALL;
+	if (bs > lim->mb_size)
+		return PVMEM_CFG_BS_TOO_BIG;
+	if (!pvmem_aligned(cfg->addr, bs))
+		return PVMEM_CFG_ADDR_UNALIGNED;
+	if (!cfg->region_size)
+		return PVMEM_CFG_REGION_ZERO;
+	if (!pvmem_aligned(cfg->region_size, bs))
+		return PVMEM_CFG_REGION_UNALIGNED;
+	end = cfg->addr + cfg->region_size;
+	if (end < cfg->addr)
+		return PVMEM_CFG_REGION_OVERFLOW;
+	if (cfg->addr < lim->plug_start || end - 1 > lim->plug_end)
+		return PVMEM_CFG_REGION_NOT_PLUGGABLE;
+
+	/* Rounding cannot wrap: end <= plug_end + 1 and both are aligned. */
+	first = (cfg->addr + lim->mb_size - 1) & ~(lim->mb_size - 1);
+	last = end & ~(lim->mb_size - 1);
+	if (first < cfg->addr || last <= first)
+		return PVMEM_CFG_REGION_NO_MB;
+	if ((last - first) / bs > PVMEM_MAX_DEVICE_BLOCKS)
+		return PVMEM_CFG_REGION_TOO_MANY;
+	return PVMEM_CFG_OK;
+}
+
+/* Everything about the fields that may change that can be wrong. */
+static enum pvmem_cfg_err pvmem_cfg_check_sizes(const struct pvmem_cfg *cfg)
+{
+	const u64 bs = cfg->block_size;
+
+	if (!pvmem_aligned(cfg->usable_region_size, bs))
+		return PVMEM_CFG_USABLE_UNALIGNED;
+	if (cfg->usable_region_size > cfg->region_size)
+		return PVMEM_CFG_USABLE_GT_REGION;
+	if (!pvmem_aligned(cfg->plugged_size, bs))
+		return PVMEM_CFG_PLUGGED_UNALIGNED;
+	if (cfg->plugged_size > cfg->usable_region_size)
+		return PVMEM_CFG_PLUGGED_GT_USABLE;
+	if (!pvmem_aligned(cfg->requested_size, bs))
+		return PVMEM_CFG_REQUESTED_UNALIGNED;
+	if (cfg->requested_size > cfg->usable_region_size)
+		return PVMEM_CFG_REQUESTED_GT_USABLE;
+	return PVMEM_CFG_OK;
+}
+
+/**
+ * pvmem_cfg_check - validate a config read at probe
+ * @cfg: the config, in CPU byte order
+ * @lim: what this kernel can take
+ *
+ * Return: PVMEM_CFG_OK, or the first thing found wrong.
+ */
+enum pvmem_cfg_err pvmem_cfg_check(const struct pvmem_cfg *cfg,
+				   const struct pvmem_limits *lim)
+{
+	enum pvmem_cfg_err err = pvmem_cfg_check_region(cfg, lim);
+
+	if (err)
+		return err;
+	return pvmem_cfg_check_sizes(cfg);
+}
+
+/**
+ * pvmem_cfg_check_update - validate a config re-read at runtime
+ * @old: the config accepted at probe
+ * @cfg: the new config
+ * @lim: what this kernel can take
+ *
+ * The fields the spec declares immutable must not have changed; the rest
+ * must be valid on its own.
+ *
+ * Return: PVMEM_CFG_OK, or the first thing found wrong.
+ */
+enum pvmem_cfg_err pvmem_cfg_check_update(const struct pvmem_cfg *old,
+					  const struct pvmem_cfg *cfg,
+					  const struct pvmem_limits *lim)
+{
+	if (cfg->block_size != old->block_size)
+		return PVMEM_CFG_CHANGED_BLOCK_SIZE;
+	if (cfg->node_id != old->node_id)
+		return PVMEM_CFG_CHANGED_NODE;
+	if (cfg->addr != old->addr)
+		return PVMEM_CFG_CHANGED_ADDR;
+	if (cfg->region_size != old->region_size)
+		return PVMEM_CFG_CHANGED_REGION;
+	return pvmem_cfg_check(cfg, lim);
+}
+
+static const char * const pvmem_cfg_errs[PVMEM_CFG_ERR_NR] = {
+	[PVMEM_CFG_OK] = "config is valid",
+	[PVMEM_CFG_BS_ZERO] = "block_size is zero",
+	[PVMEM_CFG_BS_NOT_POW2] = "block_size is not a power of two",
+	[PVMEM_CFG_BS_TOO_SMALL] = "block_size is smaller than the page size",
+	[PVMEM_CFG_BS_TOO_BIG] = "block_size is larger than the memory block size (unsupported)",
+	[PVMEM_CFG_ADDR_UNALIGNED] = "addr is not aligned to block_size",
+	[PVMEM_CFG_REGION_ZERO] = "region_size is zero",
+	[PVMEM_CFG_REGION_UNALIGNED] = "region_size is not aligned to block_size",
+	[PVMEM_CFG_REGION_OVERFLOW] = "addr + region_size overflows",
+	[PVMEM_CFG_REGION_NOT_PLUGGABLE] = "region is outside the pluggable physical range",
+	[PVMEM_CFG_REGION_NO_MB] = "region holds no whole memory block",
+	[PVMEM_CFG_REGION_TOO_MANY] = "region has too many device blocks",
+	[PVMEM_CFG_USABLE_UNALIGNED] = "usable_region_size is not aligned to block_size",
+	[PVMEM_CFG_USABLE_GT_REGION] = "usable_region_size exceeds region_size",
+	[PVMEM_CFG_PLUGGED_UNALIGNED] = "plugged_size is not aligned to block_size",
+	[PVMEM_CFG_PLUGGED_GT_USABLE] = "plugged_size exceeds usable_region_size",
+	[PVMEM_CFG_REQUESTED_UNALIGNED] = "requested_size is not aligned to block_size",
+	[PVMEM_CFG_REQUESTED_GT_USABLE] = "requested_size exceeds usable_region_size",
+	[PVMEM_CFG_CHANGED_BLOCK_SIZE] = "block_size changed at runtime",
+	[PVMEM_CFG_CHANGED_NODE] = "node_id changed at runtime",
+	[PVMEM_CFG_CHANGED_ADDR] = "addr changed at runtime",
+	[PVMEM_CFG_CHANGED_REGION] = "region_size changed at runtime",
+};
+
+const char *pvmem_cfg_errstr(enum pvmem_cfg_err err)
+{
+	if ((unsigned int)err >= PVMEM_CFG_ERR_NR)
+		return "unknown config error";
+	return pvmem_cfg_errs[err];
+}
+
+/**
+ * pvmem_req_encode - fill in a request in wire format
+ * @req: the request buffer
+ * @type: PVMEM_REQ_*
+ * @addr: first device block (PLUG, UNPLUG, STATE)
+ * @nb_blocks: number of device blocks (PLUG, UNPLUG, STATE)
+ */
+void pvmem_req_encode(struct pvmem_req *req, u16 type, u64 addr,
+		      u16 nb_blocks)
+{
+	*req = (struct pvmem_req) {
+		.type = cpu_to_le16(type),
+		.u.addr = cpu_to_le64(addr),
+		.u.nb_blocks = cpu_to_le16(nb_blocks),
+	};
+}
+
+/* Which response types each request may get, per the spec. */
+static const u8 pvmem_resp_valid[PVMEM_REQ_NR] = {
+	[PVMEM_REQ_PLUG] = 1 << PVMEM_RESP_ACK | 1 << PVMEM_RESP_NACK |
+			   1 << PVMEM_RESP_BUSY | 1 << PVMEM_RESP_ERROR,
+	[PVMEM_REQ_UNPLUG] = 1 << PVMEM_RESP_ACK | 1 << PVMEM_RESP_BUSY |
+			     1 << PVMEM_RESP_ERROR,
+	[PVMEM_REQ_UNPLUG_ALL] = 1 << PVMEM_RESP_ACK | 1 << PVMEM_RESP_BUSY,
+	[PVMEM_REQ_STATE] = 1 << PVMEM_RESP_ACK | 1 << PVMEM_RESP_ERROR,
+};
+
+/**
+ * pvmem_resp_decode - check and decode a response
+ * @req_type: the request it answers
+ * @resp: the response buffer as the device left it
+ * @len: the length the device reported as written
+ * @reply: the decoded response, valid only on PVMEM_RESP_OK
+ *
+ * Return: PVMEM_RESP_OK, or what is wrong with the response.
+ */
+enum pvmem_resp_err pvmem_resp_decode(u16 req_type,
+				      const struct pvmem_resp *resp, u32 len,
+				      struct pvmem_reply *reply)
+{
+	u16 type, state;
+
+	if (req_type >= PVMEM_REQ_NR)
+		return PVMEM_RESP_BAD_REQ;
+	if (len != PVMEM_RESP_SIZE)
+		return PVMEM_RESP_BAD_LEN;
+	type = le16_to_cpu(resp->type);
+	if (type >= PVMEM_RESP_NR)
+		return PVMEM_RESP_BAD_TYPE;
+	if (!(pvmem_resp_valid[req_type] & (1 << type)))
+		return PVMEM_RESP_BAD_FOR_REQ;
+	state = 0;
+	if (req_type == PVMEM_REQ_STATE && type == PVMEM_RESP_ACK) {
+		state = le16_to_cpu(resp->state);
+		if (state >= PVMEM_STATE_NR)
+			return PVMEM_RESP_BAD_STATE;
+	}
+	reply->type = type;
+	reply->state = state;
+	return PVMEM_RESP_OK;
+}
+
+static const char * const pvmem_resp_errs[PVMEM_RESP_ERR_NR] = {
+	[PVMEM_RESP_OK] = "response is valid",
+	[PVMEM_RESP_BAD_LEN] = "response length is not 10 bytes",
+	[PVMEM_RESP_BAD_TYPE] = "response type is unknown",
+	[PVMEM_RESP_BAD_FOR_REQ] = "response type is not valid for the request",
+	[PVMEM_RESP_BAD_STATE] = "STATE response holds an unknown state",
+	[PVMEM_RESP_BAD_REQ] = "request type is unknown",
+};
+
+const char *pvmem_resp_errstr(enum pvmem_resp_err err)
+{
+	if ((unsigned int)err >= PVMEM_RESP_ERR_NR)
+		return "unknown response error";
+	return pvmem_resp_errs[err];
+}
+
+const char *pvmem_req_name(u16 type)
+{
+	static const char * const names[PVMEM_REQ_NR] = {
+		"plug", "unplug", "unplug_all", "state",
+	};
+
+	return type < PVMEM_REQ_NR ? names[type] : "unknown";
+}
+
+const char *pvmem_resp_name(u16 type)
+{
+	static const char * const names[PVMEM_RESP_NR] = {
+		"ack", "nack", "busy", "error",
+	};
+
+	return type < PVMEM_RESP_NR ? names[type] : "unknown";
+}
+
+/**
+ * pvmem_layout_init - place the memory blocks of a validated region
+ * @lo: the layout to fill in
+ * @cfg: a config that passed pvmem_cfg_check()
+ * @mb_size: Linux memory block size
+ */
+void pvmem_layout_init(struct pvmem_layout *lo, const struct pvmem_cfg *cfg,
+		       u64 mb_size)
+{
+	const u64 first = (cfg->addr + mb_size - 1) & ~(mb_size - 1);
+	const u64 last = (cfg->addr + cfg->region_size) & ~(mb_size - 1);
+
+	lo->block_size = cfg->block_size;
+	lo->mb_size = mb_size;
+	lo->first_mb_addr = first;
+	lo->nb_mb = last > first ? (last - first) / mb_size : 0;
+	lo->sbs_per_mb = mb_size / cfg->block_size;
+}
+
+/**
+ * pvmem_layout_usable_blocks - device blocks of the map inside the usable
+ *	region
+ * @lo: the layout
+ * @cfg: the current config
+ *
+ * Return: how many device blocks, counted from first_mb_addr, may be plugged.
+ */
+u64 pvmem_layout_usable_blocks(const struct pvmem_layout *lo,
+			       const struct pvmem_cfg *cfg)
+{
+	const u64 end = cfg->addr + cfg->usable_region_size;
+	const u64 all = (u64)lo->nb_mb * lo->sbs_per_mb;
+	u64 n;
+
+	if (end <= lo->first_mb_addr)
+		return 0;
+	n = (end - lo->first_mb_addr) / lo->block_size;
+	return n < all ? n : all;
+}
+
+/* Tiny bitmap helpers: the kernel's are not available in userspace. */
+static bool pvmem_bit(const u64 *map, u64 bit)
+{
+	return map[bit / 64] >> (bit % 64) & 1;
+}
+
+static void pvmem_bit_assign(u64 *map, u64 bit, bool val)
+{
+	if (val)
+		map[bit / 64] |= 1ULL << (bit % 64);
+	else
+		map[bit / 64] &= ~(1ULL << (bit % 64));
+}
+
+static u64 pvmem_bitmap_words(u32 nb_mb, u32 sbs_per_mb)
+{
+	return ((u64)nb_mb * sbs_per_mb + 63) / 64;
+}
+
+/**
+ * pvmem_map_bytes - size of the buffer a map needs
+ * @nb_mb: memory blocks
+ * @sbs_per_mb: device blocks per memory block
+ *
+ * Return: bytes, for pvmem_map_init().
+ */
+u64 pvmem_map_bytes(u32 nb_mb, u32 sbs_per_mb)
+{
+	return pvmem_bitmap_words(nb_mb, sbs_per_mb) * sizeof(u64) +
+	       (u64)nb_mb * sizeof(u32) + nb_mb;
+}
+
+/**
+ * pvmem_map_init - set up an empty map: nothing added, nothing plugged
+ * @map: the map
+ * @nb_mb: memory blocks
+ * @sbs_per_mb: device blocks per memory block
+ * @mem: zeroed buffer of pvmem_map_bytes(), 8-byte aligned
+ */
+void pvmem_map_init(struct pvmem_map *map, u32 nb_mb, u32 sbs_per_mb,
+		    void *mem)
+{
+	u64 words = pvmem_bitmap_words(nb_mb, sbs_per_mb);
+
+	*map = (struct pvmem_map) {
+		.nb_mb = nb_mb,
+		.sbs_per_mb = sbs_per_mb,
+		.plugged = mem,
+	};
+	map->nr_plugged = (u32 *)(map->plugged + words);
+	map->state = (u8 *)(map->nr_plugged + nb_mb);
+	map->count[PVMEM_MB_UNUSED] = nb_mb;
+}
+
+/**
+ * pvmem_map_set_state - the one place a memory block changes state
+ * @map: the map
+ * @mb: memory block index
+ * @state: its new state
+ */
+void pvmem_map_set_state(struct pvmem_map *map, u32 mb,
+			 enum pvmem_mb_state state)
+{
+	map->count[map->state[mb]]--;
+	map->count[state]++;
+	map->state[mb] = state;
+}
+
+/**
+ * pvmem_map_test - are device blocks all plugged (or all unplugged)?
+ * @map: the map
+ * @mb: memory block index
+ * @sb: first device block inside the memory block
+ * @nb: number of device blocks, sb + nb <= sbs_per_mb
+ * @plugged: which state to test for
+ *
+ * Return: true if every one of the blocks is in that state.
+ */
+bool pvmem_map_test(const struct pvmem_map *map, u32 mb, u32 sb, u32 nb,
+		    bool plugged)
+{
+	u64 bit = (u64)mb * map->sbs_per_mb + sb;
+	const u64 end = bit + nb;
+
+	for (; bit < end; bit++)
+		if (pvmem_bit(map->plugged, bit) != plugged)
+			return false;
+	return true;
+}
+
+/**
+ * pvmem_map_set - mark device blocks plugged or unplugged
+ * @map: the map
+ * @mb: memory block index
+ * @sb: first device block inside the memory block
+ * @nb: number of device blocks, sb + nb <= sbs_per_mb
+ * @plugged: the new state
+ */
+void pvmem_map_set(struct pvmem_map *map, u32 mb, u32 sb, u32 nb,
+		   bool plugged)
+{
+	u64 bit = (u64)mb * map->sbs_per_mb + sb;
+	const u64 end = bit + nb;
+
+	for (; bit < end; bit++) {
+		if (pvmem_bit(map->plugged, bit) == plugged)
+			continue;
+		pvmem_bit_assign(map->plugged, bit, plugged);
+		if (plugged) {
+			map->nr_plugged[mb]++;
+			map->total_plugged++;
+		} else {
+			map->nr_plugged[mb]--;
+			map->total_plugged--;
+		}
+	}
+}
+
+const char *pvmem_mb_state_name(enum pvmem_mb_state state)
+{
+	static const char * const names[PVMEM_MB_STATE_NR] = {
+		"unused", "adding", "offline", "online_kernel",
+		"online_movable",
+	};
+
+	return (unsigned int)state < PVMEM_MB_STATE_NR ? names[state] :
+							 "unknown";
+}
+
+/* Is memory block @mb added to Linux (in any added state)? */
+static bool pvmem_mb_added(const struct pvmem_map *map, u32 mb)
+{
+	return map->state[mb] == PVMEM_MB_OFFLINE ||
+	       map->state[mb] == PVMEM_MB_KERNEL ||
+	       map->state[mb] == PVMEM_MB_MOVABLE;
+}
+
+/* Cap a run at @want blocks, the usable region and the request limit. */
+static bool pvmem_run_fit(const struct pvmem_map *map, u64 want,
+			  u64 usable_blocks, struct pvmem_run *run)
+{
+	const u64 first = (u64)run->mb * map->sbs_per_mb + run->sb;
+	u64 nb = run->nb;
+
+	if (first >= usable_blocks)
+		return false;
+	if (nb > usable_blocks - first)
+		nb = usable_blocks - first;
+	if (nb > want)
+		nb = want;
+	if (nb > PVMEM_MAX_REQ_BLOCKS)
+		nb = PVMEM_MAX_REQ_BLOCKS;
+	run->nb = nb;
+	return nb > 0;
+}
+
+/**
+ * pvmem_plan_plug - choose the next device blocks to plug
+ * @map: the map
+ * @want: device blocks still to plug (> 0)
+ * @usable_blocks: device blocks that lie in the usable region
+ * @run: the chosen run, valid if true is returned
+ *
+ * Policy: first fill holes in memory blocks already added to Linux, which
+ * costs no new memmap and no hot-add, lowest address first; then start the
+ * lowest unused memory block.  A run never crosses a memory block.
+ *
+ * Return: true if there is something to plug.
+ */
+bool pvmem_plan_plug(const struct pvmem_map *map, u64 want, u64 usable_blocks,
+		     struct pvmem_run *run)
+{
+	u32 mb, sb, end;
+
+	if (!want)
+		return false;
+	for (mb = 0; mb < map->nb_mb; mb++) {
+		if (!pvmem_mb_added(map, mb) ||
+		    map->nr_plugged[mb] == map->sbs_per_mb)
+			continue;
+		for (sb = 0; pvmem_map_test(map, mb, sb, 1, true); sb++)
+			;
+		for (end = sb + 1; end < map->sbs_per_mb &&
+		     pvmem_map_test(map, mb, end, 1, false); end++)
+			;
+		*run = (struct pvmem_run) { .mb = mb, .sb = sb, .nb = end - sb };
+		if (pvmem_run_fit(map, want, usable_blocks, run))
+			return true;
+	}
+	for (mb = 0; mb < map->nb_mb; mb++) {
+		if (map->state[mb] != PVMEM_MB_UNUSED)
+			continue;
+		*run = (struct pvmem_run) { .mb = mb, .nb = map->sbs_per_mb };
+		return pvmem_run_fit(map, want, usable_blocks, run);
+	}
+	return false;
+}

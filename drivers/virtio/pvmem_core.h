@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * pvmem core: the pure logic of the pvmem driver.
+ *
+ * Everything in here works on plain integers and caller-provided memory:
+ * config validation, the device-block map of a device's region, the plug
+ * planner and request/response encoding.  It needs nothing but
+ * <linux/types.h> and <asm/byteorder.h>, so tools/testing/pvmem/ compiles
+ * the very same file in userspace (with a thin shim for those two headers)
+ * and tests it under sanitizers.
+ *
+ * Nothing in here sleeps or locks; callers serialize access to a map.
+ */
+#ifndef _PVMEM_CORE_H
+#define _PVMEM_CORE_H
+
+#include <linux/types.h>
+#include <uapi/linux/pvmem.h>
+
+/* Most device blocks one device may have (bounds the map: 8 MiB bitmap). */
+#define PVMEM_MAX_DEVICE_BLOCKS		(1ULL << 26)
+/* Most device blocks one request can carry (nb_blocks is 16 bit). */
+#define PVMEM_MAX_REQ_BLOCKS		0xffffU
+
+/* The device configuration in CPU byte order. */
+struct pvmem_cfg {
+	u64 block_size;
+	u16 node_id;
+	u64 addr;
+	u64 region_size;
+	u64 usable_region_size;
+	u64 plugged_size;
+	u64 requested_size;
+};
+
+/* What the guest kernel can take: filled by the driver, fixed per boot. */
+struct pvmem_limits {
+	u64 page_size;
+	u64 mb_size;		/* Linux memory block size, a power of two */
+	u64 plug_start;		/* first pluggable physical address */
+	u64 plug_end;		/* last pluggable physical address (inclusive) */
+};
+
+/* Every way a config can be wrong; each has one message. */
+enum pvmem_cfg_err {
+	PVMEM_CFG_OK,
+	PVMEM_CFG_BS_ZERO,		/* block_size is 0 */
+	PVMEM_CFG_BS_NOT_POW2,		/* block_size not a power of two */
+	PVMEM_CFG_BS_TOO_SMALL,		/* block_size below the page size */
+	PVMEM_CFG_BS_TOO_BIG,		/* block_size above memory block size */
+	PVMEM_CFG_ADDR_UNALIGNED,	/* addr not block aligned */
+	PVMEM_CFG_REGION_ZERO,		/* region_size is 0 */
+	PVMEM_CFG_REGION_UNALIGNED,	/* region_size not block aligned */
+	PVMEM_CFG_REGION_OVERFLOW,	/* addr + region_size wraps */
+	PVMEM_CFG_REGION_NOT_PLUGGABLE,	/* outside mhp_get_pluggable_range() */
+	PVMEM_CFG_REGION_NO_MB,		/* no whole memory block inside */
+	PVMEM_CFG_REGION_TOO_MANY,	/* more than PVMEM_MAX_DEVICE_BLOCKS */
+	PVMEM_CFG_USABLE_UNALIGNED,	/* usable_region_size not aligned */
+	PVMEM_CFG_USABLE_GT_REGION,	/* usable_region_size > region_size */
+	PVMEM_CFG_PLUGGED_UNALIGNED,	/* plugged_size not aligned */
+	PVMEM_CFG_PLUGGED_GT_USABLE,	/* plugged_size > usable_region_size */
+	PVMEM_CFG_REQUESTED_UNALIGNED,	/* requested_size not aligned */
+	PVMEM_CFG_REQUESTED_GT_USABLE,	/* requested_size > usable */
+	PVMEM_CFG_CHANGED_BLOCK_SIZE,	/* block_size changed at runtime */
+	PVMEM_CFG_CHANGED_NODE,		/* node_id changed at runtime */
+	PVMEM_CFG_CHANGED_ADDR,		/* addr changed at runtime */
+	PVMEM_CFG_CHANGED_REGION,	/* region_size changed at runtime */
+	PVMEM_CFG_ERR_NR
+};
+
+enum pvmem_cfg_err pvmem_cfg_check(const struct pvmem_cfg *cfg,
+				   const struct pvmem_limits *lim);
+enum pvmem_cfg_err pvmem_cfg_check_update(const struct pvmem_cfg *old,
+					  const struct pvmem_cfg *cfg,
+					  const struct pvmem_limits *lim);
+const char *pvmem_cfg_errstr(enum pvmem_cfg_err err);
+
+/* A decoded response. */
+struct pvmem_reply {
+	u16 type;		/* PVMEM_RESP_* */
+	u16 state;		/* PVMEM_STATE_*, STATE requests only */
+};
+
+/* Every way a response can be wrong; each has one message. */
+enum pvmem_resp_err {
+	PVMEM_RESP_OK,
+	PVMEM_RESP_BAD_LEN,		/* used length is not 10 bytes */
+	PVMEM_RESP_BAD_TYPE,		/* type is no PVMEM_RESP_* */
+	PVMEM_RESP_BAD_FOR_REQ,		/* type not valid for this request */
+	PVMEM_RESP_BAD_STATE,		/* STATE answer out of range */
+	PVMEM_RESP_BAD_REQ,		/* the request type itself is unknown */
+	PVMEM_RESP_ERR_NR
+};
+
+void pvmem_req_encode(struct pvmem_req *req, u16 type, u64 addr,
+		      u16 nb_blocks);
+enum pvmem_resp_err pvmem_resp_decode(u16 req_type,
+				      const struct pvmem_resp *resp, u32 len,
+				      struct pvmem_reply *reply);
+const char *pvmem_resp_errstr(enum pvmem_resp_err err);
+const char *pvmem_req_name(u16 type);
+const char *pvmem_resp_name(u16 type);
+
+/*
+ * Where the Linux memory blocks of a region are.  Only memory blocks that
+ * lie wholly inside the region are used; device blocks are numbered from
+ * the start of the first one ("first_mb_addr").
+ */
+struct pvmem_layout {
+	u64 block_size;		/* device block size */
+	u64 mb_size;		/* Linux memory block size */
+	u64 first_mb_addr;	/* start of the first whole memory block */
+	u32 nb_mb;		/* whole memory blocks in the region */
+	u32 sbs_per_mb;		/* device blocks per memory block */
+};
+
+void pvmem_layout_init(struct pvmem_layout *lo, const struct pvmem_cfg *cfg,
+		       u64 mb_size);
+u64 pvmem_layout_usable_blocks(const struct pvmem_layout *lo,
+			       const struct pvmem_cfg *cfg);
+
+/* State of one Linux memory block of the region. */
+enum pvmem_mb_state {
+	PVMEM_MB_UNUSED,	/* not added to Linux, nothing plugged */
+	PVMEM_MB_ADDING,	/* device blocks plugged, being added */
+	PVMEM_MB_OFFLINE,	/* added to Linux, offline */
+	PVMEM_MB_KERNEL,	/* added and online in a kernel zone */
+	PVMEM_MB_MOVABLE,	/* added and online in ZONE_MOVABLE */
+	PVMEM_MB_STATE_NR
+};
+
+/*
+ * Plug state of every device block plus the state of every memory block.
+ * The arrays live in one buffer of pvmem_map_bytes() the caller provides.
+ */
+struct pvmem_map {
+	u32 nb_mb;
+	u32 sbs_per_mb;
+	u8 *state;			/* enum pvmem_mb_state per memory block */
+	u32 *nr_plugged;		/* plugged device blocks per memory block */
+	u64 *plugged;			/* bitmap of plugged device blocks */
+	u32 count[PVMEM_MB_STATE_NR];	/* memory blocks per state */
+	u64 total_plugged;		/* plugged device blocks in all */
+};
+
+u64 pvmem_map_bytes(u32 nb_mb, u32 sbs_per_mb);
+void pvmem_map_init(struct pvmem_map *map, u32 nb_mb, u32 sbs_per_mb,
+		    void *mem);
+void pvmem_map_set_state(struct pvmem_map *map, u32 mb,
+			 enum pvmem_mb_state state);
+bool pvmem_map_test(const struct pvmem_map *map, u32 mb, u32 sb, u32 nb,
+		    bool plugged);
+void pvmem_map_set(struct pvmem_map *map, u32 mb, u32 sb, u32 nb,
+		   bool plugged);
+const char *pvmem_mb_state_name(enum pvmem_mb_state state);
+
+/* A contiguous run of device blocks inside one memory block. */
+struct pvmem_run {
+	u32 mb;
+	u32 sb;
+	u32 nb;
+};
+
+bool pvmem_plan_plug(const struct pvmem_map *map, u64 want, u64 usable_blocks,
+		     struct pvmem_run *run);
+
+#endif /* _PVMEM_CORE_H */

@@ -1,0 +1,636 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pvmem: paravirtualized memory for virtio-mem devices (virtio ID 24).
+ *
+ * A device offers one region of guest physical memory on one NUMA node.
+ * The host sets requested_size; pvmem plugs device blocks (2 MiB in QEMU's
+ * default) until plugged_size matches, adding each Linux memory block
+ * (128 MiB on x86-64) that receives plugged device blocks with
+ * add_memory_driver_managed() in a dynamic memory group.  A memory block
+ * may be partly plugged: the rest stays fake-offline (see mm-hooks/), so
+ * any multiple of the device block size can be honoured exactly.
+ *
+ * All device traffic happens in one work item per device, pvmem_work():
+ * it re-reads and validates the config, sends one request at a time and
+ * waits a bounded time for the answer.  BUSY and out-of-memory are retried
+ * with exponential backoff; anything impossible marks the device broken
+ * and stops all traffic, never the guest.
+ */
+#include <linux/acpi.h>
+#include <linux/memory.h>
+#include <linux/memory_hotplug.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/numa.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <linux/virtio_config.h>
+
+#include "pvmem.h"
+
+/* Backoff between retries of a BUSY device or failed allocation. */
+#define PVMEM_RETRY_MIN_MS	100
+#define PVMEM_RETRY_MAX_MS	30000
+/* The longest pvmem waits for the device to answer one request. */
+#define PVMEM_RESP_TIMEOUT	(60 * HZ)
+
+static const char * const pvmem_state_names[PVMEM_DEV_STATE_NR] = {
+	[PVMEM_DEV_IDLE] = "idle",
+	[PVMEM_DEV_UNPLUG_ALL] = "unplug_all",
+	[PVMEM_DEV_PLUGGING] = "plugging",
+	[PVMEM_DEV_RETRY] = "retry",
+	[PVMEM_DEV_BROKEN] = "broken",
+};
+
+/* The one place the device state changes. */
+static void pvmem_set_state(struct pvmem_dev *pv, enum pvmem_dev_state state)
+{
+	if (pv->state == state)
+		return;
+	dev_dbg(&pv->vdev->dev, "state %s -> %s\n",
+		pvmem_state_names[pv->state], pvmem_state_names[state]);
+	pv->state = state;
+}
+
+/* Stop talking to the device for good, and say why once. */
+static void pvmem_set_broken(struct pvmem_dev *pv, const char *reason)
+{
+	if (pv->state == PVMEM_DEV_BROKEN)
+		return;
+	pv->broken_reason = reason;
+	pvmem_set_state(pv, PVMEM_DEV_BROKEN);
+	dev_err(&pv->vdev->dev,
+		"device marked broken: %s; no more requests are sent, plugged memory stays in use\n",
+		reason);
+}
+
+static void pvmem_read_config(struct pvmem_dev *pv, struct pvmem_cfg *cfg)
+{
+	struct virtio_device *vdev = pv->vdev;
+
+	virtio_cread_le(vdev, struct pvmem_config, block_size, &cfg->block_size);
+	virtio_cread_le(vdev, struct pvmem_config, node_id, &cfg->node_id);
+	virtio_cread_le(vdev, struct pvmem_config, addr, &cfg->addr);
+	virtio_cread_le(vdev, struct pvmem_config, region_size,
+			&cfg->region_size);
+	virtio_cread_le(vdev, struct pvmem_config, usable_region_size,
+			&cfg->usable_region_size);
+	virtio_cread_le(vdev, struct pvmem_config, plugged_size,
+			&cfg->plugged_size);
+	virtio_cread_le(vdev, struct pvmem_config, requested_size,
+			&cfg->requested_size);
+}
+
+static void pvmem_vq_done(struct virtqueue *vq)
+{
+	struct pvmem_dev *pv = vq->vdev->priv;
+
+	wake_up(&pv->resp_wq);
+}
+
+/* Device responses become errnos here; the worker decides what they mean. */
+static int pvmem_resp_errno(u16 type)
+{
+	switch (type) {
+	case PVMEM_RESP_ACK:
+		return 0;
+	case PVMEM_RESP_NACK:
+		return -EAGAIN;
+	case PVMEM_RESP_BUSY:
+		return -ETXTBSY;
+	default:
+		return -EIO;
+	}
+}
+
+/**
+ * pvmem_send - send one request and wait for its response
+ * @pv: the device
+ * @type: PVMEM_REQ_*
+ * @addr: first device block
+ * @nb: number of device blocks
+ *
+ * Context: the worker (or remove, with the worker stopped); may sleep.
+ * Return: 0 on ACK; -EAGAIN on NACK; -ETXTBSY on BUSY; -EIO on ERROR;
+ * -EPROTO for an invalid response or none in time (device marked broken);
+ * -ENOMEM or -ENOSPC if the request could not be queued.
+ */
+static int pvmem_send(struct pvmem_dev *pv, u16 type, u64 addr, u16 nb)
+{
+	struct scatterlist sg_req, sg_resp, *sgs[2] = { &sg_req, &sg_resp };
+	struct pvmem_reply reply;
+	enum pvmem_resp_err err;
+	unsigned int len = 0;
+	void *buf = NULL;
+	int rc;
+
+	pvmem_req_encode(&pv->req, type, addr, nb);
+	memset(&pv->resp, 0, sizeof(pv->resp));
+	sg_init_one(&sg_req, &pv->req, sizeof(pv->req));
+	sg_init_one(&sg_resp, &pv->resp, sizeof(pv->resp));
+	rc = virtqueue_add_sgs(pv->vq, sgs, 1, 1, pv, GFP_KERNEL);
+	if (rc)
+		return rc;
+	virtqueue_kick(pv->vq);
+	pv->nr_req[type]++;
+
+	if (!wait_event_timeout(pv->resp_wq,
+				(buf = virtqueue_get_buf(pv->vq, &len)),
+				PVMEM_RESP_TIMEOUT)) {
+		/* The buffers stay with the device; nothing reuses them. */
+		pvmem_set_broken(pv, "no response within 60 s");
+		return -EPROTO;
+	}
+	if (buf != pv) {
+		pvmem_set_broken(pv, "response for an unknown request");
+		return -EPROTO;
+	}
+	err = pvmem_resp_decode(type, &pv->resp, len, &reply);
+	if (err) {
+		dev_err(&pv->vdev->dev, "bad response to %s (len %u, type %u): %s\n",
+			pvmem_req_name(type), len, le16_to_cpu(pv->resp.type),
+			pvmem_resp_errstr(err));
+		pvmem_set_broken(pv, "invalid response");
+		return -EPROTO;
+	}
+	pv->nr_resp[reply.type]++;
+	dev_dbg(&pv->vdev->dev, "%s %#llx+%u: %s\n", pvmem_req_name(type), addr,
+		nb, pvmem_resp_name(reply.type));
+	return pvmem_resp_errno(reply.type);
+}
+
+/* Pin the module while Linux holds memory of ours: rmmod is refused. */
+static void pvmem_update_pin(struct pvmem_dev *pv)
+{
+	const bool added = pv->map.count[PVMEM_MB_UNUSED] != pv->map.nb_mb;
+
+	if (added && !pv->pinned)
+		__module_get(THIS_MODULE);
+	else if (!added && pv->pinned)
+		module_put(THIS_MODULE);
+	pv->pinned = added;
+}
+
+/* Plugged device blocks in a new memory block: add it to Linux. */
+static int pvmem_plug_new(struct pvmem_dev *pv, const struct pvmem_run *run)
+{
+	int rc;
+
+	pvmem_map_set_state(&pv->map, run->mb, PVMEM_MB_ADDING);
+	mutex_unlock(&pv->hp_lock);
+	rc = pvmem_mm_add(pv, run->mb);
+	mutex_lock(&pv->hp_lock);
+	if (!rc) {
+		/* Still ADDING unless it was onlined right away. */
+		if (pv->map.state[run->mb] == PVMEM_MB_ADDING)
+			pvmem_map_set_state(&pv->map, run->mb, PVMEM_MB_OFFLINE);
+		return 0;
+	}
+	dev_warn_ratelimited(&pv->vdev->dev,
+			     "adding memory block %#llx failed: %d\n",
+			     pvmem_mb_addr(pv, run->mb), rc);
+	pvmem_map_set(&pv->map, run->mb, run->sb, run->nb, false);
+	pvmem_map_set_state(&pv->map, run->mb, PVMEM_MB_UNUSED);
+	return rc;
+}
+
+/* Plug one run, then make it usable; on failure nothing is left plugged. */
+static int pvmem_plug_run(struct pvmem_dev *pv, const struct pvmem_run *run)
+{
+	const u64 addr = pvmem_run_addr(pv, run);
+	int rc;
+
+	rc = pvmem_send(pv, PVMEM_REQ_PLUG, addr, run->nb);
+	if (rc)
+		return rc;
+
+	mutex_lock(&pv->hp_lock);
+	pvmem_map_set(&pv->map, run->mb, run->sb, run->nb, true);
+	switch (pv->map.state[run->mb]) {
+	case PVMEM_MB_UNUSED:
+		rc = pvmem_plug_new(pv, run);
+		break;
+	case PVMEM_MB_KERNEL:
+	case PVMEM_MB_MOVABLE:
+		pvmem_mm_release(pv, run);
+		break;
+	default:
+		/* Offline: the online page callback releases it later. */
+		break;
+	}
+	pvmem_update_pin(pv);
+	mutex_unlock(&pv->hp_lock);
+	if (!rc)
+		return 0;
+
+	/* The memory never reached Linux: give it straight back. */
+	if (pvmem_send(pv, PVMEM_REQ_UNPLUG, addr, run->nb)) {
+		pvmem_set_broken(pv, "could not unplug memory that failed to add");
+		return -EPROTO;
+	}
+	return rc == -ENOMEM ? -ENOMEM : -EAGAIN;
+}
+
+/* Plug @want device blocks, one run at a time. */
+static int pvmem_plug(struct pvmem_dev *pv, u64 want)
+{
+	const u64 usable = pvmem_layout_usable_blocks(&pv->lo, &pv->cfg);
+	struct pvmem_run run;
+	bool found;
+	int rc;
+
+	pvmem_set_state(pv, PVMEM_DEV_PLUGGING);
+	while (want) {
+		/* A new request may lower the target: start over. */
+		if (atomic_read(&pv->config_changed))
+			return -EAGAIN;
+		mutex_lock(&pv->hp_lock);
+		found = pvmem_plan_plug(&pv->map, want, usable, &run);
+		mutex_unlock(&pv->hp_lock);
+		if (!found) {
+			dev_warn_once(&pv->vdev->dev,
+				      "requested size needs device blocks outside whole memory blocks of the usable region\n");
+			return 0;
+		}
+		rc = pvmem_plug_run(pv, &run);
+		if (rc)
+			return rc;
+		want -= run.nb;
+	}
+	return 0;
+}
+
+/* Clear what the device still had plugged when we bound to it. */
+static int pvmem_unplug_all(struct pvmem_dev *pv)
+{
+	int rc;
+
+	pvmem_set_state(pv, PVMEM_DEV_UNPLUG_ALL);
+	rc = pvmem_send(pv, PVMEM_REQ_UNPLUG_ALL, 0, 0);
+	if (rc)
+		return rc;
+	pv->unplug_all_pending = false;
+	dev_info(&pv->vdev->dev, "unplugged all memory left plugged before probe\n");
+	return 0;
+}
+
+/* One pass of the worker: bring plugged_size towards requested_size. */
+static int pvmem_step(struct pvmem_dev *pv)
+{
+	const u64 bs = pv->lo.block_size;
+	enum pvmem_cfg_err err;
+	struct pvmem_cfg cfg;
+	u64 plugged;
+	int rc;
+
+	if (pv->unplug_all_pending) {
+		rc = pvmem_unplug_all(pv);
+		if (rc)
+			return rc;
+	}
+
+	atomic_set(&pv->config_changed, 0);
+	pvmem_read_config(pv, &cfg);
+	err = pvmem_cfg_check_update(&pv->boot_cfg, &cfg, &pv->lim);
+	if (err) {
+		dev_err(&pv->vdev->dev, "config update rejected: %s\n",
+			pvmem_cfg_errstr(err));
+		pvmem_set_broken(pv, pvmem_cfg_errstr(err));
+		return -EPROTO;
+	}
+	pv->cfg = cfg;
+
+	plugged = pv->map.total_plugged * bs;
+	if (cfg.plugged_size != plugged) {
+		dev_err(&pv->vdev->dev,
+			"device reports plugged_size %#llx, pvmem plugged %#llx\n",
+			cfg.plugged_size, plugged);
+		pvmem_set_broken(pv, "plugged_size disagrees with pvmem");
+		return -EPROTO;
+	}
+	if (cfg.requested_size > plugged)
+		return pvmem_plug(pv, (cfg.requested_size - plugged) / bs);
+	if (cfg.requested_size < plugged && !pv->warned_unplug) {
+		pv->warned_unplug = true;
+		dev_info(&pv->vdev->dev,
+			 "requested size below plugged size: unplug is not supported by this version\n");
+	}
+	return 0;
+}
+
+/* Decide what a pass's result means: done, again, later, or broken. */
+static void pvmem_settle(struct pvmem_dev *pv, int rc)
+{
+	unsigned long delay;
+
+	switch (rc) {
+	case 0:
+		pv->retry_ms = PVMEM_RETRY_MIN_MS;
+		pvmem_set_state(pv, PVMEM_DEV_IDLE);
+		if (!atomic_read(&pv->config_changed))
+			return;
+		delay = 0;
+		break;
+	case -EAGAIN:
+		/* NACK or a config change: look again now if it changed. */
+		if (atomic_read(&pv->config_changed)) {
+			delay = 0;
+			break;
+		}
+		fallthrough;
+	case -ETXTBSY:
+	case -ENOMEM:
+	case -ENOSPC:
+		pvmem_set_state(pv, PVMEM_DEV_RETRY);
+		delay = msecs_to_jiffies(pv->retry_ms);
+		dev_dbg(&pv->vdev->dev, "retrying in %u ms (%d)\n",
+			pv->retry_ms, rc);
+		pv->retry_ms = min(pv->retry_ms * 2, PVMEM_RETRY_MAX_MS);
+		break;
+	case -EPROTO:
+		return;	/* already marked broken */
+	default:
+		dev_err(&pv->vdev->dev, "request failed: %d\n", rc);
+		pvmem_set_broken(pv, "device answered ERROR");
+		return;
+	}
+
+	spin_lock_irq(&pv->stop_lock);
+	if (!pv->stopping)
+		mod_delayed_work(system_freezable_wq, &pv->work, delay);
+	spin_unlock_irq(&pv->stop_lock);
+}
+
+static void pvmem_work(struct work_struct *work)
+{
+	struct pvmem_dev *pv = container_of(to_delayed_work(work),
+					    struct pvmem_dev, work);
+
+	if (pv->state == PVMEM_DEV_BROKEN)
+		return;
+	pvmem_settle(pv, pvmem_step(pv));
+}
+
+static void pvmem_config_changed(struct virtio_device *vdev)
+{
+	struct pvmem_dev *pv = vdev->priv;
+	unsigned long flags;
+
+	atomic_set(&pv->config_changed, 1);
+	spin_lock_irqsave(&pv->stop_lock, flags);
+	if (!pv->stopping)
+		mod_delayed_work(system_freezable_wq, &pv->work, 0);
+	spin_unlock_irqrestore(&pv->stop_lock, flags);
+}
+
+/* NUMA node of the region: the device's ACPI PXM, else the address. */
+static int pvmem_find_node(struct pvmem_dev *pv)
+{
+	int nid = NUMA_NO_NODE;
+
+#if defined(CONFIG_ACPI_NUMA)
+	if (virtio_has_feature(pv->vdev, PVMEM_F_ACPI_PXM))
+		nid = pxm_to_node(pv->boot_cfg.node_id);
+#endif
+	if (nid == NUMA_NO_NODE || !node_possible(nid))
+		nid = memory_add_physaddr_to_nid(pv->boot_cfg.addr);
+	return nid;
+}
+
+static int pvmem_check_config(struct pvmem_dev *pv)
+{
+	const struct range range = mhp_get_pluggable_range(true);
+	enum pvmem_cfg_err err;
+
+	pv->lim = (struct pvmem_limits) {
+		.page_size = PAGE_SIZE,
+		.mb_size = memory_block_size_bytes(),
+		.plug_start = range.start,
+		.plug_end = range.end,
+	};
+	pvmem_read_config(pv, &pv->boot_cfg);
+	err = pvmem_cfg_check(&pv->boot_cfg, &pv->lim);
+	if (err) {
+		dev_err(&pv->vdev->dev,
+			"invalid config: %s (block_size %#llx addr %#llx region_size %#llx usable %#llx plugged %#llx requested %#llx; pluggable %#llx-%#llx)\n",
+			pvmem_cfg_errstr(err), pv->boot_cfg.block_size,
+			pv->boot_cfg.addr, pv->boot_cfg.region_size,
+			pv->boot_cfg.usable_region_size,
+			pv->boot_cfg.plugged_size, pv->boot_cfg.requested_size,
+			pv->lim.plug_start, pv->lim.plug_end);
+		return -EINVAL;
+	}
+	pv->cfg = pv->boot_cfg;
+	pvmem_layout_init(&pv->lo, &pv->boot_cfg, pv->lim.mb_size);
+	return 0;
+}
+
+static int pvmem_alloc_map(struct pvmem_dev *pv)
+{
+	const u64 bytes = pvmem_map_bytes(pv->lo.nb_mb, pv->lo.sbs_per_mb);
+
+	pv->map_mem = kvzalloc(bytes, GFP_KERNEL);
+	if (!pv->map_mem)
+		return -ENOMEM;
+	pvmem_map_init(&pv->map, pv->lo.nb_mb, pv->lo.sbs_per_mb, pv->map_mem);
+	return 0;
+}
+
+/* Claim the whole region so nobody else (or a second pvmem) maps it. */
+static int pvmem_claim_region(struct pvmem_dev *pv)
+{
+	const struct pvmem_cfg *cfg = &pv->boot_cfg;
+
+	pv->region = __request_mem_region(cfg->addr, cfg->region_size, pv->name,
+					  IORESOURCE_SYSTEM_RAM |
+					  IORESOURCE_EXCLUSIVE);
+	if (!pv->region) {
+		dev_err(&pv->vdev->dev,
+			"region %#llx-%#llx is already claimed (memory of an earlier binding still added?)\n",
+			cfg->addr, cfg->addr + cfg->region_size - 1);
+		return -EBUSY;
+	}
+	/* Not busy: add_memory_driver_managed() places System RAM under it. */
+	pv->region->flags &= ~IORESOURCE_BUSY;
+	return 0;
+}
+
+static void pvmem_release_region(struct pvmem_dev *pv)
+{
+	release_resource(pv->region);
+	kfree(pv->region);
+	pv->region = NULL;
+}
+
+static void pvmem_init_dev(struct pvmem_dev *pv, struct virtio_device *vdev)
+{
+	pv->vdev = vdev;
+	vdev->priv = pv;
+	strscpy(pv->name, dev_name(&vdev->dev), sizeof(pv->name));
+	pv->retry_ms = PVMEM_RETRY_MIN_MS;
+	init_waitqueue_head(&pv->resp_wq);
+	INIT_DELAYED_WORK(&pv->work, pvmem_work);
+	spin_lock_init(&pv->stop_lock);
+	mutex_init(&pv->hp_lock);
+	INIT_LIST_HEAD(&pv->mm_node);
+}
+
+static int pvmem_probe(struct virtio_device *vdev)
+{
+	struct pvmem_dev *pv;
+	int rc;
+
+	BUILD_BUG_ON(sizeof(struct pvmem_req) != PVMEM_REQ_SIZE);
+	BUILD_BUG_ON(sizeof(struct pvmem_resp) != PVMEM_RESP_SIZE);
+	BUILD_BUG_ON(sizeof(struct pvmem_config) != PVMEM_CONFIG_SIZE);
+
+	if (!vdev->config->get) {
+		dev_err(&vdev->dev, "config space is not readable\n");
+		return -EINVAL;
+	}
+	pv = kzalloc(sizeof(*pv), GFP_KERNEL);
+	if (!pv)
+		return -ENOMEM;
+	pvmem_init_dev(pv, vdev);
+
+	pv->vq = virtio_find_single_vq(vdev, pvmem_vq_done, "guest-request");
+	if (IS_ERR(pv->vq)) {
+		rc = PTR_ERR(pv->vq);
+		goto err_free_dev;
+	}
+	rc = pvmem_check_config(pv);
+	if (rc)
+		goto err_del_vq;
+	pv->nid = pvmem_find_node(pv);
+	rc = pvmem_alloc_map(pv);
+	if (rc)
+		goto err_del_vq;
+	rc = pvmem_claim_region(pv);
+	if (rc)
+		goto err_free_map;
+	rc = memory_group_register_dynamic(pv->nid, PHYS_PFN(pv->lo.mb_size));
+	if (rc < 0)
+		goto err_release_region;
+	pv->mgid = rc;
+	rc = pvmem_mm_register(pv);
+	if (rc) {
+		dev_err(&vdev->dev,
+			"the online page callback is taken (is virtio_mem loaded?)\n");
+		goto err_unregister_group;
+	}
+
+	pv->unplug_all_pending = pv->boot_cfg.plugged_size != 0;
+	dev_info(&vdev->dev,
+		 "region %#llx-%#llx node %d block %#llx memory block %#llx usable %#llx requested %#llx%s\n",
+		 pv->boot_cfg.addr,
+		 pv->boot_cfg.addr + pv->boot_cfg.region_size - 1, pv->nid,
+		 pv->lo.block_size, pv->lo.mb_size,
+		 pv->boot_cfg.usable_region_size, pv->boot_cfg.requested_size,
+		 pv->unplug_all_pending ? ", unplugging leftovers first" : "");
+
+	virtio_device_ready(vdev);
+	atomic_set(&pv->config_changed, 1);
+	queue_delayed_work(system_freezable_wq, &pv->work, 0);
+	return 0;
+
+err_unregister_group:
+	memory_group_unregister(pv->mgid);
+err_release_region:
+	pvmem_release_region(pv);
+err_free_map:
+	kvfree(pv->map_mem);
+err_del_vq:
+	vdev->config->del_vqs(vdev);
+err_free_dev:
+	vdev->priv = NULL;
+	kfree(pv);
+	return rc;
+}
+
+/* Take every added memory block out of Linux; return how many remain. */
+static u32 pvmem_remove_all_memory(struct pvmem_dev *pv)
+{
+	u32 mb, left = 0;
+
+	for (mb = 0; mb < pv->map.nb_mb; mb++) {
+		if (pv->map.state[mb] == PVMEM_MB_UNUSED)
+			continue;
+		if (pvmem_mm_remove(pv, mb)) {
+			left++;
+			continue;
+		}
+		mutex_lock(&pv->hp_lock);
+		pvmem_map_set(&pv->map, mb, 0, pv->map.sbs_per_mb, false);
+		pvmem_map_set_state(&pv->map, mb, PVMEM_MB_UNUSED);
+		mutex_unlock(&pv->hp_lock);
+	}
+	return left;
+}
+
+static void pvmem_remove(struct virtio_device *vdev)
+{
+	struct pvmem_dev *pv = vdev->priv;
+	u32 left;
+
+	spin_lock_irq(&pv->stop_lock);
+	pv->stopping = true;
+	spin_unlock_irq(&pv->stop_lock);
+	cancel_delayed_work_sync(&pv->work);
+
+	left = pvmem_remove_all_memory(pv);
+	mutex_lock(&pv->hp_lock);
+	pv->removing = true;
+	mutex_unlock(&pv->hp_lock);
+
+	if (!left && pv->map.total_plugged == 0 && pv->state != PVMEM_DEV_BROKEN &&
+	    pvmem_send(pv, PVMEM_REQ_UNPLUG_ALL, 0, 0))
+		dev_warn(&vdev->dev, "UNPLUG_ALL failed; the host still sees memory plugged\n");
+
+	virtio_reset_device(vdev);
+	vdev->config->del_vqs(vdev);
+
+	if (left) {
+		/*
+		 * Linux still uses some of our memory: keep answering for it
+		 * (callback, notifier, region) and keep the module loaded.
+		 */
+		dev_err(&vdev->dev,
+			"%u memory blocks could not be removed; pvmem keeps managing them\n",
+			left);
+		pv->vdev = NULL;
+		return;
+	}
+	pvmem_mm_unregister(pv);
+	memory_group_unregister(pv->mgid);
+	pvmem_release_region(pv);
+	pvmem_update_pin(pv);
+	kvfree(pv->map_mem);
+	vdev->priv = NULL;
+	kfree(pv);
+}
+
+static unsigned int pvmem_features[] = {
+	PVMEM_F_ACPI_PXM,
+	PVMEM_F_UNPLUGGED_INACCESSIBLE,
+};
+
+static const struct virtio_device_id pvmem_id_table[] = {
+	{ PVMEM_VIRTIO_ID, VIRTIO_DEV_ANY_ID },
+	{ 0 },
+};
+
+static struct virtio_driver pvmem_driver = {
+	.feature_table = pvmem_features,
+	.feature_table_size = ARRAY_SIZE(pvmem_features),
+	.driver.name = KBUILD_MODNAME,
+	.driver.owner = THIS_MODULE,
+	.id_table = pvmem_id_table,
+	.probe = pvmem_probe,
+	.remove = pvmem_remove,
+	.config_changed = pvmem_config_changed,
+};
+
+module_virtio_driver(pvmem_driver);
+MODULE_DEVICE_TABLE(virtio, pvmem_id_table);
+MODULE_DESCRIPTION("pvmem: paravirtualized memory driver for virtio-mem devices");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,358 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pvmem mm hooks: where pvmem meets memory hotplug.
+ *
+ * pvmem adds whole Linux memory blocks but plugs them in device blocks, so
+ * an added memory block may hold device blocks that are not plugged.  Those
+ * must never reach the page allocator and never be read or written:
+ *
+ *  - the online page callback (one owner system wide, so pvmem and the
+ *    in-tree virtio_mem cannot both be loaded) hands plugged device blocks
+ *    to the buddy and keeps unplugged ones "fake-offline": PageOffline,
+ *    plus PageDirty to remember they never reached the buddy;
+ *  - a memory notifier per device tracks which memory blocks are online in
+ *    which zone and lets the core skip fake-offline pages when a memory
+ *    block goes offline, by dropping the reference they hold;
+ *  - when a device block is plugged inside a memory block that is already
+ *    online, pvmem_mm_release() hands its pages to the buddy.
+ *
+ * Phases of onlining one memory block, all under the device's hp_lock:
+ * MEM_GOING_ONLINE takes it, the online page callback runs for every chunk,
+ * MEM_ONLINE (or MEM_CANCEL_ONLINE) drops it.  Offlining likewise.
+ */
+#include <linux/memory.h>
+#include <linux/memory_hotplug.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/page_ref.h>
+#include <linux/rculist.h>
+
+#include "pvmem.h"
+
+/*
+ * pvmem_mm_lock protects the registration of the online page callback and
+ * writers of pvmem_mm_devs; the callback itself walks the list under RCU.
+ */
+static DEFINE_MUTEX(pvmem_mm_lock);
+static LIST_HEAD(pvmem_mm_devs);
+
+static bool pvmem_mm_overlaps(const struct pvmem_dev *pv, u64 start, u64 size)
+{
+	const u64 end = pv->lo.first_mb_addr + (u64)pv->lo.nb_mb * pv->lo.mb_size;
+
+	return start < end && start + size > pv->lo.first_mb_addr;
+}
+
+static u32 pvmem_mm_mb(const struct pvmem_dev *pv, u64 addr)
+{
+	return (addr - pv->lo.first_mb_addr) / pv->lo.mb_size;
+}
+
+static u32 pvmem_mm_sb(const struct pvmem_dev *pv, u64 addr)
+{
+	return (addr & (pv->lo.mb_size - 1)) / pv->lo.block_size;
+}
+
+/* Keep pages away from the buddy; they were never given to it. */
+static void pvmem_mm_fake_offline(unsigned long pfn, unsigned long nr_pages)
+{
+	page_offline_begin();
+	for (; nr_pages--; pfn++) {
+		struct page *page = pfn_to_page(pfn);
+
+		__SetPageOffline(page);
+		SetPageDirty(page);
+		ClearPageReserved(page);
+	}
+	page_offline_end();
+}
+
+/*
+ * Online one chunk (at most MAX_ORDER - 1, inside one memory block) of a
+ * device's memory.  Called with hp_lock held by the notifier.
+ */
+static void pvmem_mm_online_chunk(struct pvmem_dev *pv, struct page *page,
+				  unsigned int order)
+{
+	const unsigned long bs_pages = PHYS_PFN(pv->lo.block_size);
+	const u64 addr = page_to_phys(page);
+	const unsigned long nr = 1UL << order;
+	const u32 mb = pvmem_mm_mb(pv, addr);
+	const u32 sb = pvmem_mm_sb(pv, addr);
+	unsigned long pfn = page_to_pfn(page), step, i;
+	u32 nb_sb = max_t(unsigned long, nr / bs_pages, 1);
+
+	if (pvmem_map_test(&pv->map, mb, sb, nb_sb, true)) {
+		generic_online_page(page, order);
+		return;
+	}
+	if (pvmem_map_test(&pv->map, mb, sb, nb_sb, false)) {
+		pvmem_mm_fake_offline(pfn, nr);
+		return;
+	}
+	/* A mix: go device block by device block. */
+	step = min(nr, bs_pages);
+	for (i = 0; i < nr; i += step) {
+		if (pvmem_map_test(&pv->map, mb, sb + i / bs_pages, 1, true))
+			generic_online_page(pfn_to_page(pfn + i), ilog2(step));
+		else
+			pvmem_mm_fake_offline(pfn + i, step);
+	}
+}
+
+static void pvmem_mm_online_page(struct page *page, unsigned int order)
+{
+	const u64 addr = page_to_phys(page);
+	struct pvmem_dev *pv;
+
+	rcu_read_lock();
+	list_for_each_entry_rcu(pv, &pvmem_mm_devs, mm_node) {
+		if (!pvmem_mm_overlaps(pv, addr, PAGE_SIZE << order))
+			continue;
+		/*
+		 * The device cannot go away: its memory block is being
+		 * onlined, so its notifier holds hp_lock, which removal
+		 * takes before it unregisters.  Fake-offlining may sleep.
+		 */
+		rcu_read_unlock();
+		pvmem_mm_online_chunk(pv, page, order);
+		return;
+	}
+	rcu_read_unlock();
+	/* Not ours (a DIMM, say): online it as usual. */
+	generic_online_page(page, order);
+}
+
+/*
+ * Fake-offline pages hold one reference.  Dropping it before offlining
+ * tells the core they may be skipped; CANCEL_OFFLINE takes it back.
+ */
+static void pvmem_mm_unplugged_refs(struct pvmem_dev *pv, u32 mb, bool drop)
+{
+	const unsigned long bs_pages = PHYS_PFN(pv->lo.block_size);
+	const unsigned long base = PHYS_PFN(pvmem_mb_addr(pv, mb));
+	unsigned long i;
+	u32 sb;
+
+	for (sb = 0; sb < pv->lo.sbs_per_mb; sb++) {
+		if (pvmem_map_test(&pv->map, mb, sb, 1, true))
+			continue;
+		for (i = 0; i < bs_pages; i++) {
+			struct page *page = pfn_to_page(base + sb * bs_pages + i);
+
+			if (!drop)
+				page_ref_inc(page);
+			else if (!page_ref_dec_and_test(page))
+				pr_warn_ratelimited("%s: fake-offline page %#lx is referenced\n",
+						    pv->name, page_to_pfn(page));
+		}
+	}
+}
+
+static enum pvmem_mb_state pvmem_mm_online_state(unsigned long pfn)
+{
+	if (page_zonenum(pfn_to_page(pfn)) == ZONE_MOVABLE)
+		return PVMEM_MB_MOVABLE;
+	return PVMEM_MB_KERNEL;
+}
+
+/* MEM_GOING_ONLINE/OFFLINE: take hp_lock and check the block's state. */
+static int pvmem_mm_going(struct pvmem_dev *pv, u32 mb, bool online)
+{
+	enum pvmem_mb_state state;
+
+	mutex_lock(&pv->hp_lock);
+	if (pv->removing) {
+		mutex_unlock(&pv->hp_lock);
+		return notifier_from_errno(-EBUSY);
+	}
+	state = pv->map.state[mb];
+	if (online ? state != PVMEM_MB_ADDING && state != PVMEM_MB_OFFLINE :
+		     state != PVMEM_MB_KERNEL && state != PVMEM_MB_MOVABLE) {
+		pr_warn("%s: memory block at %#llx cannot go %s while %s\n",
+			pv->name, pvmem_mb_addr(pv, mb),
+			online ? "online" : "offline",
+			pvmem_mb_state_name(state));
+		mutex_unlock(&pv->hp_lock);
+		return NOTIFY_BAD;
+	}
+	pv->hp_active = true;
+	if (!online)
+		pvmem_mm_unplugged_refs(pv, mb, true);
+	return NOTIFY_OK;
+}
+
+/* MEM_ONLINE/OFFLINE/CANCEL_*: finish and drop hp_lock. */
+static void pvmem_mm_done(struct pvmem_dev *pv, u32 mb, int state)
+{
+	if (!pv->hp_active)
+		return;
+	if (state >= 0)
+		pvmem_map_set_state(&pv->map, mb, state);
+	pv->hp_active = false;
+	mutex_unlock(&pv->hp_lock);
+}
+
+static int pvmem_mm_notify(struct notifier_block *nb, unsigned long action,
+			   void *arg)
+{
+	struct pvmem_dev *pv = container_of(nb, struct pvmem_dev, notifier);
+	const struct memory_notify *mhp = arg;
+	const u64 start = PFN_PHYS(mhp->start_pfn);
+	const u64 size = PFN_PHYS(mhp->nr_pages);
+	int rc = NOTIFY_OK;
+	u32 mb;
+
+	if (!pvmem_mm_overlaps(pv, start, size))
+		return NOTIFY_DONE;
+	/* pvmem adds single memory blocks; anything else is not ours. */
+	if (size != pv->lo.mb_size || !IS_ALIGNED(start, pv->lo.mb_size) ||
+	    start < pv->lo.first_mb_addr) {
+		pr_warn_ratelimited("%s: unexpected hotplug range %#llx+%#llx\n",
+				    pv->name, start, size);
+		return NOTIFY_BAD;
+	}
+	mb = pvmem_mm_mb(pv, start);
+
+	/* hp_lock is held across two notifier calls; lockdep cannot see it. */
+	lockdep_off();
+	switch (action) {
+	case MEM_GOING_ONLINE:
+		rc = pvmem_mm_going(pv, mb, true);
+		break;
+	case MEM_GOING_OFFLINE:
+		rc = pvmem_mm_going(pv, mb, false);
+		break;
+	case MEM_ONLINE:
+		pvmem_mm_done(pv, mb, pvmem_mm_online_state(mhp->start_pfn));
+		break;
+	case MEM_OFFLINE:
+		pvmem_mm_done(pv, mb, PVMEM_MB_OFFLINE);
+		break;
+	case MEM_CANCEL_OFFLINE:
+		if (pv->hp_active)
+			pvmem_mm_unplugged_refs(pv, mb, false);
+		pvmem_mm_done(pv, mb, -1);
+		break;
+	case MEM_CANCEL_ONLINE:
+		pvmem_mm_done(pv, mb, -1);
+		break;
+	default:
+		break;
+	}
+	lockdep_on();
+	return rc;
+}
+
+/**
+ * pvmem_mm_register - start answering for a device's memory
+ * @pv: the device; its layout and map are set up
+ *
+ * Takes the online page callback when the first device registers.
+ *
+ * Context: process, may sleep.
+ * Return: 0, or -EBUSY if another driver owns the online page callback.
+ */
+int pvmem_mm_register(struct pvmem_dev *pv)
+{
+	int rc;
+
+	pv->notifier.notifier_call = pvmem_mm_notify;
+	rc = register_memory_notifier(&pv->notifier);
+	if (rc)
+		return rc;
+
+	mutex_lock(&pvmem_mm_lock);
+	if (list_empty(&pvmem_mm_devs)) {
+		rc = set_online_page_callback(pvmem_mm_online_page);
+		if (rc) {
+			mutex_unlock(&pvmem_mm_lock);
+			unregister_memory_notifier(&pv->notifier);
+			return -EBUSY;
+		}
+	}
+	list_add_rcu(&pv->mm_node, &pvmem_mm_devs);
+	mutex_unlock(&pvmem_mm_lock);
+	return 0;
+}
+
+/**
+ * pvmem_mm_unregister - stop answering for a device's memory
+ * @pv: the device; none of its memory is added any more
+ *
+ * Order: unlink from the list, wait for callback readers, give back the
+ * callback if this was the last device, then drop the notifier.
+ *
+ * Context: process, may sleep.
+ */
+void pvmem_mm_unregister(struct pvmem_dev *pv)
+{
+	mutex_lock(&pvmem_mm_lock);
+	list_del_rcu(&pv->mm_node);
+	synchronize_rcu();
+	if (list_empty(&pvmem_mm_devs))
+		restore_online_page_callback(pvmem_mm_online_page);
+	mutex_unlock(&pvmem_mm_lock);
+	unregister_memory_notifier(&pv->notifier);
+}
+
+/**
+ * pvmem_mm_add - add one memory block of the device to Linux
+ * @pv: the device
+ * @mb: memory block index, in state PVMEM_MB_ADDING
+ *
+ * Linux may online the block right away (auto-online), which runs the
+ * notifier and the online page callback from here.
+ *
+ * Context: process, may sleep; hp_lock must not be held.
+ * Return: 0 or the error of add_memory_driver_managed().
+ */
+int pvmem_mm_add(struct pvmem_dev *pv, u32 mb)
+{
+	return add_memory_driver_managed(pv->mgid, pvmem_mb_addr(pv, mb),
+					 pv->lo.mb_size, PVMEM_RESOURCE_NAME,
+					 MHP_MERGE_RESOURCE | MHP_NID_IS_MGID);
+}
+
+/**
+ * pvmem_mm_remove - offline (if needed) and remove one memory block
+ * @pv: the device
+ * @mb: memory block index
+ *
+ * Context: process, may sleep; hp_lock must not be held.
+ * Return: 0 or the error of offline_and_remove_memory().
+ */
+int pvmem_mm_remove(struct pvmem_dev *pv, u32 mb)
+{
+	return offline_and_remove_memory(pvmem_mb_addr(pv, mb), pv->lo.mb_size);
+}
+
+/**
+ * pvmem_mm_release - hand newly plugged device blocks of an online memory
+ *	block to the buddy
+ * @pv: the device
+ * @run: the device blocks, just plugged and marked so in the map
+ *
+ * Context: hp_lock held, memory block online.
+ */
+void pvmem_mm_release(struct pvmem_dev *pv, const struct pvmem_run *run)
+{
+	const unsigned long bs_pages = PHYS_PFN(pv->lo.block_size);
+	unsigned long pfn = PHYS_PFN(pvmem_run_addr(pv, run));
+	unsigned long nr = (unsigned long)run->nb * bs_pages;
+	unsigned int order = MAX_ORDER - 1;
+	unsigned long i, j;
+
+	lockdep_assert_held(&pv->hp_lock);
+	while (!IS_ALIGNED(pfn | nr, 1UL << order))
+		order--;
+	for (i = 0; i < nr; i += 1UL << order) {
+		for (j = 0; j < (1UL << order); j++) {
+			struct page *page = pfn_to_page(pfn + i + j);
+
+			__ClearPageOffline(page);
+			ClearPageDirty(page);
+		}
+		generic_online_page(pfn_to_page(pfn + i), order);
+	}
+}

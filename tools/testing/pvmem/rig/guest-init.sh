@@ -1,0 +1,41 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: GPL-2.0
+# /init of the pvmem test guest (busybox initramfs built by pvmem_rig.py).
+#
+# Sets up the guest, loads the virtio transport (and pvmem unless the kernel
+# command line says pvmem_rig.load=0), then serves the host on ttyS1:
+#   host -> guest  "@@pvmem-run <id> <shell command>"
+#   guest -> host  command output, then "@@pvmem-done <id> <exit code>"
+# Tests talk to the host over the same line (see pvmem_host.h).
+/bin/busybox --install -s /bin
+export PATH=/bin:/pvmem/tests
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /tmp /sys/kernel/debug
+mount -t tmpfs tmpfs /tmp
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+
+M=/lib/modules/pvmem
+for m in $(cat $M/order); do
+	insmod $M/$m.ko || echo "pvmem-rig: insmod $m failed"
+done
+grep -q 'pvmem_rig.load=0' /proc/cmdline || insmod /pvmem/pvmem.ko ||
+	echo "pvmem-rig: insmod pvmem failed"
+
+stty -F /dev/ttyS1 raw -echo
+exec 3<>/dev/ttyS1
+echo "@@pvmem-ready" >&3
+while IFS= read -r line <&3; do
+	case "$line" in
+	"@@pvmem-run "*)
+		rest=${line#@@pvmem-run }
+		id=${rest%% *}
+		cmd=${rest#* }
+		sh -c "$cmd" </dev/null >&3 2>&3
+		echo "@@pvmem-done $id $?" >&3
+		;;
+	esac
+done
+poweroff -f

@@ -1,0 +1,371 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""pvmem QEMU rig: boot Debian's 6.1 kernel under TCG with pvmem and drive it.
+
+The guest is a busybox initramfs (guest-init.sh) holding pvmem.ko, the
+virtio transport modules and the selftests.  The host side:
+  - builds the initramfs, starts QEMU with the requested memory layout,
+  - runs shell commands in the guest over ttyS1 (framed, with exit codes),
+  - answers the guest's requests to resize devices (QMP qom-set/qom-get),
+  - watches the console (ttyS0) for BUG:/WARNING:/Call Trace/Oops; the
+    guest boots with panic_on_warn, so any of them ends the run.
+Every wait has a hard timeout.
+"""
+import json
+import os
+import re
+import select
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
+BUILD = os.path.join(ROOT, 'build')
+GiB = 1 << 30
+MiB = 1 << 20
+DAMAGE = re.compile(r'BUG:|WARNING:|Call Trace|Oops|Kernel panic')
+TRANSPORT = ['virtio', 'virtio_ring', 'virtio_pci_legacy_dev',
+             'virtio_pci_modern_dev', 'virtio_pci']
+
+
+class RigError(Exception):
+    pass
+
+
+def guest_krel():
+    return subprocess.check_output([os.path.join(ROOT, 'scripts', 'guest-krel')],
+                                   text=True).strip()
+
+
+def size_arg(n):
+    """Bytes as a QEMU size string."""
+    for unit, mult in (('G', GiB), ('M', MiB)):
+        if n % mult == 0:
+            return '%d%s' % (n // mult, unit)
+    return str(n)
+
+
+def build_initramfs(tests, out, extra_modules=()):
+    """Pack busybox, modules, pvmem.ko and test programs into a cpio."""
+    krel = guest_krel()
+    tmp = tempfile.mkdtemp(prefix='pvmem-initramfs-', dir=BUILD)
+    try:
+        for d in ('bin', 'proc', 'sys', 'dev', 'tmp', 'lib/modules/pvmem', 'pvmem/tests'):
+            os.makedirs(os.path.join(tmp, d), exist_ok=True)
+        shutil.copy('/bin/busybox', os.path.join(tmp, 'bin', 'busybox'))
+        shutil.copy(os.path.join(os.path.dirname(__file__), 'guest-init.sh'),
+                    os.path.join(tmp, 'init'))
+        os.chmod(os.path.join(tmp, 'init'), 0o755)
+        order = []
+        for name in TRANSPORT + list(extra_modules):
+            for path in module_closure(krel, name):
+                if path not in order:
+                    order.append(path)
+        names = []
+        for rel in order:
+            name = os.path.basename(rel).split('.ko')[0]
+            src = '/lib/modules/%s/%s' % (krel, rel)
+            dst = os.path.join(tmp, 'lib/modules/pvmem', name + '.ko')
+            if src.endswith('.xz'):
+                with open(dst, 'wb') as f:
+                    subprocess.check_call(['xz', '-dc', src], stdout=f)
+            else:
+                shutil.copy(src, dst)
+            names.append(name)
+        # guest-init.sh loads these in this order, dependencies first.
+        with open(os.path.join(tmp, 'lib/modules/pvmem/order'), 'w') as f:
+            f.write('\n'.join(names) + '\n')
+        shutil.copy(os.path.join(ROOT, 'pvmem.ko'), os.path.join(tmp, 'pvmem', 'pvmem.ko'))
+        for t in tests:
+            shutil.copy(t, os.path.join(tmp, 'pvmem', 'tests', os.path.basename(t)))
+        with open(out, 'wb') as f:
+            find = subprocess.Popen(['find', '.'], cwd=tmp, stdout=subprocess.PIPE)
+            subprocess.check_call(['cpio', '--quiet', '-o', '-H', 'newc'], cwd=tmp,
+                                  stdin=find.stdout, stdout=f)
+            find.wait()
+    finally:
+        shutil.rmtree(tmp)
+    return out
+
+
+def module_closure(krel, name):
+    """Paths (relative to /lib/modules/KREL) of a module and its
+    dependencies, dependencies first, from modules.dep."""
+    deps = {}
+    with open('/lib/modules/%s/modules.dep' % krel) as f:
+        for line in f:
+            mod, _, rest = line.partition(':')
+            deps[mod] = rest.split()
+    byname = {os.path.basename(m).split('.ko')[0].replace('-', '_'): m for m in deps}
+    start = byname.get(name.replace('-', '_'))
+    if not start:
+        raise RigError('module %s not in modules.dep of %s' % (name, krel))
+    out = []
+
+    def visit(mod):
+        for d in deps.get(mod, []):
+            visit(d)
+        if mod not in out:
+            out.append(mod)
+    visit(start)
+    return out
+
+
+class Device:
+    """One virtio-mem-pci device and its memory backend."""
+
+    def __init__(self, dev_id, size=16 * GiB, block=2 * MiB, node=0,
+                 requested=0, memaddr=None, backend='ram'):
+        self.id = dev_id
+        self.size = size
+        self.block = block
+        self.node = node
+        self.requested = requested
+        self.memaddr = memaddr
+        self.backend = backend
+
+    def args(self, workdir):
+        mem = 'mem-%s' % self.id
+        if self.backend == 'file':
+            path = os.path.join(workdir, '%s.img' % self.id)
+            obj = 'memory-backend-file,id=%s,size=%s,mem-path=%s,share=on' % (
+                mem, size_arg(self.size), path)
+        else:
+            obj = 'memory-backend-ram,id=%s,size=%s,reserve=off' % (mem, size_arg(self.size))
+        dev = 'virtio-mem-pci,id=%s,memdev=%s,node=%d,block-size=%s,requested-size=%s' % (
+            self.id, mem, self.node, size_arg(self.block), size_arg(self.requested))
+        if self.memaddr is not None:
+            dev += ',memaddr=%#x' % self.memaddr
+        return ['-object', obj, '-device', dev]
+
+
+class Guest:
+    """A running QEMU guest: commands over ttyS1, devices over QMP."""
+
+    def __init__(self, name, devices, boot_mem=GiB, nodes=1, cpus=2,
+                 load_pvmem=True, tests=(), extra_modules=(), cpu='qemu64',
+                 maxmem=None, cmdline='', boot_timeout=120, log=print):
+        self.name = name
+        self.devices = list(devices)
+        self.log = log
+        self.workdir = tempfile.mkdtemp(prefix='pvmem-%s-' % name, dir=BUILD)
+        self.console_path = os.path.join(self.workdir, 'console.log')
+        self.console_seen = 0
+        self.damage = []
+        self.rx = b''
+        self.seq = 0
+        krel = guest_krel()
+        initrd = build_initramfs(tests, os.path.join(self.workdir, 'initramfs.cpio'),
+                                 extra_modules)
+        total = boot_mem + sum(d.size for d in self.devices)
+        maxmem = maxmem or total + GiB
+        append = ('console=ttyS0 panic_on_warn=1 panic=-1 oops=panic '
+                  'memhp_default_state=online_movable modprobe.blacklist=virtio_mem '
+                  'mitigations=off pvmem_rig.load=%d %s' % (int(load_pvmem), cmdline))
+        qmp = os.path.join(self.workdir, 'qmp.sock')
+        ctl = os.path.join(self.workdir, 'ctl.sock')
+        argv = ['qemu-system-x86_64', '-accel', 'tcg', '-machine', 'pc',
+                '-cpu', cpu, '-smp', str(cpus), '-nodefaults', '-display', 'none',
+                '-no-reboot', '-m', '%s,maxmem=%s' % (size_arg(boot_mem), size_arg(maxmem)),
+                '-kernel', '/boot/vmlinuz-%s' % krel, '-initrd', initrd,
+                '-append', append,
+                '-chardev', 'file,id=con,path=%s' % self.console_path,
+                '-serial', 'chardev:con',
+                '-chardev', 'socket,id=ctl,path=%s,server=on,wait=off' % ctl,
+                '-serial', 'chardev:ctl',
+                '-qmp', 'unix:%s,server=on,wait=off' % qmp]
+        if nodes > 1:
+            per = boot_mem // nodes
+            for n in range(nodes):
+                argv += ['-object', 'memory-backend-ram,id=boot%d,size=%s' % (n, size_arg(per)),
+                         '-numa', 'node,nodeid=%d,cpus=%d,memdev=boot%d' % (n, n % cpus, n)]
+        for d in self.devices:
+            argv += d.args(self.workdir)
+        self.argv = argv
+        self.proc = subprocess.Popen(argv, stdout=open(os.path.join(self.workdir, 'qemu.log'), 'w'),
+                                     stderr=subprocess.STDOUT)
+        self.qmp_sock = self._connect(qmp)
+        self.qmp_file = self.qmp_sock.makefile('rwb', buffering=0)
+        greeting = self.qmp_file.readline()
+        if b'QMP' not in greeting:
+            raise RigError('no QMP greeting: %r' % greeting)
+        self.qmp('qmp_capabilities')
+        self.ctl = self._connect(ctl)
+        self._wait_line('@@pvmem-ready', boot_timeout)
+
+    # --- plumbing ---------------------------------------------------------
+
+    def _connect(self, path, timeout=30):
+        end = time.time() + timeout
+        while True:
+            try:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(path)
+                return s
+            except OSError:
+                s.close()
+                if self.proc.poll() is not None:
+                    raise RigError('QEMU exited early: %s' % self._qemu_log())
+                if time.time() > end:
+                    raise RigError('cannot connect to %s' % path)
+                time.sleep(0.05)
+
+    def _qemu_log(self):
+        try:
+            with open(os.path.join(self.workdir, 'qemu.log')) as f:
+                return f.read()[-2000:]
+        except OSError:
+            return ''
+
+    def console(self):
+        try:
+            with open(self.console_path, errors='replace') as f:
+                return f.read()
+        except OSError:
+            return ''
+
+    def _check_console(self):
+        text = self.console()
+        new = text[self.console_seen:]
+        cut = new.rfind('\n') + 1
+        for line in new[:cut].splitlines():
+            if DAMAGE.search(line):
+                self.damage.append(line.strip())
+        self.console_seen += cut
+        if self.damage:
+            raise RigError('guest console shows damage: %s' % self.damage[0])
+        if self.proc.poll() is not None:
+            raise RigError('QEMU exited (%s); console tail:\n%s' % (
+                self.proc.returncode, text[-3000:]))
+
+    def _read_line(self, deadline):
+        while b'\n' not in self.rx:
+            self._check_console()
+            left = deadline - time.time()
+            if left <= 0:
+                raise RigError('timeout waiting for the guest')
+            r, _, _ = select.select([self.ctl], [], [], min(left, 0.5))
+            if r:
+                chunk = self.ctl.recv(65536)
+                if not chunk:
+                    raise RigError('guest control channel closed')
+                self.rx += chunk
+        line, self.rx = self.rx.split(b'\n', 1)
+        return line.decode(errors='replace').rstrip('\r')
+
+    def _wait_line(self, want, timeout):
+        deadline = time.time() + timeout
+        while True:
+            line = self._read_line(deadline)
+            if line.startswith('@@pvmem-host '):
+                self._serve(line)
+            elif line == want:
+                return
+
+    def qmp(self, cmd, **args):
+        msg = {'execute': cmd}
+        if args:
+            msg['arguments'] = args
+        self.qmp_file.write(json.dumps(msg).encode() + b'\n')
+        while True:
+            reply = json.loads(self.qmp_file.readline())
+            if 'return' in reply:
+                return reply['return']
+            if 'error' in reply:
+                raise RigError('QMP %s: %s' % (cmd, reply['error'].get('desc')))
+
+    # --- device control ---------------------------------------------------
+
+    def qom_get(self, dev_id, prop):
+        path = '/machine/peripheral/%s' % dev_id
+        if prop == 'region-size':
+            return self.qmp('qom-get', path='/objects/mem-%s' % dev_id, property='size')
+        return self.qmp('qom-get', path=path, property=prop)
+
+    def set_requested(self, dev_id, size):
+        self.qmp('qom-set', path='/machine/peripheral/%s' % dev_id,
+                 property='requested-size', value=size)
+
+    def size(self, dev_id):
+        return self.qom_get(dev_id, 'size')
+
+    def wait_size(self, dev_id, size, timeout=600):
+        deadline = time.time() + timeout
+        while self.size(dev_id) != size:
+            self._check_console()
+            if time.time() > deadline:
+                raise RigError('%s: size %d, wanted %d' % (dev_id, self.size(dev_id), size))
+            time.sleep(0.2)
+
+    def _serve(self, line):
+        """Answer one '@@pvmem-host <seq> <cmd> [args]' from a guest test."""
+        parts = line.split()
+        seq, cmd, args = parts[1], parts[2] if len(parts) > 2 else '', parts[3:]
+        try:
+            if cmd == 'devs':
+                val = ' '.join(d.id for d in self.devices)
+            elif cmd == 'get' and len(args) == 2:
+                val = str(self.qom_get(args[0], args[1]))
+            elif cmd == 'set' and len(args) == 2:
+                self.set_requested(args[0], int(args[1]))
+                val = args[1]
+            else:
+                raise RigError('unknown request %r' % ' '.join(parts[2:]))
+            reply = '@@pvmem-reply %s ok %s\n' % (seq, val)
+        except (RigError, ValueError) as e:
+            reply = '@@pvmem-reply %s err %s\n' % (seq, str(e).replace('\n', ' '))
+        self.ctl.sendall(reply.encode())
+
+    # --- running things ---------------------------------------------------
+
+    def run(self, cmd, timeout=600, echo=False):
+        """Run a shell command in the guest; return (exit code, output)."""
+        self.seq += 1
+        tag = 'c%d' % self.seq
+        self.ctl.sendall(('@@pvmem-run %s %s\n' % (tag, cmd)).encode())
+        deadline = time.time() + timeout
+        out = []
+        while True:
+            line = self._read_line(deadline)
+            if line.startswith('@@pvmem-host '):
+                self._serve(line)
+            elif line.startswith('@@pvmem-done %s ' % tag):
+                return int(line.split()[2]), '\n'.join(out)
+            else:
+                out.append(line)
+                if echo:
+                    self.log(line)
+
+    def check(self, cmd, timeout=600):
+        rc, out = self.run(cmd, timeout)
+        if rc:
+            raise RigError('guest command %r failed (%d):\n%s' % (cmd, rc, out))
+        return out
+
+    def stop(self):
+        """Power off; return the console damage lines seen (none is good)."""
+        try:
+            if self.proc.poll() is None:
+                try:
+                    self._check_console()
+                except RigError:
+                    pass
+                self.qmp('quit')
+        except (OSError, RigError, ValueError):
+            pass
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        text = self.console()
+        for line in text[self.console_seen:].splitlines():
+            if DAMAGE.search(line):
+                self.damage.append(line.strip())
+        return self.damage
+
+    def cleanup(self, keep=False):
+        if not keep:
+            shutil.rmtree(self.workdir, ignore_errors=True)
