@@ -18,7 +18,7 @@
 #include <uapi/linux/pvmem.h>
 
 /* Most device blocks one device may have (bounds the map: 8 MiB bitmap). */
-#define PVMEM_MAX_DEVICE_BLOCKS		(1ULL << 26)
+#define PVMEM_MAX_DEVICE_BLOCKS		(64ULL * 1024 * 1024)
 /* Most device blocks one request can carry (nb_blocks is 16 bit). */
 #define PVMEM_MAX_REQ_BLOCKS		0xffffU
 

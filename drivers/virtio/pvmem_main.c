@@ -88,6 +88,14 @@ static void pvmem_vq_done(struct virtqueue *vq)
 	wake_up(&pv->resp_wq);
 }
 
+/* Condition for wait_event: fetch the used buffer, if any. */
+static bool pvmem_resp_ready(struct pvmem_dev *pv, void **buf,
+			     unsigned int *len)
+{
+	*buf = virtqueue_get_buf(pv->vq, len);
+	return *buf;
+}
+
 /* Device responses become errnos here; the worker decides what they mean. */
 static int pvmem_resp_errno(u16 type)
 {
@@ -135,7 +143,7 @@ static int pvmem_send(struct pvmem_dev *pv, u16 type, u64 addr, u16 nb)
 	pv->nr_req[type]++;
 
 	if (!wait_event_timeout(pv->resp_wq,
-				(buf = virtqueue_get_buf(pv->vq, &len)),
+				pvmem_resp_ready(pv, &buf, &len),
 				PVMEM_RESP_TIMEOUT)) {
 		/* The buffers stay with the device; nothing reuses them. */
 		pvmem_set_broken(pv, "no response within 60 s");

@@ -11,6 +11,7 @@ virtio transport modules and the selftests.  The host side:
     guest boots with panic_on_warn, so any of them ends the run.
 Every wait has a hard timeout.
 """
+import base64
 import json
 import os
 import re
@@ -167,7 +168,8 @@ class Guest:
         qmp = os.path.join(self.workdir, 'qmp.sock')
         ctl = os.path.join(self.workdir, 'ctl.sock')
         argv = ['qemu-system-x86_64', '-accel', 'tcg', '-machine', 'pc',
-                '-cpu', cpu, '-smp', str(cpus), '-nodefaults', '-display', 'none',
+                '-cpu', cpu, '-smp', '%d,sockets=%d,cores=%d' % (
+                    cpus, max(nodes, 1), cpus // max(nodes, 1)), '-nodefaults', '-display', 'none',
                 '-no-reboot', '-m', '%s,maxmem=%s' % (size_arg(boot_mem), size_arg(maxmem)),
                 '-kernel', '/boot/vmlinuz-%s' % krel, '-initrd', initrd,
                 '-append', append,
@@ -324,6 +326,9 @@ class Guest:
         """Run a shell command in the guest; return (exit code, output)."""
         self.seq += 1
         tag = 'c%d' % self.seq
+        if '\n' in cmd:
+            # The line protocol carries one line: ship scripts encoded.
+            cmd = 'echo %s | base64 -d | sh' % base64.b64encode(cmd.encode()).decode()
         self.ctl.sendall(('@@pvmem-run %s %s\n' % (tag, cmd)).encode())
         deadline = time.time() + timeout
         out = []

@@ -1,0 +1,347 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unit tests of pvmem's pure core: config and response validation, the
+ * wire encoding, the block map and the plug planner.  Built with ASan and
+ * UBSan; run by `make check`.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kselftest_harness.h"
+#include "pvmem_core.h"
+
+#define MiB (1ULL << 20)
+#define GiB (1ULL << 30)
+
+static const struct pvmem_limits lim = {
+	.page_size = 4096,
+	.mb_size = 128 * MiB,
+	.plug_start = 0,
+	.plug_end = (1ULL << 46) - 1,
+};
+
+/* What QEMU offers for a 16 GiB device above 4 GiB with 2 MiB blocks. */
+static struct pvmem_cfg good_cfg(void)
+{
+	return (struct pvmem_cfg) {
+		.block_size = 2 * MiB,
+		.addr = 4 * GiB,
+		.region_size = 16 * GiB,
+		.usable_region_size = 8 * GiB,
+		.plugged_size = 0,
+		.requested_size = 4 * GiB,
+	};
+}
+
+TEST(good_config_passes)
+{
+	struct pvmem_cfg cfg = good_cfg();
+
+	EXPECT_EQ(PVMEM_CFG_OK, pvmem_cfg_check(&cfg, &lim));
+	cfg.block_size = 4096;
+	EXPECT_EQ(PVMEM_CFG_OK, pvmem_cfg_check(&cfg, &lim));
+	cfg.block_size = 128 * MiB;
+	EXPECT_EQ(PVMEM_CFG_OK, pvmem_cfg_check(&cfg, &lim));
+}
+
+/* One bad field per variant, and the one error it must produce. */
+FIXTURE(bad_config) {
+	struct pvmem_cfg cfg;
+};
+
+FIXTURE_VARIANT(bad_config) {
+	int field;
+	u64 value;
+	enum pvmem_cfg_err err;
+};
+
+enum { F_BS, F_ADDR, F_REGION, F_USABLE, F_PLUGGED, F_REQUESTED };
+
+#define BAD(name, f, v, e) \
+	FIXTURE_VARIANT_ADD(bad_config, name) { .field = f, .value = v, .err = e }
+
+BAD(bs_zero, F_BS, 0, PVMEM_CFG_BS_ZERO);
+BAD(bs_not_pow2, F_BS, 3 * MiB, PVMEM_CFG_BS_NOT_POW2);
+BAD(bs_below_page, F_BS, 2048, PVMEM_CFG_BS_TOO_SMALL);
+BAD(bs_above_mb, F_BS, 256 * MiB, PVMEM_CFG_BS_TOO_BIG);
+BAD(addr_unaligned, F_ADDR, 4 * GiB + 4096, PVMEM_CFG_ADDR_UNALIGNED);
+BAD(addr_wraps, F_ADDR, ~0ULL - 2 * MiB + 1, PVMEM_CFG_REGION_OVERFLOW);
+BAD(addr_beyond_pluggable, F_ADDR, 1ULL << 46, PVMEM_CFG_REGION_NOT_PLUGGABLE);
+BAD(region_zero, F_REGION, 0, PVMEM_CFG_REGION_ZERO);
+BAD(region_unaligned, F_REGION, 16 * GiB + 4096, PVMEM_CFG_REGION_UNALIGNED);
+BAD(region_no_memory_block, F_REGION, 64 * MiB, PVMEM_CFG_REGION_NO_MB);
+BAD(usable_unaligned, F_USABLE, 1 * MiB, PVMEM_CFG_USABLE_UNALIGNED);
+BAD(usable_gt_region, F_USABLE, 18 * GiB, PVMEM_CFG_USABLE_GT_REGION);
+BAD(plugged_unaligned, F_PLUGGED, 4096, PVMEM_CFG_PLUGGED_UNALIGNED);
+BAD(plugged_gt_usable, F_PLUGGED, 10 * GiB, PVMEM_CFG_PLUGGED_GT_USABLE);
+BAD(requested_unaligned, F_REQUESTED, 4 * GiB + 1, PVMEM_CFG_REQUESTED_UNALIGNED);
+BAD(requested_gt_usable, F_REQUESTED, 9 * GiB, PVMEM_CFG_REQUESTED_GT_USABLE);
+
+FIXTURE_SETUP(bad_config)
+{
+	self->cfg = good_cfg();
+}
+
+FIXTURE_TEARDOWN(bad_config)
+{
+}
+
+TEST_F(bad_config, rejected_with_its_error)
+{
+	u64 *f[] = {
+		[F_BS] = &self->cfg.block_size,
+		[F_ADDR] = &self->cfg.addr,
+		[F_REGION] = &self->cfg.region_size,
+		[F_USABLE] = &self->cfg.usable_region_size,
+		[F_PLUGGED] = &self->cfg.plugged_size,
+		[F_REQUESTED] = &self->cfg.requested_size,
+	};
+	enum pvmem_cfg_err err;
+
+	*f[variant->field] = variant->value;
+	err = pvmem_cfg_check(&self->cfg, &lim);
+	EXPECT_EQ(variant->err, err)
+		TH_LOG("got \"%s\"", pvmem_cfg_errstr(err));
+	/* Every error has its own message. */
+	EXPECT_NE(0, strcmp(pvmem_cfg_errstr(err), pvmem_cfg_errstr(PVMEM_CFG_OK)));
+}
+
+TEST(too_many_device_blocks)
+{
+	struct pvmem_cfg cfg = good_cfg();
+
+	cfg.block_size = 4096;
+	cfg.region_size = 512 * GiB;
+	cfg.usable_region_size = 0;
+	cfg.requested_size = 0;
+	EXPECT_EQ(PVMEM_CFG_REGION_TOO_MANY, pvmem_cfg_check(&cfg, &lim));
+}
+
+TEST(region_at_end_of_pluggable_range)
+{
+	struct pvmem_cfg cfg = good_cfg();
+
+	cfg.addr = lim.plug_end + 1 - cfg.region_size;
+	EXPECT_EQ(PVMEM_CFG_OK, pvmem_cfg_check(&cfg, &lim));
+	cfg.addr += 2 * MiB;
+	EXPECT_EQ(PVMEM_CFG_REGION_NOT_PLUGGABLE, pvmem_cfg_check(&cfg, &lim));
+}
+
+TEST(runtime_change_of_immutable_fields)
+{
+	const struct pvmem_cfg old = good_cfg();
+	struct pvmem_cfg cfg = old;
+
+	cfg.requested_size = 8 * GiB;
+	EXPECT_EQ(PVMEM_CFG_OK, pvmem_cfg_check_update(&old, &cfg, &lim));
+	cfg = old;
+	cfg.block_size = 4 * MiB;
+	EXPECT_EQ(PVMEM_CFG_CHANGED_BLOCK_SIZE, pvmem_cfg_check_update(&old, &cfg, &lim));
+	cfg = old;
+	cfg.node_id = 1;
+	EXPECT_EQ(PVMEM_CFG_CHANGED_NODE, pvmem_cfg_check_update(&old, &cfg, &lim));
+	cfg = old;
+	cfg.addr += 128 * MiB;
+	EXPECT_EQ(PVMEM_CFG_CHANGED_ADDR, pvmem_cfg_check_update(&old, &cfg, &lim));
+	cfg = old;
+	cfg.region_size -= 128 * MiB;
+	EXPECT_EQ(PVMEM_CFG_CHANGED_REGION, pvmem_cfg_check_update(&old, &cfg, &lim));
+	cfg = old;
+	cfg.requested_size = 9 * GiB;
+	EXPECT_EQ(PVMEM_CFG_REQUESTED_GT_USABLE, pvmem_cfg_check_update(&old, &cfg, &lim));
+}
+
+TEST(wire_sizes_and_encoding)
+{
+	struct pvmem_req req;
+	unsigned char *b = (unsigned char *)&req;
+
+	ASSERT_EQ(PVMEM_REQ_SIZE, sizeof(struct pvmem_req));
+	ASSERT_EQ(PVMEM_RESP_SIZE, sizeof(struct pvmem_resp));
+	ASSERT_EQ(PVMEM_CONFIG_SIZE, sizeof(struct pvmem_config));
+
+	memset(&req, 0xaa, sizeof(req));
+	pvmem_req_encode(&req, PVMEM_REQ_UNPLUG, 0x123456789000ULL, 0x0102);
+	/* type at 0, addr at 8, nb_blocks at 16, all little endian. */
+	EXPECT_EQ(1, b[0]);
+	EXPECT_EQ(0, b[1]);
+	EXPECT_EQ(0x00, b[8]);
+	EXPECT_EQ(0x90, b[9]);
+	EXPECT_EQ(0x78, b[10]);
+	EXPECT_EQ(0x12, b[13]);
+	EXPECT_EQ(0x02, b[16]);
+	EXPECT_EQ(0x01, b[17]);
+	/* Padding is zeroed, not left over. */
+	EXPECT_EQ(0, b[2] | b[7] | b[18] | b[23]);
+}
+
+static struct pvmem_resp resp_of(u16 type, u16 state)
+{
+	struct pvmem_resp r = { .type = htole16(type), .state = htole16(state) };
+
+	return r;
+}
+
+TEST(responses)
+{
+	struct pvmem_reply reply;
+	struct pvmem_resp r;
+
+	r = resp_of(PVMEM_RESP_ACK, 0);
+	EXPECT_EQ(PVMEM_RESP_OK, pvmem_resp_decode(PVMEM_REQ_PLUG, &r, 10, &reply));
+	EXPECT_EQ(PVMEM_RESP_ACK, reply.type);
+	r = resp_of(PVMEM_RESP_NACK, 0);
+	EXPECT_EQ(PVMEM_RESP_OK, pvmem_resp_decode(PVMEM_REQ_PLUG, &r, 10, &reply));
+	EXPECT_EQ(PVMEM_RESP_NACK, reply.type);
+	EXPECT_EQ(PVMEM_RESP_BAD_FOR_REQ, pvmem_resp_decode(PVMEM_REQ_UNPLUG, &r, 10, &reply));
+	EXPECT_EQ(PVMEM_RESP_BAD_FOR_REQ, pvmem_resp_decode(PVMEM_REQ_UNPLUG_ALL, &r, 10, &reply));
+	r = resp_of(PVMEM_RESP_BUSY, 0);
+	EXPECT_EQ(PVMEM_RESP_OK, pvmem_resp_decode(PVMEM_REQ_UNPLUG_ALL, &r, 10, &reply));
+	EXPECT_EQ(PVMEM_RESP_BAD_FOR_REQ, pvmem_resp_decode(PVMEM_REQ_STATE, &r, 10, &reply));
+	r = resp_of(4, 0);
+	EXPECT_EQ(PVMEM_RESP_BAD_TYPE, pvmem_resp_decode(PVMEM_REQ_PLUG, &r, 10, &reply));
+	r = resp_of(0xffff, 0);
+	EXPECT_EQ(PVMEM_RESP_BAD_TYPE, pvmem_resp_decode(PVMEM_REQ_PLUG, &r, 10, &reply));
+	r = resp_of(PVMEM_RESP_ACK, 0);
+	EXPECT_EQ(PVMEM_RESP_BAD_LEN, pvmem_resp_decode(PVMEM_REQ_PLUG, &r, 0, &reply));
+	EXPECT_EQ(PVMEM_RESP_BAD_LEN, pvmem_resp_decode(PVMEM_REQ_PLUG, &r, 9, &reply));
+	EXPECT_EQ(PVMEM_RESP_BAD_LEN, pvmem_resp_decode(PVMEM_REQ_PLUG, &r, 11, &reply));
+	EXPECT_EQ(PVMEM_RESP_BAD_REQ, pvmem_resp_decode(4, &r, 10, &reply));
+	r = resp_of(PVMEM_RESP_ACK, PVMEM_STATE_MIXED);
+	EXPECT_EQ(PVMEM_RESP_OK, pvmem_resp_decode(PVMEM_REQ_STATE, &r, 10, &reply));
+	EXPECT_EQ(PVMEM_STATE_MIXED, reply.state);
+	r = resp_of(PVMEM_RESP_ACK, 3);
+	EXPECT_EQ(PVMEM_RESP_BAD_STATE, pvmem_resp_decode(PVMEM_REQ_STATE, &r, 10, &reply));
+}
+
+/* A map over a config, with the buffer the driver would kvzalloc(). */
+FIXTURE(map) {
+	struct pvmem_cfg cfg;
+	struct pvmem_layout lo;
+	struct pvmem_map map;
+	void *mem;
+};
+
+FIXTURE_SETUP(map)
+{
+	self->cfg = good_cfg();
+	pvmem_layout_init(&self->lo, &self->cfg, lim.mb_size);
+	self->mem = calloc(1, pvmem_map_bytes(self->lo.nb_mb, self->lo.sbs_per_mb));
+	ASSERT_NE(NULL, self->mem);
+	pvmem_map_init(&self->map, self->lo.nb_mb, self->lo.sbs_per_mb, self->mem);
+}
+
+FIXTURE_TEARDOWN(map)
+{
+	free(self->mem);
+}
+
+/* Plug like the driver does: plan, mark plugged, new blocks get added. */
+static u64 plug_all(struct pvmem_map *map, u64 want, u64 usable, int *runs)
+{
+	struct pvmem_run run;
+	u64 done = 0;
+
+	*runs = 0;
+	while (done < want && pvmem_plan_plug(map, want - done, usable, &run)) {
+		if (run.sb + run.nb > map->sbs_per_mb || !run.nb)
+			return ~0ULL;
+		if (!pvmem_map_test(map, run.mb, run.sb, run.nb, false))
+			return ~0ULL;
+		pvmem_map_set(map, run.mb, run.sb, run.nb, true);
+		if (map->state[run.mb] == PVMEM_MB_UNUSED)
+			pvmem_map_set_state(map, run.mb, PVMEM_MB_MOVABLE);
+		done += run.nb;
+		(*runs)++;
+	}
+	return done;
+}
+
+TEST_F(map, layout_of_aligned_region)
+{
+	EXPECT_EQ(4 * GiB, self->lo.first_mb_addr);
+	EXPECT_EQ(128U, self->lo.nb_mb);
+	EXPECT_EQ(64U, self->lo.sbs_per_mb);
+	EXPECT_EQ(4096U, pvmem_layout_usable_blocks(&self->lo, &self->cfg));
+}
+
+TEST(layout_of_unaligned_region)
+{
+	struct pvmem_cfg cfg = good_cfg();
+	struct pvmem_layout lo;
+
+	cfg.addr = 4 * GiB + 2 * MiB;
+	cfg.usable_region_size = 130 * MiB;
+	pvmem_layout_init(&lo, &cfg, lim.mb_size);
+	EXPECT_EQ(4 * GiB + 128 * MiB, lo.first_mb_addr);
+	EXPECT_EQ(127U, lo.nb_mb);
+	/* usable ends at 4G + 132M: two device blocks of the first block. */
+	EXPECT_EQ(2U, pvmem_layout_usable_blocks(&lo, &cfg));
+	cfg.usable_region_size = 64 * MiB;
+	EXPECT_EQ(0U, pvmem_layout_usable_blocks(&lo, &cfg));
+}
+
+TEST_F(map, plug_4g_plus_6m_exactly)
+{
+	const u64 want = (4 * GiB + 6 * MiB) / (2 * MiB);
+	int runs;
+
+	EXPECT_EQ(want, plug_all(&self->map, want, 4096, &runs));
+	EXPECT_EQ(want, self->map.total_plugged);
+	EXPECT_EQ(33, runs);
+	EXPECT_EQ(33U, self->map.count[PVMEM_MB_MOVABLE]);
+	EXPECT_EQ(3U, self->map.nr_plugged[32]);
+	EXPECT_TRUE(pvmem_map_test(&self->map, 32, 0, 3, true));
+	EXPECT_TRUE(pvmem_map_test(&self->map, 32, 3, 61, false));
+}
+
+TEST_F(map, holes_in_added_blocks_first)
+{
+	struct pvmem_run run;
+	int runs;
+
+	EXPECT_EQ(3U, plug_all(&self->map, 3, 4096, &runs));
+	EXPECT_EQ(200U, plug_all(&self->map, 200, 4096, &runs));
+	/* 3 + 61 fill block 0, then 64 + 64 + 11 in new blocks. */
+	EXPECT_EQ(4, runs);
+	EXPECT_EQ(64U, self->map.nr_plugged[0]);
+	EXPECT_EQ(11U, self->map.nr_plugged[3]);
+	pvmem_map_set(&self->map, 1, 10, 5, false);
+	ASSERT_TRUE(pvmem_plan_plug(&self->map, 100, 4096, &run));
+	EXPECT_EQ(1U, run.mb);
+	EXPECT_EQ(10U, run.sb);
+	EXPECT_EQ(5U, run.nb);
+}
+
+TEST_F(map, stops_at_usable_region)
+{
+	int runs;
+
+	/* 8 GiB usable = 4096 blocks; more is never planned. */
+	EXPECT_EQ(4096U, plug_all(&self->map, 5000, 4096, &runs));
+	EXPECT_EQ(64U, self->map.count[PVMEM_MB_MOVABLE]);
+	EXPECT_EQ(100U, plug_all(&self->map, 100, 4196, &runs));
+}
+
+TEST_F(map, state_counters_add_up)
+{
+	u32 sum = 0;
+	int s;
+
+	pvmem_map_set_state(&self->map, 5, PVMEM_MB_ADDING);
+	pvmem_map_set_state(&self->map, 5, PVMEM_MB_OFFLINE);
+	pvmem_map_set_state(&self->map, 6, PVMEM_MB_KERNEL);
+	for (s = 0; s < PVMEM_MB_STATE_NR; s++)
+		sum += self->map.count[s];
+	EXPECT_EQ(self->map.nb_mb, sum);
+	EXPECT_EQ(1U, self->map.count[PVMEM_MB_OFFLINE]);
+	EXPECT_EQ(1U, self->map.count[PVMEM_MB_KERNEL]);
+	EXPECT_EQ(0U, self->map.count[PVMEM_MB_ADDING]);
+	/* Marking twice counts once. */
+	pvmem_map_set(&self->map, 5, 0, 4, true);
+	pvmem_map_set(&self->map, 5, 2, 4, true);
+	EXPECT_EQ(6U, self->map.nr_plugged[5]);
+	EXPECT_EQ(6U, self->map.total_plugged);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,38 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The guest setups `make check` boots, and the selftests each one runs."""
+from pvmem_rig import Device, GiB, MiB
+
+TiB = 1 << 40
+
+SCENARIOS = [
+    {
+        'name': 'plug',
+        'doc': 'one 16 GiB device, 2 MiB blocks: plug steps, usable memory',
+        'devices': lambda: [Device('vm0', size=16 * GiB, block=2 * MiB)],
+        'tests': ['pvmem_plug_test'],
+    },
+    {
+        'name': 'numa',
+        'doc': 'two NUMA nodes, one 4 GiB device on each (vm1 file-backed)',
+        'devices': lambda: [Device('vm0', size=4 * GiB, node=0),
+                            Device('vm1', size=4 * GiB, node=1, backend='file')],
+        'guest': {'nodes': 2},
+        'tests': ['pvmem_numa_test'],
+    },
+    {
+        'name': 'boot',
+        'doc': 'device requests 2 GiB before pvmem loads',
+        'devices': lambda: [Device('vm0', size=8 * GiB, requested=2 * GiB)],
+        'tests': ['pvmem_boot_test'],
+    },
+    {
+        'name': 'reject',
+        'doc': 'a good device beside one above the pluggable range (64 TiB, '
+               '4-level paging) and one with 256 MiB blocks',
+        'devices': lambda: [Device('vm0', size=4 * GiB),
+                            Device('vmhigh', size=1 * GiB, memaddr=64 * TiB),
+                            Device('vmbig', size=1 * GiB, block=256 * MiB)],
+        'guest': {'cpu': 'qemu64,phys-bits=48', 'maxmem': 64 * TiB + 8 * GiB},
+        'tests': ['pvmem_reject_test'],
+    },
+]

@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Plug memory with pvmem and check the guest can use it.
+ *
+ * Rig scenario "plug": one 16 GiB virtio-mem device, 2 MiB device blocks,
+ * 1 GiB boot memory, hot-added memory onlined movable.
+ */
+#include <stdint.h>
+#include <sys/mman.h>
+
+#include "kselftest_harness.h"
+#include "pvmem_util.h"
+
+#define PLUG_TIMEOUT 600
+
+/* Wait for the guest to finish onlining what the host sees plugged. */
+static int wait_online(uint64_t addr, uint64_t region, int node, int blocks)
+{
+	int i;
+
+	for (i = 0; i < 600; i++) {
+		if (region_blocks(addr, region, node).online == blocks)
+			return 0;
+		usleep(100 * 1000);
+	}
+	return -1;
+}
+
+TEST(plug_steps)
+{
+	const uint64_t steps[] = { 4 * GiB, 4 * GiB + 6 * MiB, 8 * GiB };
+	const char *dev = first_dev();
+	uint64_t addr, region, mb = memory_block_size();
+	int64_t base;
+	int node;
+	size_t i;
+
+	ASSERT_NE(NULL, dev);
+	addr = host_get(dev, "memaddr");
+	region = host_get(dev, "region-size");
+	node = host_get(dev, "node");
+	ASSERT_EQ(0, host_get(dev, "size"));
+	base = mem_total();
+	ASSERT_GT(base, 0);
+
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		const uint64_t want = steps[i];
+		const int blocks = (want + mb - 1) / mb;
+		struct pvmem_blocks b;
+		int64_t grown;
+
+		ASSERT_EQ(0, host_set(dev, want));
+		ASSERT_EQ(0, host_wait_size(dev, want, PLUG_TIMEOUT))
+			TH_LOG("host size %" PRId64 ", wanted %" PRIu64,
+			       host_get(dev, "size"), want);
+		ASSERT_EQ(0, wait_online(addr, region, node, blocks));
+		b = region_blocks(addr, region, node);
+		EXPECT_EQ(blocks, b.present);
+		EXPECT_EQ(blocks, b.online);
+		EXPECT_EQ(blocks, b.on_node);
+		EXPECT_EQ(blocks, b.movable);
+		/*
+		 * MemTotal grows by what is plugged; the memmap (1.6%) comes
+		 * out of boot memory and does not change MemTotal, so allow
+		 * at most that much less.
+		 */
+		grown = mem_total() - base;
+		TH_LOG("requested %" PRIu64 " MiB: MemTotal +%" PRId64 " KiB, %d memory blocks online",
+		       want / MiB, grown / 1024, b.online);
+		EXPECT_LE(grown, (int64_t)want);
+		EXPECT_GE(grown, (int64_t)(want - want / 64));
+	}
+	EXPECT_EQ(0, system("grep -q 'System RAM (pvmem)' /proc/iomem"));
+}
+
+/* Count pages of @buf whose physical address lies in [start, end). */
+static uint64_t pages_in_range(void *buf, size_t len, uint64_t start, uint64_t end)
+{
+	const long psz = sysconf(_SC_PAGESIZE);
+	uint64_t n = 0, ent;
+	size_t off;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd < 0)
+		return 0;
+	for (off = 0; off < len; off += psz) {
+		uint64_t vpn = ((uintptr_t)buf + off) / psz, pa;
+
+		if (pread(fd, &ent, 8, vpn * 8) != 8)
+			break;
+		if (!(ent >> 63))
+			continue;
+		pa = (ent & ((1ULL << 55) - 1)) * psz;
+		if (pa >= start && pa < end)
+			n++;
+	}
+	close(fd);
+	return n;
+}
+
+TEST(plugged_memory_usable)
+{
+	const char *dev = first_dev();
+	uint64_t addr, region, plugged, add = 2 * GiB, *p;
+	size_t len, i, words, bad = 0, in_region;
+	int64_t free_outside;
+
+	ASSERT_NE(NULL, dev);
+	addr = host_get(dev, "memaddr");
+	region = host_get(dev, "region-size");
+	plugged = host_get(dev, "size");
+	ASSERT_LE(plugged + add, region);
+
+	/*
+	 * Free memory outside the device region: all of ZONE_MOVABLE in
+	 * this guest is pvmem memory (boot memory is never movable here).
+	 */
+	free_outside = meminfo_field("/proc/meminfo", "MemFree") - zone_free("Movable");
+	ASSERT_EQ(0, host_set(dev, plugged + add));
+	ASSERT_EQ(0, host_wait_size(dev, plugged + add, PLUG_TIMEOUT));
+	ASSERT_EQ(0, wait_online(addr, region, host_get(dev, "node"),
+				 (plugged + add + memory_block_size() - 1) /
+				 memory_block_size()));
+
+	/* 90% of the newly plugged memory, every word written and checked. */
+	len = add / 10 * 9;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	words = len / sizeof(*p);
+	for (i = 0; i < words; i++)
+		p[i] = (i * 0x9e3779b97f4a7c15ULL) ^ 0x5a5a5a5a5a5a5a5aULL;
+	for (i = 0; i < words; i++)
+		bad += p[i] != ((i * 0x9e3779b97f4a7c15ULL) ^ 0x5a5a5a5a5a5a5a5aULL);
+	EXPECT_EQ(0, bad);
+
+	/*
+	 * Memory outside the region could hold at most what was free there
+	 * before the plug; the rest of the buffer must sit in the region.
+	 */
+	in_region = pages_in_range(p, len, addr, addr + region) * sysconf(_SC_PAGESIZE);
+	TH_LOG("%zu MiB written and verified, %zu MiB of it in the device region (free outside it before: %" PRId64 " MiB)",
+	       len / MiB, in_region / MiB, free_outside / (int64_t)MiB);
+	EXPECT_GT(free_outside, 0);
+	EXPECT_GE((int64_t)in_region, (int64_t)len - free_outside);
+	munmap(p, len);
+}
+
+/* The pvmem-bound virtio device name of the first device, e.g. "virtio0". */
+static int bound_name(char *buf, size_t len)
+{
+	struct dirent *de;
+	DIR *d = opendir("/sys/bus/virtio/drivers/pvmem");
+	int found = -1;
+
+	while (d && (de = readdir(d))) {
+		if (!strncmp(de->d_name, "virtio", 6)) {
+			snprintf(buf, len, "%s", de->d_name);
+			found = 0;
+			break;
+		}
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+static int sysfs_write(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY), rc;
+
+	if (fd < 0)
+		return -errno;
+	rc = write(fd, val, strlen(val)) == (ssize_t)strlen(val) ? 0 : -errno;
+	close(fd);
+	return rc;
+}
+
+TEST(unbind_gives_back_and_rebind_replugs)
+{
+	const char *dev = first_dev();
+	uint64_t want, addr, region;
+	int64_t total;
+	char name[256];
+
+	ASSERT_NE(NULL, dev);
+	want = host_get(dev, "requested-size");
+	addr = host_get(dev, "memaddr");
+	region = host_get(dev, "region-size");
+	if (!want) {
+		want = GiB;
+		ASSERT_EQ(0, host_set(dev, want));
+	}
+	ASSERT_EQ(0, host_wait_size(dev, want, 600));
+	total = mem_total();
+	ASSERT_EQ(0, bound_name(name, sizeof(name)));
+
+	/* Unbinding removes every memory block and unplugs everything. */
+	ASSERT_EQ(0, sysfs_write("/sys/bus/virtio/drivers/pvmem/unbind", name));
+	EXPECT_EQ(0, host_get(dev, "size"));
+	EXPECT_EQ(0, region_blocks(addr, region, 0).present);
+	EXPECT_EQ(total - (int64_t)want, mem_total());
+	EXPECT_NE(0, system("grep -q 'System RAM (pvmem)' /proc/iomem"));
+
+	/* Binding again finds the request and plugs it back. */
+	ASSERT_EQ(0, sysfs_write("/sys/bus/virtio/drivers/pvmem/bind", name));
+	ASSERT_EQ(0, host_wait_size(dev, want, 600));
+	ASSERT_EQ(0, wait_online(addr, region, host_get(dev, "node"),
+				 (want + memory_block_size() - 1) / memory_block_size()));
+	EXPECT_EQ(total, mem_total());
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers for pvmem's guest selftests.
+ *
+ * The host rig (tools/testing/pvmem/rig/) answers requests on /dev/ttyS1:
+ *   "@@pvmem-host <seq> devs"                 -> ids of the virtio-mem devices
+ *   "@@pvmem-host <seq> get <dev> <property>" -> a QOM property over QMP
+ *   "@@pvmem-host <seq> set <dev> <bytes>"    -> qom-set requested-size
+ * with "@@pvmem-reply <seq> ok|err <value>".  Everything else here reads
+ * the guest's own view: /proc/meminfo, node meminfo, memory block sysfs.
+ */
+#ifndef _PVMEM_UTIL_H
+#define _PVMEM_UTIL_H
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MiB ((uint64_t)1 << 20)
+#define GiB ((uint64_t)1 << 30)
+#define PVMEM_HOST_TTY "/dev/ttyS1"
+
+static int pvmem_host_fd = -1;
+
+#define PVMEM_UNUSED __attribute__((unused))
+
+/* Send one request to the host rig; the reply's value goes to @val. */
+static PVMEM_UNUSED int host_req(char *val, size_t len, const char *fmt, ...)
+{
+	static unsigned int seq;
+	char line[512], want[64];
+	size_t n = 0;
+	va_list ap;
+	int k;
+
+	if (pvmem_host_fd < 0) {
+		pvmem_host_fd = open(PVMEM_HOST_TTY, O_RDWR | O_NOCTTY);
+		if (pvmem_host_fd < 0)
+			return -errno;
+	}
+	k = snprintf(line, sizeof(line), "@@pvmem-host %u ", ++seq);
+	va_start(ap, fmt);
+	k += vsnprintf(line + k, sizeof(line) - k, fmt, ap);
+	va_end(ap);
+	k += snprintf(line + k, sizeof(line) - k, "\n");
+	if (write(pvmem_host_fd, line, k) != k)
+		return -EIO;
+	snprintf(want, sizeof(want), "@@pvmem-reply %u ", seq);
+	for (;;) {
+		char c;
+
+		if (read(pvmem_host_fd, &c, 1) != 1)
+			return -EIO;
+		if (c != '\n') {
+			if (n < sizeof(line) - 1)
+				line[n++] = c;
+			continue;
+		}
+		line[n] = '\0';
+		n = 0;
+		if (strncmp(line, want, strlen(want)))
+			continue;
+		if (val)
+			snprintf(val, len, "%s", line + strlen(want) + 3);
+		return strncmp(line + strlen(want), "ok ", 3) ? -EINVAL : 0;
+	}
+}
+
+/* A numeric QOM property of a device ("size", "requested-size", ...). */
+static PVMEM_UNUSED int64_t host_get(const char *dev, const char *prop)
+{
+	char val[128];
+
+	if (host_req(val, sizeof(val), "get %s %s", dev, prop))
+		return -1;
+	return strtoll(val, NULL, 0);
+}
+
+static PVMEM_UNUSED int host_set(const char *dev, uint64_t bytes)
+{
+	return host_req(NULL, 0, "set %s %" PRIu64, dev, bytes);
+}
+
+/* Wait until the host sees @bytes plugged; 0 on success. */
+static PVMEM_UNUSED int host_wait_size(const char *dev, uint64_t bytes, int timeout_s)
+{
+	time_t end = time(NULL) + timeout_s;
+
+	while (host_get(dev, "size") != (int64_t)bytes) {
+		if (time(NULL) > end)
+			return -ETIMEDOUT;
+		usleep(100 * 1000);
+	}
+	return 0;
+}
+
+/* A "Key: N kB" field of a meminfo file, in bytes; -1 if missing. */
+static PVMEM_UNUSED int64_t meminfo_field(const char *path, const char *key)
+{
+	char line[256];
+	int64_t kb = -1;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, key);
+
+		if (p && p[strlen(key)] == ':') {
+			kb = strtoll(p + strlen(key) + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return kb < 0 ? -1 : kb * 1024;
+}
+
+/* Free bytes in zones named @zone (e.g. "Movable"), over all nodes. */
+static PVMEM_UNUSED int64_t zone_free(const char *zone)
+{
+	char line[256], name[32];
+	int64_t pages = 0;
+	int in_zone = 0;
+	FILE *f = fopen("/proc/zoneinfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		long long v;
+
+		if (sscanf(line, "Node %*d, zone %31s", name) == 1)
+			in_zone = !strcmp(name, zone);
+		else if (in_zone && sscanf(line, " pages free %lld", &v) == 1)
+			pages += v;
+	}
+	fclose(f);
+	return pages * sysconf(_SC_PAGESIZE);
+}
+
+static PVMEM_UNUSED int64_t mem_total(void)
+{
+	return meminfo_field("/proc/meminfo", "MemTotal");
+}
+
+static PVMEM_UNUSED int64_t node_mem_total(int node)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/meminfo", node);
+	return meminfo_field(path, "MemTotal");
+}
+
+static PVMEM_UNUSED uint64_t read_u64(const char *path, int base)
+{
+	char buf[64] = "";
+	FILE *f = fopen(path, "r");
+
+	if (f) {
+		if (!fgets(buf, sizeof(buf), f))
+			buf[0] = '\0';
+		fclose(f);
+	}
+	return strtoull(buf, NULL, base);
+}
+
+static PVMEM_UNUSED uint64_t memory_block_size(void)
+{
+	return read_u64("/sys/devices/system/memory/block_size_bytes", 16);
+}
+
+/* Memory blocks inside [start, start + size) that exist, online, on @node. */
+struct pvmem_blocks {
+	int present;
+	int online;
+	int on_node;
+	int movable;
+};
+
+static PVMEM_UNUSED struct pvmem_blocks region_blocks(uint64_t start, uint64_t size, int node)
+{
+	const uint64_t mb = memory_block_size();
+	struct pvmem_blocks b = { 0 };
+	struct dirent *de;
+	DIR *d = opendir("/sys/devices/system/memory");
+
+	while (d && (de = readdir(d))) {
+		char path[300], state[32] = "", zones[64] = "";
+		uint64_t idx, addr;
+		FILE *f;
+
+		if (strncmp(de->d_name, "memory", 6) || (de->d_name[6] < '0' || de->d_name[6] > '9'))
+			continue;
+		idx = strtoull(de->d_name + 6, NULL, 10);
+		addr = idx * mb;
+		if (addr < start || addr >= start + size)
+			continue;
+		b.present++;
+		snprintf(path, sizeof(path), "/sys/devices/system/memory/%s/state", de->d_name);
+		f = fopen(path, "r");
+		if (f) {
+			if (!fgets(state, sizeof(state), f))
+				state[0] = '\0';
+			fclose(f);
+		}
+		if (!strncmp(state, "online", 6))
+			b.online++;
+		snprintf(path, sizeof(path), "/sys/devices/system/memory/%s/node%d",
+			 de->d_name, node);
+		if (!access(path, F_OK))
+			b.on_node++;
+		snprintf(path, sizeof(path), "/sys/devices/system/memory/%s/valid_zones",
+			 de->d_name);
+		f = fopen(path, "r");
+		if (f) {
+			if (!fgets(zones, sizeof(zones), f))
+				zones[0] = '\0';
+			fclose(f);
+		}
+		if (!strncmp(zones, "Movable", 7))
+			b.movable++;
+	}
+	if (d)
+		closedir(d);
+	return b;
+}
+
+/* The first virtio-mem device the host rig has, or NULL. */
+static PVMEM_UNUSED const char *first_dev(void)
+{
+	static char devs[256];
+	char *sp;
+
+	if (host_req(devs, sizeof(devs), "devs"))
+		return NULL;
+	sp = strchr(devs, ' ');
+	if (sp)
+		*sp = '\0';
+	return devs[0] ? devs : NULL;
+}
+
+/* Does the kernel log contain @needle? */
+static PVMEM_UNUSED int dmesg_has(const char *needle)
+{
+	char cmd[300];
+
+	snprintf(cmd, sizeof(cmd), "dmesg | grep -q -- '%s'", needle);
+	return system(cmd) == 0;
+}
+
+#endif /* _PVMEM_UTIL_H */
