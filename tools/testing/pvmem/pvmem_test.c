@@ -10,8 +10,8 @@
 #include "kselftest_harness.h"
 #include "pvmem_core.h"
 
-#define MiB (1ULL << 20)
-#define GiB (1ULL << 30)
+#define MiB (1024ULL * 1024)
+#define GiB (1024ULL * MiB)
 
 static const struct pvmem_limits lim = {
 	.page_size = 4096,
@@ -57,25 +57,101 @@ FIXTURE_VARIANT(bad_config) {
 
 enum { F_BS, F_ADDR, F_REGION, F_USABLE, F_PLUGGED, F_REQUESTED };
 
-#define BAD(name, f, v, e) \
-	FIXTURE_VARIANT_ADD(bad_config, name) { .field = f, .value = v, .err = e }
+FIXTURE_VARIANT_ADD(bad_config, bs_zero) {
+	.field = F_BS,
+	.value = 0,
+	.err = PVMEM_CFG_BS_ZERO,
+};
 
-BAD(bs_zero, F_BS, 0, PVMEM_CFG_BS_ZERO);
-BAD(bs_not_pow2, F_BS, 3 * MiB, PVMEM_CFG_BS_NOT_POW2);
-BAD(bs_below_page, F_BS, 2048, PVMEM_CFG_BS_TOO_SMALL);
-BAD(bs_above_mb, F_BS, 256 * MiB, PVMEM_CFG_BS_TOO_BIG);
-BAD(addr_unaligned, F_ADDR, 4 * GiB + 4096, PVMEM_CFG_ADDR_UNALIGNED);
-BAD(addr_wraps, F_ADDR, ~0ULL - 2 * MiB + 1, PVMEM_CFG_REGION_OVERFLOW);
-BAD(addr_beyond_pluggable, F_ADDR, 1ULL << 46, PVMEM_CFG_REGION_NOT_PLUGGABLE);
-BAD(region_zero, F_REGION, 0, PVMEM_CFG_REGION_ZERO);
-BAD(region_unaligned, F_REGION, 16 * GiB + 4096, PVMEM_CFG_REGION_UNALIGNED);
-BAD(region_no_memory_block, F_REGION, 64 * MiB, PVMEM_CFG_REGION_NO_MB);
-BAD(usable_unaligned, F_USABLE, 1 * MiB, PVMEM_CFG_USABLE_UNALIGNED);
-BAD(usable_gt_region, F_USABLE, 18 * GiB, PVMEM_CFG_USABLE_GT_REGION);
-BAD(plugged_unaligned, F_PLUGGED, 4096, PVMEM_CFG_PLUGGED_UNALIGNED);
-BAD(plugged_gt_usable, F_PLUGGED, 10 * GiB, PVMEM_CFG_PLUGGED_GT_USABLE);
-BAD(requested_unaligned, F_REQUESTED, 4 * GiB + 1, PVMEM_CFG_REQUESTED_UNALIGNED);
-BAD(requested_gt_usable, F_REQUESTED, 9 * GiB, PVMEM_CFG_REQUESTED_GT_USABLE);
+FIXTURE_VARIANT_ADD(bad_config, bs_not_pow2) {
+	.field = F_BS,
+	.value = 3 * MiB,
+	.err = PVMEM_CFG_BS_NOT_POW2,
+};
+
+FIXTURE_VARIANT_ADD(bad_config, bs_below_page) {
+	.field = F_BS,
+	.value = 2048,
+	.err = PVMEM_CFG_BS_TOO_SMALL,
+};
+
+FIXTURE_VARIANT_ADD(bad_config, bs_above_mb) {
+	.field = F_BS,
+	.value = 256 * MiB,
+	.err = PVMEM_CFG_BS_TOO_BIG,
+};
+
+FIXTURE_VARIANT_ADD(bad_config, addr_unaligned) {
+	.field = F_ADDR,
+	.value = 4 * GiB + 4096,
+	.err = PVMEM_CFG_ADDR_UNALIGNED,
+};
+
+FIXTURE_VARIANT_ADD(bad_config, addr_wraps) {
+	.field = F_ADDR,
+	.value = ~0ULL - 2 * MiB + 1,
+	.err = PVMEM_CFG_REGION_OVERFLOW,
+};
+
+FIXTURE_VARIANT_ADD(bad_config, addr_beyond_pluggable) {
+	.field = F_ADDR,
+	.value = 1ULL << 46,
+	.err = PVMEM_CFG_REGION_NOT_PLUGGABLE,
+};
+
+FIXTURE_VARIANT_ADD(bad_config, region_zero) {
+	.field = F_REGION,
+	.value = 0,
+	.err = PVMEM_CFG_REGION_ZERO,
+};
+
+FIXTURE_VARIANT_ADD(bad_config, region_unaligned) {
+	.field = F_REGION,
+	.value = 16 * GiB + 4096,
+	.err = PVMEM_CFG_REGION_UNALIGNED,
+};
+
+FIXTURE_VARIANT_ADD(bad_config, region_no_memory_block) {
+	.field = F_REGION,
+	.value = 64 * MiB,
+	.err = PVMEM_CFG_REGION_NO_MB,
+};
+
+FIXTURE_VARIANT_ADD(bad_config, usable_unaligned) {
+	.field = F_USABLE,
+	.value = 1 * MiB,
+	.err = PVMEM_CFG_USABLE_UNALIGNED,
+};
+
+FIXTURE_VARIANT_ADD(bad_config, usable_gt_region) {
+	.field = F_USABLE,
+	.value = 18 * GiB,
+	.err = PVMEM_CFG_USABLE_GT_REGION,
+};
+
+FIXTURE_VARIANT_ADD(bad_config, plugged_unaligned) {
+	.field = F_PLUGGED,
+	.value = 4096,
+	.err = PVMEM_CFG_PLUGGED_UNALIGNED,
+};
+
+FIXTURE_VARIANT_ADD(bad_config, plugged_gt_usable) {
+	.field = F_PLUGGED,
+	.value = 10 * GiB,
+	.err = PVMEM_CFG_PLUGGED_GT_USABLE,
+};
+
+FIXTURE_VARIANT_ADD(bad_config, requested_unaligned) {
+	.field = F_REQUESTED,
+	.value = 4 * GiB + 1,
+	.err = PVMEM_CFG_REQUESTED_UNALIGNED,
+};
+
+FIXTURE_VARIANT_ADD(bad_config, requested_gt_usable) {
+	.field = F_REQUESTED,
+	.value = 9 * GiB,
+	.err = PVMEM_CFG_REQUESTED_GT_USABLE,
+};
 
 FIXTURE_SETUP(bad_config)
 {

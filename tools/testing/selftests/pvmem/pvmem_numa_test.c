@@ -35,7 +35,8 @@ TEST(memory_lands_on_device_node)
 			usleep(100 * 1000);
 		}
 		grown = node_mem_total(node) - before;
-		TH_LOG("%s: %" PRIu64 " MiB on node %d: node MemTotal +%" PRId64 " KiB, %d blocks on node",
+		TH_LOG("%s: %" PRIu64 " MiB on node %d: node MemTotal +%" PRId64
+		       " KiB, %d blocks on node",
 		       dev, want / MiB, node, grown / 1024, b.on_node);
 		EXPECT_EQ(want / memory_block_size(), (uint64_t)b.online);
 		EXPECT_EQ(b.present, b.on_node);
@@ -48,7 +49,7 @@ TEST(memory_lands_on_device_node)
 }
 
 /* The features string of a virtio device, bit 0 first. */
-static int features(const char *dev, char *buf, size_t len)
+static int read_features(const char *dev, char *buf, size_t len)
 {
 	char path[300];
 	FILE *f;
@@ -73,7 +74,7 @@ TEST(features_negotiated)
 	while ((de = readdir(d))) {
 		char f[128];
 
-		if (strncmp(de->d_name, "virtio", 6) || features(de->d_name, f, sizeof(f)))
+		if (strncmp(de->d_name, "virtio", 6) || read_features(de->d_name, f, sizeof(f)))
 			continue;
 		bound++;
 		pxm += f[0] == '1';		/* VIRTIO_MEM_F_ACPI_PXM */

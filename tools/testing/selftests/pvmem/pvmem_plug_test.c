@@ -43,7 +43,7 @@ TEST(plug_steps)
 	base = mem_total();
 	ASSERT_GT(base, 0);
 
-	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(steps); i++) {
 		const uint64_t want = steps[i];
 		const int blocks = (want + mb - 1) / mb;
 		struct pvmem_blocks b;
@@ -65,7 +65,8 @@ TEST(plug_steps)
 		 * at most that much less.
 		 */
 		grown = mem_total() - base;
-		TH_LOG("requested %" PRIu64 " MiB: MemTotal +%" PRId64 " KiB, %d memory blocks online",
+		TH_LOG("requested %" PRIu64 " MiB: MemTotal +%" PRId64
+		       " KiB, %d memory blocks online",
 		       want / MiB, grown / 1024, b.online);
 		EXPECT_LE(grown, (int64_t)want);
 		EXPECT_GE(grown, (int64_t)(want - want / 64));
@@ -138,8 +139,10 @@ TEST(plugged_memory_usable)
 	 * before the plug; the rest of the buffer must sit in the region.
 	 */
 	in_region = pages_in_range(p, len, addr, addr + region) * sysconf(_SC_PAGESIZE);
-	TH_LOG("%zu MiB written and verified, %zu MiB of it in the device region (free outside it before: %" PRId64 " MiB)",
-	       len / MiB, in_region / MiB, free_outside / (int64_t)MiB);
+	TH_LOG("%zu MiB written and verified, %zu MiB of it in the device region",
+	       len / MiB, in_region / MiB);
+	TH_LOG("free outside the region before the plug: %" PRId64 " MiB",
+	       free_outside / (int64_t)MiB);
 	EXPECT_GT(free_outside, 0);
 	EXPECT_GE((int64_t)in_region, (int64_t)len - free_outside);
 	munmap(p, len);

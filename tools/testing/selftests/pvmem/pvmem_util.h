@@ -30,10 +30,8 @@
 
 static int pvmem_host_fd = -1;
 
-#define PVMEM_UNUSED __attribute__((unused))
-
 /* Send one request to the host rig; the reply's value goes to @val. */
-static PVMEM_UNUSED int host_req(char *val, size_t len, const char *fmt, ...)
+static inline int host_req(char *val, size_t len, const char *fmt, ...)
 {
 	static unsigned int seq;
 	char line[512], want[64];
@@ -75,7 +73,7 @@ static PVMEM_UNUSED int host_req(char *val, size_t len, const char *fmt, ...)
 }
 
 /* A numeric QOM property of a device ("size", "requested-size", ...). */
-static PVMEM_UNUSED int64_t host_get(const char *dev, const char *prop)
+static inline int64_t host_get(const char *dev, const char *prop)
 {
 	char val[128];
 
@@ -84,13 +82,13 @@ static PVMEM_UNUSED int64_t host_get(const char *dev, const char *prop)
 	return strtoll(val, NULL, 0);
 }
 
-static PVMEM_UNUSED int host_set(const char *dev, uint64_t bytes)
+static inline int host_set(const char *dev, uint64_t bytes)
 {
 	return host_req(NULL, 0, "set %s %" PRIu64, dev, bytes);
 }
 
 /* Wait until the host sees @bytes plugged; 0 on success. */
-static PVMEM_UNUSED int host_wait_size(const char *dev, uint64_t bytes, int timeout_s)
+static inline int host_wait_size(const char *dev, uint64_t bytes, int timeout_s)
 {
 	time_t end = time(NULL) + timeout_s;
 
@@ -103,7 +101,7 @@ static PVMEM_UNUSED int host_wait_size(const char *dev, uint64_t bytes, int time
 }
 
 /* A "Key: N kB" field of a meminfo file, in bytes; -1 if missing. */
-static PVMEM_UNUSED int64_t meminfo_field(const char *path, const char *key)
+static inline int64_t meminfo_field(const char *path, const char *key)
 {
 	char line[256];
 	int64_t kb = -1;
@@ -124,7 +122,7 @@ static PVMEM_UNUSED int64_t meminfo_field(const char *path, const char *key)
 }
 
 /* Free bytes in zones named @zone (e.g. "Movable"), over all nodes. */
-static PVMEM_UNUSED int64_t zone_free(const char *zone)
+static inline int64_t zone_free(const char *zone)
 {
 	char line[256], name[32];
 	int64_t pages = 0;
@@ -145,12 +143,12 @@ static PVMEM_UNUSED int64_t zone_free(const char *zone)
 	return pages * sysconf(_SC_PAGESIZE);
 }
 
-static PVMEM_UNUSED int64_t mem_total(void)
+static inline int64_t mem_total(void)
 {
 	return meminfo_field("/proc/meminfo", "MemTotal");
 }
 
-static PVMEM_UNUSED int64_t node_mem_total(int node)
+static inline int64_t node_mem_total(int node)
 {
 	char path[64];
 
@@ -158,7 +156,7 @@ static PVMEM_UNUSED int64_t node_mem_total(int node)
 	return meminfo_field(path, "MemTotal");
 }
 
-static PVMEM_UNUSED uint64_t read_u64(const char *path, int base)
+static inline uint64_t read_u64(const char *path, int base)
 {
 	char buf[64] = "";
 	FILE *f = fopen(path, "r");
@@ -171,7 +169,7 @@ static PVMEM_UNUSED uint64_t read_u64(const char *path, int base)
 	return strtoull(buf, NULL, base);
 }
 
-static PVMEM_UNUSED uint64_t memory_block_size(void)
+static inline uint64_t memory_block_size(void)
 {
 	return read_u64("/sys/devices/system/memory/block_size_bytes", 16);
 }
@@ -184,7 +182,8 @@ struct pvmem_blocks {
 	int movable;
 };
 
-static PVMEM_UNUSED struct pvmem_blocks region_blocks(uint64_t start, uint64_t size, int node)
+static inline struct pvmem_blocks region_blocks(uint64_t start, uint64_t size,
+						int node)
 {
 	const uint64_t mb = memory_block_size();
 	struct pvmem_blocks b = { 0 };
@@ -196,7 +195,8 @@ static PVMEM_UNUSED struct pvmem_blocks region_blocks(uint64_t start, uint64_t s
 		uint64_t idx, addr;
 		FILE *f;
 
-		if (strncmp(de->d_name, "memory", 6) || (de->d_name[6] < '0' || de->d_name[6] > '9'))
+		if (strncmp(de->d_name, "memory", 6) ||
+		    de->d_name[6] < '0' || de->d_name[6] > '9')
 			continue;
 		idx = strtoull(de->d_name + 6, NULL, 10);
 		addr = idx * mb;
@@ -233,7 +233,7 @@ static PVMEM_UNUSED struct pvmem_blocks region_blocks(uint64_t start, uint64_t s
 }
 
 /* The first virtio-mem device the host rig has, or NULL. */
-static PVMEM_UNUSED const char *first_dev(void)
+static inline const char *first_dev(void)
 {
 	static char devs[256];
 	char *sp;
@@ -247,7 +247,7 @@ static PVMEM_UNUSED const char *first_dev(void)
 }
 
 /* Does the kernel log contain @needle? */
-static PVMEM_UNUSED int dmesg_has(const char *needle)
+static inline int dmesg_has(const char *needle)
 {
 	char cmd[300];
 
