@@ -48,22 +48,6 @@ TEST(memory_lands_on_device_node)
 	EXPECT_EQ(2, i);
 }
 
-/* The features string of a virtio device, bit 0 first. */
-static int read_features(const char *dev, char *buf, size_t len)
-{
-	char path[300];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/bus/virtio/drivers/pvmem/%s/features", dev);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (!fgets(buf, len, f))
-		buf[0] = '\0';
-	fclose(f);
-	return 0;
-}
-
 TEST(features_negotiated)
 {
 	int bound = 0, pxm = 0, inaccessible = 0;
@@ -74,8 +58,11 @@ TEST(features_negotiated)
 	while ((de = readdir(d))) {
 		char f[128];
 
-		if (strncmp(de->d_name, "virtio", 6) || read_features(de->d_name, f, sizeof(f)))
+		if (strncmp(de->d_name, "virtio", 6))
 			continue;
+		/* The features string, bit 0 first. */
+		read_line(f, sizeof(f), "/sys/bus/virtio/drivers/pvmem/%s/features",
+			  de->d_name);
 		bound++;
 		pxm += f[0] == '1';		/* VIRTIO_MEM_F_ACPI_PXM */
 		inaccessible += f[1] == '1';	/* VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE */

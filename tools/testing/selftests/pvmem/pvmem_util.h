@@ -156,17 +156,31 @@ static inline int64_t node_mem_total(int node)
 	return meminfo_field(path, "MemTotal");
 }
 
-static inline uint64_t read_u64(const char *path, int base)
+/* First line of a file ("" if unreadable); @fmt builds the path. */
+static inline char *read_line(char *buf, size_t len, const char *fmt, ...)
 {
-	char buf[64] = "";
-	FILE *f = fopen(path, "r");
+	char path[512];
+	va_list ap;
+	FILE *f;
 
+	va_start(ap, fmt);
+	vsnprintf(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	buf[0] = '\0';
+	f = fopen(path, "r");
 	if (f) {
-		if (!fgets(buf, sizeof(buf), f))
+		if (!fgets(buf, len, f))
 			buf[0] = '\0';
 		fclose(f);
 	}
-	return strtoull(buf, NULL, base);
+	return buf;
+}
+
+static inline uint64_t read_u64(const char *path, int base)
+{
+	char buf[64];
+
+	return strtoull(read_line(buf, sizeof(buf), "%s", path), NULL, base);
 }
 
 static inline uint64_t memory_block_size(void)
@@ -191,9 +205,9 @@ static inline struct pvmem_blocks region_blocks(uint64_t start, uint64_t size,
 	DIR *d = opendir("/sys/devices/system/memory");
 
 	while (d && (de = readdir(d))) {
-		char path[300], state[32] = "", zones[64] = "";
+		const char *sys = "/sys/devices/system/memory";
+		char path[300], buf[64];
 		uint64_t idx, addr;
-		FILE *f;
 
 		if (strncmp(de->d_name, "memory", 6) ||
 		    de->d_name[6] < '0' || de->d_name[6] > '9')
@@ -203,28 +217,14 @@ static inline struct pvmem_blocks region_blocks(uint64_t start, uint64_t size,
 		if (addr < start || addr >= start + size)
 			continue;
 		b.present++;
-		snprintf(path, sizeof(path), "/sys/devices/system/memory/%s/state", de->d_name);
-		f = fopen(path, "r");
-		if (f) {
-			if (!fgets(state, sizeof(state), f))
-				state[0] = '\0';
-			fclose(f);
-		}
-		if (!strncmp(state, "online", 6))
+		if (!strncmp(read_line(buf, sizeof(buf), "%s/%s/state", sys, de->d_name),
+			     "online", 6))
 			b.online++;
-		snprintf(path, sizeof(path), "/sys/devices/system/memory/%s/node%d",
-			 de->d_name, node);
+		snprintf(path, sizeof(path), "%s/%s/node%d", sys, de->d_name, node);
 		if (!access(path, F_OK))
 			b.on_node++;
-		snprintf(path, sizeof(path), "/sys/devices/system/memory/%s/valid_zones",
-			 de->d_name);
-		f = fopen(path, "r");
-		if (f) {
-			if (!fgets(zones, sizeof(zones), f))
-				zones[0] = '\0';
-			fclose(f);
-		}
-		if (!strncmp(zones, "Movable", 7))
+		if (!strncmp(read_line(buf, sizeof(buf), "%s/%s/valid_zones", sys, de->d_name),
+			     "Movable", 7))
 			b.movable++;
 	}
 	if (d)
