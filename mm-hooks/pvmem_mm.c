@@ -125,20 +125,25 @@ static void pvmem_mm_online_page(struct page *page, unsigned int order)
 
 /*
  * Fake-offline pages hold one reference.  Dropping it before offlining
- * tells the core they may be skipped; CANCEL_OFFLINE takes it back.
+ * tells the core they may be skipped.  offline_pages() then subtracts the
+ * whole memory block from the managed page count, so count them in first.
+ * CANCEL_OFFLINE undoes both.
  */
 static void pvmem_mm_unplugged_refs(struct pvmem_dev *pv, u32 mb, bool drop)
 {
 	const unsigned long bs_pages = PHYS_PFN(pv->lo.block_size);
 	const unsigned long base = PHYS_PFN(pvmem_mb_addr(pv, mb));
-	unsigned long i;
+	unsigned long pfn, i;
 	u32 sb;
 
 	for (sb = 0; sb < pv->lo.sbs_per_mb; sb++) {
 		if (pvmem_map_test(&pv->map, mb, sb, 1, true))
 			continue;
+		pfn = base + sb * bs_pages;
+		adjust_managed_page_count(pfn_to_page(pfn),
+					  drop ? bs_pages : -bs_pages);
 		for (i = 0; i < bs_pages; i++) {
-			struct page *page = pfn_to_page(base + sb * bs_pages + i);
+			struct page *page = pfn_to_page(pfn + i);
 
 			if (!drop)
 				page_ref_inc(page);
