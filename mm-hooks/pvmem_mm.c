@@ -20,6 +20,7 @@
  * MEM_GOING_ONLINE takes it, the online page callback runs for every chunk,
  * MEM_ONLINE (or MEM_CANCEL_ONLINE) drops it.  Offlining likewise.
  */
+#include <linux/gfp.h>
 #include <linux/memory.h>
 #include <linux/memory_hotplug.h>
 #include <linux/mm.h>
@@ -332,32 +333,91 @@ int pvmem_mm_remove(struct pvmem_dev *pv, u32 mb)
 	return offline_and_remove_memory(pvmem_mb_addr(pv, mb), pv->lo.mb_size);
 }
 
+/*
+ * Hand fake-offline pages back to the buddy.  PageDirty ones were never
+ * onlined (kept back by the online page callback); the others came from
+ * pvmem_mm_isolate() and are freed the way they were allocated.
+ */
+static void pvmem_mm_give_back(unsigned long pfn, unsigned long nr)
+{
+	unsigned int order = MAX_ORDER - 1;
+	unsigned long i, j;
+
+	while (!IS_ALIGNED(pfn | nr, 1UL << order))
+		order--;
+	for (i = 0; i < nr; i += 1UL << order) {
+		struct page *page = pfn_to_page(pfn + i);
+		const bool never_onlined = PageDirty(page);
+
+		for (j = 0; j < (1UL << order); j++) {
+			__ClearPageOffline(page + j);
+			if (never_onlined)
+				ClearPageDirty(page + j);
+		}
+		if (never_onlined) {
+			generic_online_page(page, order);
+		} else {
+			free_contig_range(pfn + i, 1UL << order);
+			adjust_managed_page_count(page, 1UL << order);
+		}
+	}
+}
+
 /**
- * pvmem_mm_release - hand newly plugged device blocks of an online memory
- *	block to the buddy
+ * pvmem_mm_release - hand device blocks of an online memory block to the
+ *	buddy
  * @pv: the device
- * @run: the device blocks, just plugged and marked so in the map
+ * @run: device blocks just plugged (and so marked in the map), or
+ *	isolated by pvmem_mm_isolate() but not unplugged after all
  *
  * Context: hp_lock held, memory block online.
  */
 void pvmem_mm_release(struct pvmem_dev *pv, const struct pvmem_run *run)
 {
-	const unsigned long bs_pages = PHYS_PFN(pv->lo.block_size);
-	unsigned long pfn = PHYS_PFN(pvmem_run_addr(pv, run));
-	unsigned long nr = (unsigned long)run->nb * bs_pages;
-	unsigned int order = MAX_ORDER - 1;
-	unsigned long i, j;
+	lockdep_assert_held(&pv->hp_lock);
+	pvmem_mm_give_back(PHYS_PFN(pvmem_run_addr(pv, run)),
+			   (unsigned long)run->nb * PHYS_PFN(pv->lo.block_size));
+}
+
+/**
+ * pvmem_mm_isolate - take plugged device blocks of an online memory block
+ *	away from Linux: the range-restricted allocator
+ * @pv: the device
+ * @run: plugged device blocks of one online memory block
+ *
+ * alloc_contig_range() isolates the range and migrates whatever is in use
+ * out of it; the pages then stay fake-offline (PageOffline, not PageDirty)
+ * and out of the managed page count until they are unplugged, or given
+ * back with pvmem_mm_release().  Unlike offlining, this gives up after a
+ * bounded number of migration attempts, so it cannot hang on a pinned page.
+ * ZONE_MOVABLE is tried three times, since migration there is expected to
+ * succeed; kernel zones once.
+ *
+ * Context: hp_lock held, may sleep.
+ * Return: 0; -EBUSY if something in the range could not be migrated;
+ * -ENOMEM if there was no memory to migrate to.
+ */
+int pvmem_mm_isolate(struct pvmem_dev *pv, const struct pvmem_run *run)
+{
+	const unsigned long pfn = PHYS_PFN(pvmem_run_addr(pv, run));
+	const unsigned long nr = (unsigned long)run->nb * PHYS_PFN(pv->lo.block_size);
+	const int tries = page_zonenum(pfn_to_page(pfn)) == ZONE_MOVABLE ? 3 : 1;
+	unsigned long i;
+	int rc = -EBUSY, t;
 
 	lockdep_assert_held(&pv->hp_lock);
-	while (!IS_ALIGNED(pfn | nr, 1UL << order))
-		order--;
-	for (i = 0; i < nr; i += 1UL << order) {
-		for (j = 0; j < (1UL << order); j++) {
-			struct page *page = pfn_to_page(pfn + i + j);
-
-			__ClearPageOffline(page);
-			ClearPageDirty(page);
-		}
-		generic_online_page(pfn_to_page(pfn + i), order);
+	for (t = 0; t < tries; t++) {
+		rc = alloc_contig_range(pfn, pfn + nr, MIGRATE_MOVABLE, GFP_KERNEL);
+		if (!rc || rc == -ENOMEM)
+			break;
 	}
+	if (rc)
+		return rc == -ENOMEM ? -ENOMEM : -EBUSY;
+
+	page_offline_begin();
+	for (i = 0; i < nr; i++)
+		__SetPageOffline(pfn_to_page(pfn + i));
+	page_offline_end();
+	adjust_managed_page_count(pfn_to_page(pfn), -(long)nr);
+	return 0;
 }

@@ -25,6 +25,7 @@ enum pvmem_dev_state {
 	PVMEM_DEV_IDLE,		/* plugged_size matches what can be reached */
 	PVMEM_DEV_UNPLUG_ALL,	/* clearing memory left plugged before probe */
 	PVMEM_DEV_PLUGGING,		/* plugging towards requested_size */
+	PVMEM_DEV_UNPLUGGING,	/* unplugging towards requested_size */
 	PVMEM_DEV_RETRY,		/* waiting for the backoff to run again */
 	PVMEM_DEV_BROKEN,		/* device misbehaved; no request is sent */
 	PVMEM_DEV_STATE_NR
@@ -58,10 +59,12 @@ struct pvmem_dev {
 	const char *broken_reason;
 	bool unplug_all_pending;	/* device had memory plugged at probe */
 	bool pinned;			/* holds a module reference */
-	bool warned_unplug;		/* told once that unplug is missing */
 	unsigned int retry_ms;		/* next backoff */
 	u64 nr_req[PVMEM_REQ_NR];	/* requests sent, by type */
 	u64 nr_resp[PVMEM_RESP_NR];	/* valid responses, by type */
+	u64 nr_isolate_busy;		/* unplug runs that would not migrate */
+	u64 nr_isolate_nomem;		/* ... that found no memory to migrate to */
+	u64 nr_remove_failed;		/* empty memory blocks not yet removed */
 	struct pvmem_req req;		/* request buffer, device reads */
 	struct pvmem_resp resp;		/* response buffer, device writes */
 	wait_queue_head_t resp_wq;	/* woken by the virtqueue callback */
@@ -108,5 +111,6 @@ void pvmem_mm_unregister(struct pvmem_dev *pv);
 int pvmem_mm_add(struct pvmem_dev *pv, u32 mb);
 int pvmem_mm_remove(struct pvmem_dev *pv, u32 mb);
 void pvmem_mm_release(struct pvmem_dev *pv, const struct pvmem_run *run);
+int pvmem_mm_isolate(struct pvmem_dev *pv, const struct pvmem_run *run);
 
 #endif /* _PVMEM_H */

@@ -308,6 +308,11 @@ static u64 pvmem_bitmap_words(u32 nb_mb, u32 sbs_per_mb)
 	return ((u64)nb_mb * sbs_per_mb + 63) / 64;
 }
 
+static u64 pvmem_busy_words(u32 nb_mb)
+{
+	return ((u64)nb_mb + 63) / 64;
+}
+
 /**
  * pvmem_map_bytes - size of the buffer a map needs
  * @nb_mb: memory blocks
@@ -317,7 +322,8 @@ static u64 pvmem_bitmap_words(u32 nb_mb, u32 sbs_per_mb)
  */
 u64 pvmem_map_bytes(u32 nb_mb, u32 sbs_per_mb)
 {
-	return pvmem_bitmap_words(nb_mb, sbs_per_mb) * sizeof(u64) +
+	return (pvmem_bitmap_words(nb_mb, sbs_per_mb) +
+		pvmem_busy_words(nb_mb)) * sizeof(u64) +
 	       (u64)nb_mb * sizeof(u32) + nb_mb;
 }
 
@@ -338,7 +344,8 @@ void pvmem_map_init(struct pvmem_map *map, u32 nb_mb, u32 sbs_per_mb,
 		.sbs_per_mb = sbs_per_mb,
 		.plugged = mem,
 	};
-	map->nr_plugged = (u32 *)(map->plugged + words);
+	map->busy = map->plugged + words;
+	map->nr_plugged = (u32 *)(map->busy + pvmem_busy_words(nb_mb));
 	map->state = (u8 *)(map->nr_plugged + nb_mb);
 	map->count[PVMEM_MB_UNUSED] = nb_mb;
 }
@@ -418,8 +425,30 @@ const char *pvmem_mb_state_name(enum pvmem_mb_state state)
 							 "unknown";
 }
 
-/* Is memory block @mb added to Linux (in any added state)? */
-static bool pvmem_mb_added(const struct pvmem_map *map, u32 mb)
+/**
+ * pvmem_map_set_busy - skip a memory block for the rest of this pass
+ * @map: the map
+ * @mb: memory block index
+ */
+void pvmem_map_set_busy(struct pvmem_map *map, u32 mb)
+{
+	pvmem_bit_assign(map->busy, mb, true);
+}
+
+/**
+ * pvmem_map_clear_busy - start a new pass: every memory block may be tried
+ * @map: the map
+ */
+void pvmem_map_clear_busy(struct pvmem_map *map)
+{
+	u64 i;
+
+	for (i = 0; i < pvmem_busy_words(map->nb_mb); i++)
+		map->busy[i] = 0;
+}
+
+/* Is memory block @mb added to Linux (offline or online)? */
+bool pvmem_mb_added(const struct pvmem_map *map, u32 mb)
 {
 	return map->state[mb] == PVMEM_MB_OFFLINE ||
 	       map->state[mb] == PVMEM_MB_KERNEL ||
@@ -483,6 +512,98 @@ bool pvmem_plan_plug(const struct pvmem_map *map, u64 want, u64 usable_blocks,
 			continue;
 		*run = (struct pvmem_run) { .mb = mb, .nb = map->sbs_per_mb };
 		return pvmem_run_fit(map, want, usable_blocks, run);
+	}
+	return false;
+}
+
+/* Unplug tiers, cheapest first; -1: never unplug from this state. */
+static int pvmem_unplug_tier(enum pvmem_mb_state state, bool online)
+{
+	switch (state) {
+	case PVMEM_MB_OFFLINE:
+		return 0;	/* nothing to migrate */
+	case PVMEM_MB_MOVABLE:
+		return online ? 1 : -1;	/* migration should succeed */
+	case PVMEM_MB_KERNEL:
+		return online ? 2 : -1;	/* unmovable pages may sit there */
+	default:
+		return -1;
+	}
+}
+
+/**
+ * pvmem_plan_unplug - choose the next device blocks to unplug
+ * @map: the map
+ * @want: device blocks still to unplug (> 0)
+ * @online: whether online memory blocks may be unplugged from
+ * @run: the chosen run, valid if true is returned
+ *
+ * Policy: offline memory blocks first (no migration), then online movable
+ * ones, then online kernel ones.  Within a tier the memory block with the
+ * fewest plugged device blocks goes first (least to migrate, and it empties
+ * soonest so its memmap is freed), the highest address on a tie.  Inside
+ * the block the topmost contiguous plugged run is taken, cut to @want from
+ * the top.  Memory blocks marked busy this pass are skipped.
+ *
+ * Return: true if there is something to unplug.
+ */
+bool pvmem_plan_unplug(const struct pvmem_map *map, u64 want, bool online,
+		       struct pvmem_run *run)
+{
+	u32 mb, best = 0, end, start, nb;
+	int tier, best_tier = -1;
+
+	if (!want)
+		return false;
+	for (mb = 0; mb < map->nb_mb; mb++) {
+		tier = pvmem_unplug_tier(map->state[mb], online);
+		if (tier < 0 || !map->nr_plugged[mb] || pvmem_bit(map->busy, mb))
+			continue;
+		if (best_tier < 0 || tier < best_tier ||
+		    (tier == best_tier &&
+		     map->nr_plugged[mb] <= map->nr_plugged[best])) {
+			best = mb;
+			best_tier = tier;
+		}
+	}
+	if (best_tier < 0)
+		return false;
+
+	for (end = map->sbs_per_mb; !pvmem_map_test(map, best, end - 1, 1, true);
+	     end--)
+		;
+	for (start = end - 1; start && pvmem_map_test(map, best, start - 1, 1, true);
+	     start--)
+		;
+	nb = end - start;
+	if (nb > want)
+		nb = want;
+	if (nb > PVMEM_MAX_REQ_BLOCKS)
+		nb = PVMEM_MAX_REQ_BLOCKS;
+	*run = (struct pvmem_run) { .mb = best, .sb = end - nb, .nb = nb };
+	return true;
+}
+
+/**
+ * pvmem_plan_remove - find an added memory block with nothing plugged
+ * @map: the map
+ * @mb: the memory block, valid if true is returned
+ *
+ * Such a block only costs memmap; it is taken out of Linux.  Blocks marked
+ * busy this pass are skipped.
+ *
+ * Return: true if there is one.
+ */
+bool pvmem_plan_remove(const struct pvmem_map *map, u32 *mb)
+{
+	u32 i;
+
+	for (i = 0; i < map->nb_mb; i++) {
+		if (pvmem_mb_added(map, i) && !map->nr_plugged[i] &&
+		    !pvmem_bit(map->busy, i)) {
+			*mb = i;
+			return true;
+		}
 	}
 	return false;
 }

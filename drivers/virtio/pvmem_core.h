@@ -139,6 +139,7 @@ struct pvmem_map {
 	u8 *state;			/* enum pvmem_mb_state per memory block */
 	u32 *nr_plugged;		/* plugged device blocks per memory block */
 	u64 *plugged;			/* bitmap of plugged device blocks */
+	u64 *busy;			/* memory blocks that failed this pass */
 	u32 count[PVMEM_MB_STATE_NR];	/* memory blocks per state */
 	u64 total_plugged;		/* plugged device blocks in all */
 };
@@ -163,5 +164,11 @@ struct pvmem_run {
 
 bool pvmem_plan_plug(const struct pvmem_map *map, u64 want, u64 usable_blocks,
 		     struct pvmem_run *run);
+bool pvmem_plan_unplug(const struct pvmem_map *map, u64 want, bool online,
+		       struct pvmem_run *run);
+bool pvmem_plan_remove(const struct pvmem_map *map, u32 *mb);
+bool pvmem_mb_added(const struct pvmem_map *map, u32 mb);
+void pvmem_map_set_busy(struct pvmem_map *map, u32 mb);
+void pvmem_map_clear_busy(struct pvmem_map *map);
 
 #endif /* _PVMEM_CORE_H */

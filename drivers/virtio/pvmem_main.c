@@ -34,10 +34,16 @@
 /* The longest pvmem waits for the device to answer one request. */
 #define PVMEM_RESP_TIMEOUT	(60 * HZ)
 
+static bool unplug_online = true;
+module_param(unplug_online, bool, 0644);
+MODULE_PARM_DESC(unplug_online,
+		 "Unplug from online memory, migrating what is in use (default: Y)");
+
 static const char * const pvmem_state_names[PVMEM_DEV_STATE_NR] = {
 	[PVMEM_DEV_IDLE] = "idle",
 	[PVMEM_DEV_UNPLUG_ALL] = "unplug_all",
 	[PVMEM_DEV_PLUGGING] = "plugging",
+	[PVMEM_DEV_UNPLUGGING] = "unplugging",
 	[PVMEM_DEV_RETRY] = "retry",
 	[PVMEM_DEV_BROKEN] = "broken",
 };
@@ -268,6 +274,130 @@ static int pvmem_plug(struct pvmem_dev *pv, u64 want)
 	return 0;
 }
 
+/*
+ * Unplug one run of plugged device blocks: isolate it if its memory block
+ * is online, tell the device, then mark it unplugged.  If the device says
+ * no, online memory goes back to Linux intact.  Called and returns with
+ * hp_lock held.
+ */
+static int pvmem_unplug_run(struct pvmem_dev *pv, const struct pvmem_run *run)
+{
+	const enum pvmem_mb_state state = pv->map.state[run->mb];
+	const bool online = state == PVMEM_MB_KERNEL || state == PVMEM_MB_MOVABLE;
+	int rc;
+
+	if (online) {
+		rc = pvmem_mm_isolate(pv, run);
+		if (rc) {
+			if (rc == -ENOMEM)
+				pv->nr_isolate_nomem++;
+			else
+				pv->nr_isolate_busy++;
+			return rc;
+		}
+	}
+	rc = pvmem_send(pv, PVMEM_REQ_UNPLUG, pvmem_run_addr(pv, run), run->nb);
+	if (rc) {
+		if (online)
+			pvmem_mm_release(pv, run);
+		return rc;
+	}
+	pvmem_map_set(&pv->map, run->mb, run->sb, run->nb, false);
+	return 0;
+}
+
+/*
+ * A run of online memory would not migrate as a whole: try its device
+ * blocks one at a time, from the top.  Return how many went.
+ */
+static u32 pvmem_unplug_singly(struct pvmem_dev *pv, const struct pvmem_run *run,
+			       int *rc)
+{
+	struct pvmem_run one = { .mb = run->mb, .nb = 1 };
+	u32 done = 0, i;
+
+	*rc = 0;
+	for (i = run->nb; i--; ) {
+		one.sb = run->sb + i;
+		*rc = pvmem_unplug_run(pv, &one);
+		if (!*rc)
+			done++;
+		else if (*rc != -EBUSY && *rc != -ENOMEM)
+			break;
+	}
+	return done;
+}
+
+/* Take added memory blocks with nothing plugged out of Linux. */
+static int pvmem_remove_empty(struct pvmem_dev *pv)
+{
+	bool found, failed = false;
+	u32 mb;
+
+	for (;;) {
+		mutex_lock(&pv->hp_lock);
+		found = pvmem_plan_remove(&pv->map, &mb);
+		mutex_unlock(&pv->hp_lock);
+		if (!found)
+			break;
+		/* An online block holds only fake-offline pages: quick. */
+		if (pvmem_mm_remove(pv, mb)) {
+			pv->nr_remove_failed++;
+			failed = true;
+			mutex_lock(&pv->hp_lock);
+			pvmem_map_set_busy(&pv->map, mb);
+			mutex_unlock(&pv->hp_lock);
+			continue;
+		}
+		mutex_lock(&pv->hp_lock);
+		pvmem_map_set_state(&pv->map, mb, PVMEM_MB_UNUSED);
+		pvmem_update_pin(pv);
+		mutex_unlock(&pv->hp_lock);
+	}
+	return failed ? -EBUSY : 0;
+}
+
+/*
+ * Unplug @want device blocks, policy in pvmem_plan_unplug().  Memory
+ * blocks that fail are skipped for the rest of the pass; if nothing is
+ * left to try, -EBUSY makes the worker retry with backoff.
+ */
+static int pvmem_unplug(struct pvmem_dev *pv, u64 want, bool online)
+{
+	struct pvmem_run run;
+	u32 done;
+	int rc;
+
+	pvmem_set_state(pv, PVMEM_DEV_UNPLUGGING);
+	while (want) {
+		/* A new request may have raised the target: start over. */
+		if (atomic_read(&pv->config_changed))
+			return -EAGAIN;
+		mutex_lock(&pv->hp_lock);
+		if (!pvmem_plan_unplug(&pv->map, want, online, &run)) {
+			mutex_unlock(&pv->hp_lock);
+			return -EBUSY;
+		}
+		rc = pvmem_unplug_run(pv, &run);
+		done = rc ? 0 : run.nb;
+		if (rc == -EBUSY && run.nb > 1)
+			done = pvmem_unplug_singly(pv, &run, &rc);
+		if (done < run.nb && (rc == -EBUSY || rc == -ENOMEM))
+			pvmem_map_set_busy(&pv->map, run.mb);
+		mutex_unlock(&pv->hp_lock);
+		if (rc && rc != -EBUSY && rc != -ENOMEM)
+			return rc;
+		want -= done;
+		if (!pv->map.nr_plugged[run.mb]) {
+			rc = pvmem_remove_empty(pv);
+			if (rc)
+				return rc;
+		}
+		cond_resched();
+	}
+	return 0;
+}
+
 /* Clear what the device still had plugged when we bound to it. */
 static int pvmem_unplug_all(struct pvmem_dev *pv)
 {
@@ -316,14 +446,22 @@ static int pvmem_step(struct pvmem_dev *pv)
 		pvmem_set_broken(pv, "plugged_size disagrees with pvmem");
 		return -EPROTO;
 	}
+	/* Every pass may try every memory block again. */
+	mutex_lock(&pv->hp_lock);
+	pvmem_map_clear_busy(&pv->map);
+	mutex_unlock(&pv->hp_lock);
+
 	if (cfg.requested_size > plugged)
-		return pvmem_plug(pv, (cfg.requested_size - plugged) / bs);
-	if (cfg.requested_size < plugged && !pv->warned_unplug) {
-		pv->warned_unplug = true;
-		dev_info(&pv->vdev->dev,
-			 "requested size below plugged size: unplug is not supported by this version\n");
-	}
-	return 0;
+		rc = pvmem_plug(pv, (cfg.requested_size - plugged) / bs);
+	else if (cfg.requested_size < plugged)
+		rc = pvmem_unplug(pv, (plugged - cfg.requested_size) / bs,
+				  READ_ONCE(unplug_online));
+	else
+		rc = 0;
+	if (rc)
+		return rc;
+	/* Empty memory blocks whose removal failed before: again. */
+	return pvmem_remove_empty(pv);
 }
 
 /* Decide what a pass's result means: done, again, later, or broken. */
@@ -347,6 +485,7 @@ static void pvmem_settle(struct pvmem_dev *pv, int rc)
 		}
 		fallthrough;
 	case -ETXTBSY:
+	case -EBUSY:
 	case -ENOMEM:
 	case -ENOSPC:
 		pvmem_set_state(pv, PVMEM_DEV_RETRY);
@@ -555,11 +694,24 @@ err_free_dev:
 	return rc;
 }
 
-/* Take every added memory block out of Linux; return how many remain. */
+/*
+ * Take every added memory block out of Linux; return how many remain.
+ * A working device gets everything unplugged first, the way the worker
+ * does it (bounded migration); what is left (a broken device, or memory
+ * that would not migrate) is offlined and removed as it is.
+ */
 static u32 pvmem_remove_all_memory(struct pvmem_dev *pv)
 {
 	u32 mb, left = 0;
 
+	if (pv->state != PVMEM_DEV_BROKEN) {
+		atomic_set(&pv->config_changed, 0);
+		mutex_lock(&pv->hp_lock);
+		pvmem_map_clear_busy(&pv->map);
+		mutex_unlock(&pv->hp_lock);
+		pvmem_unplug(pv, pv->map.total_plugged, true);
+		pvmem_remove_empty(pv);
+	}
 	for (mb = 0; mb < pv->map.nb_mb; mb++) {
 		if (pv->map.state[mb] == PVMEM_MB_UNUSED)
 			continue;
