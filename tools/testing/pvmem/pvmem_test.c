@@ -420,4 +420,107 @@ TEST_F(map, state_counters_add_up)
 	EXPECT_EQ(6U, self->map.total_plugged);
 }
 
+/* Unplug like the driver does when nothing fails; returns runs used. */
+static int unplug_all(struct pvmem_map *map, u64 want, bool online)
+{
+	struct pvmem_run run;
+	int runs = 0;
+
+	while (want && pvmem_plan_unplug(map, want, online, &run)) {
+		if (!run.nb || run.nb > want || run.sb + run.nb > map->sbs_per_mb ||
+		    !pvmem_map_test(map, run.mb, run.sb, run.nb, true))
+			return -1;
+		pvmem_map_set(map, run.mb, run.sb, run.nb, false);
+		want -= run.nb;
+		runs++;
+	}
+	return want ? -1 : runs;
+}
+
+TEST_F(map, unplug_offline_before_online)
+{
+	struct pvmem_run run;
+	int runs;
+
+	plug_all(&self->map, 4 * 64, 4096, &runs);	/* blocks 0-3 movable */
+	pvmem_map_set_state(&self->map, 1, PVMEM_MB_OFFLINE);
+	pvmem_map_set_state(&self->map, 2, PVMEM_MB_KERNEL);
+	ASSERT_TRUE(pvmem_plan_unplug(&self->map, 64, true, &run));
+	EXPECT_EQ(1U, run.mb);
+	EXPECT_EQ(0U, run.sb);
+	EXPECT_EQ(64U, run.nb);
+	pvmem_map_set(&self->map, run.mb, run.sb, run.nb, false);
+	/* Then movable (highest address on a tie), kernel last. */
+	ASSERT_TRUE(pvmem_plan_unplug(&self->map, 64, true, &run));
+	EXPECT_EQ(3U, run.mb);
+	pvmem_map_set(&self->map, run.mb, run.sb, run.nb, false);
+	ASSERT_TRUE(pvmem_plan_unplug(&self->map, 64, true, &run));
+	EXPECT_EQ(0U, run.mb);
+	pvmem_map_set(&self->map, run.mb, run.sb, run.nb, false);
+	ASSERT_TRUE(pvmem_plan_unplug(&self->map, 64, true, &run));
+	EXPECT_EQ(2U, run.mb);
+}
+
+TEST_F(map, unplug_online_forbidden)
+{
+	struct pvmem_run run;
+	int runs;
+
+	plug_all(&self->map, 2 * 64, 4096, &runs);
+	EXPECT_FALSE(pvmem_plan_unplug(&self->map, 10, false, &run));
+	pvmem_map_set_state(&self->map, 0, PVMEM_MB_OFFLINE);
+	ASSERT_TRUE(pvmem_plan_unplug(&self->map, 10, false, &run));
+	EXPECT_EQ(0U, run.mb);
+	/* Partial: from the top of the block. */
+	EXPECT_EQ(54U, run.sb);
+	EXPECT_EQ(10U, run.nb);
+}
+
+TEST_F(map, unplug_fewest_plugged_first_and_skips_busy)
+{
+	struct pvmem_run run;
+	int runs;
+
+	plug_all(&self->map, 3 * 64 + 5, 4096, &runs);	/* block 3 holds 5 */
+	ASSERT_TRUE(pvmem_plan_unplug(&self->map, 100, true, &run));
+	EXPECT_EQ(3U, run.mb);
+	EXPECT_EQ(5U, run.nb);
+	pvmem_map_set_busy(&self->map, 3);
+	ASSERT_TRUE(pvmem_plan_unplug(&self->map, 100, true, &run));
+	EXPECT_EQ(2U, run.mb);
+	pvmem_map_clear_busy(&self->map);
+	ASSERT_TRUE(pvmem_plan_unplug(&self->map, 100, true, &run));
+	EXPECT_EQ(3U, run.mb);
+}
+
+TEST_F(map, unplug_holes_one_run_per_contiguous_range)
+{
+	int runs;
+
+	plug_all(&self->map, 64, 4096, &runs);
+	pvmem_map_set(&self->map, 0, 20, 4, false);	/* runs 0-19, 24-63 */
+	EXPECT_EQ(2, unplug_all(&self->map, 60, true));
+	EXPECT_EQ(0U, self->map.total_plugged);
+}
+
+TEST_F(map, unplug_everything_exactly)
+{
+	const u64 want = (4 * GiB + 6 * MiB) / (2 * MiB);
+	u32 mb;
+	int runs;
+
+	plug_all(&self->map, want, 4096, &runs);
+	/* The 3-block remainder first, then 16 whole blocks from the top. */
+	EXPECT_EQ(17, unplug_all(&self->map, want - 1024, true));
+	EXPECT_EQ(1024U, self->map.total_plugged);
+	EXPECT_EQ(16, unplug_all(&self->map, 1024, true));
+	EXPECT_EQ(0U, self->map.total_plugged);
+	/* Now every added block is empty and is a removal candidate. */
+	ASSERT_TRUE(pvmem_plan_remove(&self->map, &mb));
+	EXPECT_EQ(0U, mb);
+	pvmem_map_set_busy(&self->map, 0);
+	ASSERT_TRUE(pvmem_plan_remove(&self->map, &mb));
+	EXPECT_EQ(1U, mb);
+}
+
 TEST_HARNESS_MAIN
