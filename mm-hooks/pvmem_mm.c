@@ -27,6 +27,7 @@
 #include <linux/module.h>
 #include <linux/page_ref.h>
 #include <linux/rculist.h>
+#include <linux/sizes.h>
 
 #include "pvmem.h"
 
@@ -379,6 +380,44 @@ void pvmem_mm_release(struct pvmem_dev *pv, const struct pvmem_run *run)
 			   (unsigned long)run->nb * PHYS_PFN(pv->lo.block_size));
 }
 
+/*
+ * Pages of [pfn, pfn + nr) in use, i.e. not free in the buddy.  Read
+ * without zone->lock: an estimate, good enough to decide whether to try.
+ */
+static unsigned long pvmem_mm_used_pages(unsigned long pfn, unsigned long nr)
+{
+	const unsigned long end = pfn + nr;
+	unsigned long used = 0;
+
+	while (pfn < end) {
+		struct page *page = pfn_to_page(pfn);
+
+		if (PageBuddy(page)) {
+			pfn += 1UL << min_t(unsigned long, page_private(page),
+					    MAX_ORDER - 1);
+			continue;
+		}
+		used++;
+		pfn++;
+	}
+	return used;
+}
+
+/*
+ * Is there room elsewhere for what is in use in the range?  Migration
+ * targets come from available memory outside it, and the guest keeps a
+ * margin of 1% of its memory (at least 16 MiB): pvmem never migrates the
+ * guest into memory pressure, it waits and retries instead.
+ */
+static bool pvmem_mm_room_for(unsigned long pfn, unsigned long nr)
+{
+	const unsigned long used = pvmem_mm_used_pages(pfn, nr);
+	const unsigned long margin = max(PHYS_PFN(SZ_16M), totalram_pages() / 100);
+	const long avail = si_mem_available() - (long)(nr - min(used, nr));
+
+	return !used || avail >= (long)(used + margin);
+}
+
 /**
  * pvmem_mm_isolate - take plugged device blocks of an online memory block
  *	away from Linux: the range-restricted allocator
@@ -391,11 +430,12 @@ void pvmem_mm_release(struct pvmem_dev *pv, const struct pvmem_run *run)
  * back with pvmem_mm_release().  Unlike offlining, this gives up after a
  * bounded number of migration attempts, so it cannot hang on a pinned page.
  * ZONE_MOVABLE is tried three times, since migration there is expected to
- * succeed; kernel zones once.
+ * succeed; kernel zones once.  Nothing is tried if what is in use could
+ * not fit elsewhere (see pvmem_mm_room_for()).
  *
  * Context: hp_lock held, may sleep.
  * Return: 0; -EBUSY if something in the range could not be migrated;
- * -ENOMEM if there was no memory to migrate to.
+ * -ENOMEM if there is no room to migrate to.
  */
 int pvmem_mm_isolate(struct pvmem_dev *pv, const struct pvmem_run *run)
 {
@@ -406,6 +446,8 @@ int pvmem_mm_isolate(struct pvmem_dev *pv, const struct pvmem_run *run)
 	int rc = -EBUSY, t;
 
 	lockdep_assert_held(&pv->hp_lock);
+	if (!pvmem_mm_room_for(pfn, nr))
+		return -ENOMEM;
 	for (t = 0; t < tries; t++) {
 		rc = alloc_contig_range(pfn, pfn + nr, MIGRATE_MOVABLE, GFP_KERNEL);
 		if (!rc || rc == -ENOMEM)

@@ -87,7 +87,7 @@ def host_checks(t):
 
 def run_scenario(t, sc):
     name = sc['name']
-    tests = [os.path.join(SELFTESTS, x) for x in sc['tests']]
+    tests = sorted({os.path.join(SELFTESTS, x.split()[0]) for x in sc['tests']})
     print('== scenario %s: %s' % (name, sc['doc']), flush=True)
     start = time.time()
     g = None
@@ -95,13 +95,15 @@ def run_scenario(t, sc):
         g = Guest(name, sc['devices'](), tests=tests, **sc.get('guest', {}))
         for test in sc['tests']:
             rc, out = g.run('/pvmem/tests/%s' % test, timeout=900)
-            with open(os.path.join(LOGDIR, '%s-%s.log' % (name, test)), 'w') as f:
+            prog = test.split()[0]
+            with open(os.path.join(LOGDIR, '%s-%s.log' % (name, prog)), 'w') as f:
                 f.write(out)
             for line in out.splitlines():
                 if line.startswith('# ') and ('LOG' in line or ':' in line):
                     print('  ' + line, flush=True)
-            if not t.tap(test, out):
-                t.add('%s.%s' % (name, test), False, why='no TAP results:\n' + out[-3000:])
+            if not t.tap('%s.%s' % (name, prog), out) or (rc and 'not ok' not in out):
+                t.add('%s.%s' % (name, prog), False,
+                      why='exit %d, output:\n%s' % (rc, out[-3000:]))
     except RigError as e:
         t.add('%s.rig' % name, False, why=str(e))
     finally:

@@ -13,7 +13,8 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mkdir -p /tmp /sys/kernel/debug
-mount -t tmpfs tmpfs /tmp
+# Sized explicitly: the default (half of boot RAM) is too small for tests.
+mount -t tmpfs -o size=64g tmpfs /tmp
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 

@@ -290,6 +290,14 @@ class Guest:
         self.qmp('qom-set', path='/machine/peripheral/%s' % dev_id,
                  property='requested-size', value=size)
 
+    def rss(self):
+        """QEMU's resident memory in bytes: what the host pays for."""
+        with open('/proc/%d/status' % self.proc.pid) as f:
+            for line in f:
+                if line.startswith('VmRSS:'):
+                    return int(line.split()[1]) * 1024
+        raise RigError('no VmRSS for QEMU')
+
     def size(self, dev_id):
         return self.qom_get(dev_id, 'size')
 
@@ -310,6 +318,8 @@ class Guest:
                 val = ' '.join(d.id for d in self.devices)
             elif cmd == 'get' and len(args) == 2:
                 val = str(self.qom_get(args[0], args[1]))
+            elif cmd == 'rss':
+                val = str(self.rss())
             elif cmd == 'set' and len(args) == 2:
                 self.set_requested(args[0], int(args[1]))
                 val = args[1]

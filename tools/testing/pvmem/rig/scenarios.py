@@ -12,6 +12,14 @@ SCENARIOS = [
         'tests': ['pvmem_plug_test'],
     },
     {
+        'name': 'unplug',
+        'doc': '16 GiB devices with 2 MiB (vm0) and 4 MiB (vm1) blocks: unplug '
+               'cycles, under load, blocked, raced, manual offlining, host RSS',
+        'devices': lambda: [Device('vm0', size=16 * GiB, block=2 * MiB),
+                            Device('vm1', size=16 * GiB, block=4 * MiB)],
+        'tests': ['pvmem_unplug_test'],
+    },
+    {
         'name': 'numa',
         'doc': 'two NUMA nodes, one 4 GiB device on each (vm1 file-backed)',
         'devices': lambda: [Device('vm0', size=4 * GiB, node=0),

@@ -1,0 +1,407 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Give memory back: pvmem unplugs when the host lowers requested-size.
+ *
+ * Rig scenario "unplug": two 16 GiB devices, "vm0" with 2 MiB and "vm1"
+ * with 4 MiB device blocks; 1 GiB boot memory, hot-added memory onlined
+ * movable.  grow_shrink_cycle runs on both devices, the rest on vm0.
+ * Every test starts from nothing plugged.
+ */
+#include <signal.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "pvmem_util.h"
+
+#define TIMEOUT 600
+
+struct dev {
+	const char *id;
+	uint64_t addr, region, mb, bs;
+	int node;
+	int64_t base;		/* MemTotal with nothing plugged */
+};
+
+static int blocks_for(const struct dev *d, uint64_t plugged)
+{
+	return (plugged + d->mb - 1) / d->mb;
+}
+
+/* Wait until exactly @n memory blocks of the region exist, all online. */
+static int wait_blocks(const struct dev *d, int n)
+{
+	struct pvmem_blocks b;
+	int i;
+
+	for (i = 0; i < 1200; i++) {
+		b = region_blocks(d->addr, d->region, d->node);
+		if (b.present == n && b.online == n)
+			return 0;
+		usleep(100 * 1000);
+	}
+	return -1;
+}
+
+/* Ask for @bytes and wait until the host and the guest both got there. */
+static int resize(const struct dev *d, uint64_t bytes)
+{
+	if (host_set(d->id, bytes) || host_wait_size(d->id, bytes, TIMEOUT))
+		return -1;
+	return wait_blocks(d, blocks_for(d, bytes));
+}
+
+static void dev_init(struct __test_metadata *_metadata, struct dev *d,
+		     const char *id)
+{
+	d->id = id ? id : first_dev();
+	ASSERT_NE(NULL, d->id);
+	d->addr = host_get(d->id, "memaddr");
+	d->region = host_get(d->id, "region-size");
+	d->node = host_get(d->id, "node");
+	d->bs = host_get(d->id, "block-size");
+	d->mb = memory_block_size();
+	ASSERT_NE(0, d->mb);
+	ASSERT_EQ(0, resize(d, 0)) TH_LOG("could not start from nothing plugged");
+	d->base = mem_total();
+}
+
+/* MemTotal is back to boot memory plus exactly what is plugged. */
+static int64_t mem_off(const struct dev *d, uint64_t plugged)
+{
+	return mem_total() - d->base - (int64_t)plugged;
+}
+
+TEST(grow_shrink_cycle)
+{
+	const uint64_t steps[] = { 8 * GiB, 2 * GiB, 6 * GiB, 0 };
+	char devs[256], *id, *save = NULL;
+	struct dev d;
+	int n = 0;
+	size_t i;
+
+	ASSERT_EQ(0, host_req(devs, sizeof(devs), "devs"));
+	for (id = strtok_r(devs, " ", &save); id; id = strtok_r(NULL, " ", &save), n++) {
+		dev_init(_metadata, &d, id);
+		TH_LOG("%s: device block %" PRIu64 " KiB", d.id, d.bs / 1024);
+		for (i = 0; i < ARRAY_SIZE(steps); i++) {
+			ASSERT_EQ(0, resize(&d, steps[i]))
+				TH_LOG("to %" PRIu64 " MiB: host size %" PRId64,
+				       steps[i] / MiB, host_get(d.id, "size"));
+			EXPECT_EQ(0, mem_off(&d, steps[i]));
+			EXPECT_EQ(blocks_for(&d, steps[i]),
+				  region_blocks(d.addr, d.region, d.node).present);
+		}
+	}
+	EXPECT_EQ(2, n);
+	EXPECT_NE(0, system("grep -q 'System RAM (pvmem)' /proc/iomem"));
+}
+
+/* A pseudo-random word stream, the same for the same seed. */
+static uint64_t next(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* Write a tmpfs file of @size; return its checksum, 0 if short. */
+static uint64_t write_file(const char *path, size_t size, uint64_t seed)
+{
+	uint64_t buf[8192], sum = 0, s = seed;
+	size_t done, i;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	if (fd < 0)
+		return 0;
+	for (done = 0; done < size; done += sizeof(buf)) {
+		for (i = 0; i < ARRAY_SIZE(buf); i++) {
+			buf[i] = next(&s);
+			sum += buf[i] * (i + 1);
+		}
+		if (write(fd, buf, sizeof(buf)) != sizeof(buf)) {
+			sum = 0;
+			break;
+		}
+	}
+	close(fd);
+	return sum;
+}
+
+static uint64_t sum_file(const char *path)
+{
+	uint64_t buf[8192], sum = 0;
+	size_t i;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return 1;
+	while (read(fd, buf, sizeof(buf)) == sizeof(buf))
+		for (i = 0; i < ARRAY_SIZE(buf); i++)
+			sum += buf[i] * (i + 1);
+	close(fd);
+	return sum;
+}
+
+/* Pages of [p, p + len) whose physical address is in [start, end). */
+static uint64_t pages_in(void *p, size_t len, uint64_t start, uint64_t end)
+{
+	const long psz = sysconf(_SC_PAGESIZE);
+	uint64_t ent, n = 0, pa;
+	size_t off;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	for (off = 0; fd >= 0 && off < len; off += psz) {
+		if (pread(fd, &ent, 8, ((uintptr_t)p + off) / psz * 8) != 8)
+			break;
+		pa = (ent & ((1ULL << 55) - 1)) * psz;
+		if ((ent >> 63) && pa >= start && pa < end)
+			n++;
+	}
+	if (fd >= 0)
+		close(fd);
+	return n;
+}
+
+/*
+ * A process holding @len bytes of patterned anonymous memory.  It reports
+ * how many of its pages lie in [lo, hi) once written, then verifies
+ * everything when told to and exits 0 if it is intact.
+ */
+struct holder {
+	pid_t pid;
+	int to[2], from[2];
+};
+
+static int holder_start(struct holder *h, size_t len, uint64_t lo, uint64_t hi,
+			uint64_t *in_range)
+{
+	if (pipe(h->to) || pipe(h->from))
+		return -1;
+	h->pid = fork();
+	if (!h->pid) {
+		uint64_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		uint64_t s = 42, n, bad = 0;
+		size_t i;
+		char c;
+
+		if (p == MAP_FAILED)
+			_exit(2);
+		for (i = 0; i < len / 8; i++)
+			p[i] = next(&s);
+		n = pages_in(p, len, lo, hi);
+		if (write(h->from[1], &n, sizeof(n)) != sizeof(n) ||
+		    read(h->to[0], &c, 1) != 1)
+			_exit(3);
+		for (s = 42, i = 0; i < len / 8; i++)
+			bad += p[i] != next(&s);
+		_exit(bad ? 1 : 0);
+	}
+	return read(h->from[0], in_range, sizeof(*in_range)) == sizeof(*in_range) ? 0 : -1;
+}
+
+/* Tell the holder to verify; return its exit status (0: intact). */
+static int holder_check(struct holder *h)
+{
+	int status = -1;
+
+	if (write(h->to[1], "c", 1) != 1 || waitpid(h->pid, &status, 0) != h->pid)
+		return -1;
+	close(h->to[0]);
+	close(h->to[1]);
+	close(h->from[0]);
+	close(h->from[1]);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int oom_seen(void)
+{
+	return dmesg_has("invoked oom-killer") || dmesg_has("Out of memory");
+}
+
+TEST(unplug_under_load)
+{
+	const size_t anon = 384 * MiB, file = 384 * MiB;
+	const uint64_t target = 256 * MiB;
+	uint64_t sum, in_range;
+	struct holder h;
+	struct dev d;
+
+	dev_init(_metadata, &d, NULL);
+	ASSERT_EQ(0, resize(&d, 6 * GiB));
+	/*
+	 * Newly onlined memory is handed out lowest address first, so the
+	 * data lands at the bottom of the region; with every block full the
+	 * policy unplugs from the top, so going down to 256 MiB takes all of
+	 * [256 MiB, 6 GiB) and whatever data sits there must move.
+	 */
+	sum = write_file("/tmp/pvmem-load", file, 7);
+	ASSERT_NE(0, sum);
+	ASSERT_EQ(0, holder_start(&h, anon, d.addr + target, d.addr + 6 * GiB, &in_range));
+	TH_LOG("%" PRIu64 " MiB of the holder's memory sits in the part to unplug",
+	       in_range * sysconf(_SC_PAGESIZE) / MiB);
+	EXPECT_GT(in_range, 0);
+
+	ASSERT_EQ(0, resize(&d, target));
+	EXPECT_EQ(0, mem_off(&d, target));
+	EXPECT_EQ(0, holder_check(&h));
+	EXPECT_EQ(sum, sum_file("/tmp/pvmem-load"));
+	EXPECT_FALSE(oom_seen());
+	unlink("/tmp/pvmem-load");
+	ASSERT_EQ(0, resize(&d, 0));
+}
+
+TEST(unplug_blocked_until_data_deleted)
+{
+	int64_t size, free_outside;
+	uint64_t sum;
+	struct dev d;
+	int i;
+
+	dev_init(_metadata, &d, NULL);
+	ASSERT_EQ(0, resize(&d, 4 * GiB));
+	free_outside = meminfo_field("/proc/meminfo", "MemFree") - zone_free("Movable");
+	/* More data than memory outside the region could ever hold. */
+	sum = write_file("/tmp/pvmem-big", free_outside + GiB, 9);
+	ASSERT_NE(0, sum);
+	ASSERT_EQ(0, host_set(d.id, 0));
+	for (i = 0; i < 20; i++) {
+		sleep(1);
+		size = host_get(d.id, "size");
+		ASSERT_GT(size, 0) TH_LOG("unplugged memory holding data");
+	}
+	TH_LOG("stuck at %" PRId64 " MiB with %" PRId64 " MiB of data, %" PRId64
+	       " MiB free outside", size / (int64_t)MiB,
+	       (free_outside + (int64_t)GiB) / (int64_t)MiB, free_outside / (int64_t)MiB);
+	EXPECT_EQ(sum, sum_file("/tmp/pvmem-big"));
+	EXPECT_FALSE(oom_seen());
+	EXPECT_EQ(0, mem_off(&d, size));
+
+	/* Once the data is gone, the backoff retry finishes the job. */
+	unlink("/tmp/pvmem-big");
+	ASSERT_EQ(0, host_wait_size(d.id, 0, 120));
+	ASSERT_EQ(0, wait_blocks(&d, 0));
+	EXPECT_EQ(0, mem_off(&d, 0));
+}
+
+TEST(request_raised_mid_unplug)
+{
+	struct dev d;
+	int i;
+
+	dev_init(_metadata, &d, NULL);
+	ASSERT_EQ(0, resize(&d, 12 * GiB));
+	ASSERT_EQ(0, host_set(d.id, 0));
+	/* Let the unplug get going, then change our mind. */
+	for (i = 0; i < 200 && host_get(d.id, "size") > 10 * (int64_t)GiB; i++)
+		usleep(10 * 1000);
+	TH_LOG("raising the request at %" PRId64 " MiB", host_get(d.id, "size") / (int64_t)MiB);
+	ASSERT_EQ(0, resize(&d, 6 * GiB));
+	EXPECT_EQ(0, mem_off(&d, 6 * GiB));
+	ASSERT_EQ(0, resize(&d, 0));
+}
+
+/* Write to a memory block's state file; 0 on success. */
+static int set_block_state(uint64_t addr, uint64_t mb, const char *state)
+{
+	char path[128];
+	int fd, rc;
+
+	snprintf(path, sizeof(path), "/sys/devices/system/memory/memory%" PRIu64 "/state",
+		 addr / mb);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -1;
+	rc = write(fd, state, strlen(state)) == (ssize_t)strlen(state) ? 0 : -1;
+	close(fd);
+	return rc;
+}
+
+static int block_exists(uint64_t addr, uint64_t mb)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/sys/devices/system/memory/memory%" PRIu64, addr / mb);
+	return !access(path, F_OK);
+}
+
+TEST(manual_offline_online)
+{
+	struct dev d;
+	char buf[64];
+	pid_t pid;
+	int i;
+
+	dev_init(_metadata, &d, NULL);
+	ASSERT_EQ(0, resize(&d, 2 * GiB));
+	/* Offline blocks 2-5 by hand: low addresses, so only policy picks them. */
+	for (i = 2; i < 6; i++)
+		ASSERT_EQ(0, set_block_state(d.addr + i * d.mb, d.mb, "offline"));
+	EXPECT_EQ(0, mem_off(&d, 2 * GiB - 4 * d.mb));
+	/* Unplugging 4 blocks' worth takes exactly the offline ones. */
+	ASSERT_EQ(0, host_set(d.id, 2 * GiB - 4 * d.mb));
+	ASSERT_EQ(0, host_wait_size(d.id, 2 * GiB - 4 * d.mb, TIMEOUT));
+	ASSERT_EQ(0, wait_blocks(&d, blocks_for(&d, 2 * GiB - 4 * d.mb)));
+	for (i = 2; i < 6; i++)
+		EXPECT_FALSE(block_exists(d.addr + i * d.mb, d.mb));
+	EXPECT_EQ(0, mem_off(&d, 2 * GiB - 4 * d.mb));
+
+	/* A partly plugged block survives offline + online by hand. */
+	ASSERT_EQ(0, resize(&d, 2 * GiB + 3 * d.bs));
+	ASSERT_EQ(0, set_block_state(d.addr + 16 * d.mb, d.mb, "offline"));
+	EXPECT_EQ(0, mem_off(&d, 2 * GiB));
+	ASSERT_EQ(0, set_block_state(d.addr + 16 * d.mb, d.mb, "online_movable"));
+	EXPECT_EQ(0, mem_off(&d, 2 * GiB + 3 * d.bs));
+	EXPECT_STREQ("online\n", read_line(buf, sizeof(buf),
+		     "/sys/devices/system/memory/memory%" PRIu64 "/state",
+		     (d.addr + 16 * d.mb) / d.mb));
+
+	/* Unplug everything while blocks are offlined and onlined by hand. */
+	ASSERT_EQ(0, resize(&d, 8 * GiB));
+	pid = fork();
+	if (!pid) {
+		for (;;)
+			for (i = 0; i < 64; i += 7) {
+				set_block_state(d.addr + i * d.mb, d.mb, "offline");
+				set_block_state(d.addr + i * d.mb, d.mb, "online_movable");
+			}
+	}
+	ASSERT_EQ(0, host_set(d.id, 0));
+	EXPECT_EQ(0, host_wait_size(d.id, 0, TIMEOUT));
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	EXPECT_EQ(0, wait_blocks(&d, 0));
+	EXPECT_EQ(0, mem_off(&d, 0));
+}
+
+TEST(host_gets_memory_back)
+{
+	const size_t len = 3 * GiB + 512 * MiB;
+	int64_t before, after;
+	struct dev d;
+	char val[64];
+	uint64_t *p;
+	size_t i;
+
+	dev_init(_metadata, &d, NULL);
+	ASSERT_EQ(0, resize(&d, 4 * GiB));
+	/* Make the host back the plugged memory, then free it again. */
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	for (i = 0; i < len / 8; i += 512)
+		p[i] = i;
+	munmap(p, len);
+	ASSERT_EQ(0, host_req(val, sizeof(val), "rss"));
+	before = strtoll(val, NULL, 0);
+	ASSERT_EQ(0, resize(&d, 0));
+	ASSERT_EQ(0, host_req(val, sizeof(val), "rss"));
+	after = strtoll(val, NULL, 0);
+	TH_LOG("QEMU RSS %" PRId64 " MiB -> %" PRId64 " MiB", before / (int64_t)MiB,
+	       after / (int64_t)MiB);
+	EXPECT_GE(before - after, (int64_t)(3 * GiB));
+}
+
+TEST_HARNESS_MAIN
