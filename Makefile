@@ -6,12 +6,13 @@
 #   make          build pvmem.ko
 #   make check    build, host unit tests, guest kselftests in QEMU; summary
 #   make demo     boot a guest, plug 4 GiB then 8 GiB, show the guest's view
+#   make bench    pvmem against Debian's virtio_mem.ko in the same run
 #
 GUEST_KREL ?= $(shell scripts/guest-krel 2>/dev/null)
 KDIR ?= /usr/src/linux-headers-$(GUEST_KREL)
 KBUILD_ARGS := -C $(KDIR) M=$(CURDIR) CONFIG_PVMEM=m
 
-.PHONY: all modules deps check demo unit selftests checkpatch sparse clean
+.PHONY: all modules deps check demo bench unit selftests checkpatch sparse clean
 
 all: deps
 	@$(MAKE) --no-print-directory modules
@@ -34,6 +35,10 @@ check: deps
 
 demo: deps
 	@python3 tools/testing/pvmem/rig/demo.py
+
+bench: deps
+	@$(MAKE) --no-print-directory modules >/dev/null
+	@python3 tools/testing/pvmem/rig/bench.py
 
 checkpatch: deps
 	@scripts/checkpatch

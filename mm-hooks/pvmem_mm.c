@@ -419,6 +419,20 @@ static bool pvmem_mm_room_for(unsigned long pfn, unsigned long nr)
 }
 
 /**
+ * pvmem_mm_room - could what is in use in a memory block move elsewhere?
+ * @pv: the device
+ * @mb: memory block index
+ *
+ * Context: may sleep.
+ * Return: true if there is room (see pvmem_mm_room_for()).
+ */
+bool pvmem_mm_room(struct pvmem_dev *pv, u32 mb)
+{
+	return pvmem_mm_room_for(PHYS_PFN(pvmem_mb_addr(pv, mb)),
+				 PHYS_PFN(pv->lo.mb_size));
+}
+
+/**
  * pvmem_mm_isolate - take plugged device blocks of an online memory block
  *	away from Linux: the range-restricted allocator
  * @pv: the device

@@ -112,5 +112,6 @@ int pvmem_mm_add(struct pvmem_dev *pv, u32 mb);
 int pvmem_mm_remove(struct pvmem_dev *pv, u32 mb);
 void pvmem_mm_release(struct pvmem_dev *pv, const struct pvmem_run *run);
 int pvmem_mm_isolate(struct pvmem_dev *pv, const struct pvmem_run *run);
+bool pvmem_mm_room(struct pvmem_dev *pv, u32 mb);
 
 #endif /* _PVMEM_H */

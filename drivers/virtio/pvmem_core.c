@@ -369,7 +369,7 @@ void pvmem_map_set_state(struct pvmem_map *map, u32 mb,
  * @map: the map
  * @mb: memory block index
  * @sb: first device block inside the memory block
- * @nb: number of device blocks, sb + nb <= sbs_per_mb
+ * @nb: number of device blocks (may run into following memory blocks)
  * @plugged: which state to test for
  *
  * Return: true if every one of the blocks is in that state.
@@ -391,7 +391,7 @@ bool pvmem_map_test(const struct pvmem_map *map, u32 mb, u32 sb, u32 nb,
  * @map: the map
  * @mb: memory block index
  * @sb: first device block inside the memory block
- * @nb: number of device blocks, sb + nb <= sbs_per_mb
+ * @nb: number of device blocks (may run into following memory blocks)
  * @plugged: the new state
  */
 void pvmem_map_set(struct pvmem_map *map, u32 mb, u32 sb, u32 nb,
@@ -401,14 +401,16 @@ void pvmem_map_set(struct pvmem_map *map, u32 mb, u32 sb, u32 nb,
 	const u64 end = bit + nb;
 
 	for (; bit < end; bit++) {
+		const u32 m = bit / map->sbs_per_mb;
+
 		if (pvmem_bit(map->plugged, bit) == plugged)
 			continue;
 		pvmem_bit_assign(map->plugged, bit, plugged);
 		if (plugged) {
-			map->nr_plugged[mb]++;
+			map->nr_plugged[m]++;
 			map->total_plugged++;
 		} else {
-			map->nr_plugged[mb]--;
+			map->nr_plugged[m]--;
 			map->total_plugged--;
 		}
 	}
@@ -418,7 +420,7 @@ const char *pvmem_mb_state_name(enum pvmem_mb_state state)
 {
 	static const char * const names[PVMEM_MB_STATE_NR] = {
 		"unused", "adding", "offline", "online_kernel",
-		"online_movable",
+		"online_movable", "owed",
 	};
 
 	return (unsigned int)state < PVMEM_MB_STATE_NR ? names[state] :
@@ -483,7 +485,8 @@ static bool pvmem_run_fit(const struct pvmem_map *map, u64 want,
  *
  * Policy: first fill holes in memory blocks already added to Linux, which
  * costs no new memmap and no hot-add, lowest address first; then start the
- * lowest unused memory block.  A run never crosses a memory block.
+ * lowest unused memory block, and take the unused memory blocks after it
+ * in the same run (one PLUG request for many memory blocks).
  *
  * Return: true if there is something to plug.
  */
@@ -510,7 +513,14 @@ bool pvmem_plan_plug(const struct pvmem_map *map, u64 want, u64 usable_blocks,
 	for (mb = 0; mb < map->nb_mb; mb++) {
 		if (map->state[mb] != PVMEM_MB_UNUSED)
 			continue;
-		*run = (struct pvmem_run) { .mb = mb, .nb = map->sbs_per_mb };
+		for (end = mb + 1; end < map->nb_mb &&
+		     map->state[end] == PVMEM_MB_UNUSED &&
+		     (u64)(end - mb) * map->sbs_per_mb < want; end++)
+			;
+		/* At most 2^26 device blocks in all: fits; capped below. */
+		*run = (struct pvmem_run) {
+			.mb = mb, .nb = (end - mb) * map->sbs_per_mb,
+		};
 		return pvmem_run_fit(map, want, usable_blocks, run);
 	}
 	return false;
@@ -606,4 +616,39 @@ bool pvmem_plan_remove(const struct pvmem_map *map, u32 *mb)
 		}
 	}
 	return false;
+}
+
+/**
+ * pvmem_plan_owed - the next UNPLUG owed by memory blocks already removed
+ * @map: the map
+ * @run: the run, valid if true is returned
+ *
+ * The run starts at the first plugged device block of the first owed
+ * memory block and continues through following owed memory blocks while
+ * their device blocks are plugged: one request for many memory blocks.
+ *
+ * Return: true if an UNPLUG is owed.
+ */
+bool pvmem_plan_owed(const struct pvmem_map *map, struct pvmem_run *run)
+{
+	const u32 sbs = map->sbs_per_mb;
+	u64 bit, end;
+	u32 mb;
+
+	for (mb = 0; mb < map->nb_mb; mb++)
+		if (map->state[mb] == PVMEM_MB_OWED && map->nr_plugged[mb])
+			break;
+	if (mb == map->nb_mb)
+		return false;
+	for (bit = (u64)mb * sbs; !pvmem_bit(map->plugged, bit); bit++)
+		;
+	for (end = bit + 1; end < (u64)map->nb_mb * sbs &&
+	     end - bit < PVMEM_MAX_REQ_BLOCKS &&
+	     map->state[end / sbs] == PVMEM_MB_OWED &&
+	     pvmem_bit(map->plugged, end); end++)
+		;
+	*run = (struct pvmem_run) {
+		.mb = bit / sbs, .sb = bit % sbs, .nb = end - bit,
+	};
+	return true;
 }

@@ -126,6 +126,7 @@ enum pvmem_mb_state {
 	PVMEM_MB_OFFLINE,	/* added to Linux, offline */
 	PVMEM_MB_KERNEL,	/* added and online in a kernel zone */
 	PVMEM_MB_MOVABLE,	/* added and online in ZONE_MOVABLE */
+	PVMEM_MB_OWED,		/* removed from Linux, still plugged: owes UNPLUG */
 	PVMEM_MB_STATE_NR
 };
 
@@ -155,7 +156,12 @@ void pvmem_map_set(struct pvmem_map *map, u32 mb, u32 sb, u32 nb,
 		   bool plugged);
 const char *pvmem_mb_state_name(enum pvmem_mb_state state);
 
-/* A contiguous run of device blocks inside one memory block. */
+/*
+ * A contiguous run of device blocks, starting at device block @sb of memory
+ * block @mb.  Plug runs over unused memory blocks and UNPLUG runs over owed
+ * ones may continue into the following memory blocks; all others stay
+ * inside one memory block.
+ */
 struct pvmem_run {
 	u32 mb;
 	u32 sb;
@@ -167,6 +173,7 @@ bool pvmem_plan_plug(const struct pvmem_map *map, u64 want, u64 usable_blocks,
 bool pvmem_plan_unplug(const struct pvmem_map *map, u64 want, bool online,
 		       struct pvmem_run *run);
 bool pvmem_plan_remove(const struct pvmem_map *map, u32 *mb);
+bool pvmem_plan_owed(const struct pvmem_map *map, struct pvmem_run *run);
 bool pvmem_mb_added(const struct pvmem_map *map, u32 mb);
 void pvmem_map_set_busy(struct pvmem_map *map, u32 mb);
 void pvmem_map_clear_busy(struct pvmem_map *map);

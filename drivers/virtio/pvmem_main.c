@@ -28,6 +28,9 @@
 
 #include "pvmem.h"
 
+/* Owed memory blocks that make pvmem send their UNPLUG (1 GiB at 128 MiB). */
+#define PVMEM_OWED_BATCH	8
+
 /* Backoff between retries of a BUSY device or failed allocation. */
 #define PVMEM_RETRY_MIN_MS	100
 #define PVMEM_RETRY_MAX_MS	30000
@@ -185,63 +188,83 @@ static void pvmem_update_pin(struct pvmem_dev *pv)
 	pv->pinned = added;
 }
 
-/* Plugged device blocks in a new memory block: add it to Linux. */
-static int pvmem_plug_new(struct pvmem_dev *pv, const struct pvmem_run *run)
+/* Add a memory block whose device blocks were just plugged. */
+static int pvmem_add_mb(struct pvmem_dev *pv, u32 mb)
 {
 	int rc;
 
-	pvmem_map_set_state(&pv->map, run->mb, PVMEM_MB_ADDING);
+	mutex_lock(&pv->hp_lock);
+	pvmem_map_set_state(&pv->map, mb, PVMEM_MB_ADDING);
+	pvmem_update_pin(pv);
 	mutex_unlock(&pv->hp_lock);
-	rc = pvmem_mm_add(pv, run->mb);
+	rc = pvmem_mm_add(pv, mb);
 	mutex_lock(&pv->hp_lock);
 	if (!rc) {
 		/* Still ADDING unless it was onlined right away. */
-		if (pv->map.state[run->mb] == PVMEM_MB_ADDING)
-			pvmem_map_set_state(&pv->map, run->mb, PVMEM_MB_OFFLINE);
-		return 0;
+		if (pv->map.state[mb] == PVMEM_MB_ADDING)
+			pvmem_map_set_state(&pv->map, mb, PVMEM_MB_OFFLINE);
+	} else {
+		pvmem_map_set_state(&pv->map, mb, PVMEM_MB_UNUSED);
+		pvmem_update_pin(pv);
 	}
-	dev_warn_ratelimited(&pv->vdev->dev,
-			     "adding memory block %#llx failed: %d\n",
-			     pvmem_mb_addr(pv, run->mb), rc);
-	pvmem_map_set(&pv->map, run->mb, run->sb, run->nb, false);
-	pvmem_map_set_state(&pv->map, run->mb, PVMEM_MB_UNUSED);
+	mutex_unlock(&pv->hp_lock);
+	if (rc)
+		dev_warn_ratelimited(&pv->vdev->dev,
+				     "adding memory block %#llx failed: %d\n",
+				     pvmem_mb_addr(pv, mb), rc);
 	return rc;
 }
 
-/* Plug one run, then make it usable; on failure nothing is left plugged. */
+/*
+ * Plug one run, then make it usable: over unused memory blocks (possibly
+ * several) add each; inside an added one, release the pages if it is
+ * online.  What could not be added is unplugged again at once.
+ */
 static int pvmem_plug_run(struct pvmem_dev *pv, const struct pvmem_run *run)
 {
-	const u64 addr = pvmem_run_addr(pv, run);
+	const u32 sbs = pv->lo.sbs_per_mb;
+	struct pvmem_run rest;
+	u32 mb, last;
 	int rc;
 
-	rc = pvmem_send(pv, PVMEM_REQ_PLUG, addr, run->nb);
+	rc = pvmem_send(pv, PVMEM_REQ_PLUG, pvmem_run_addr(pv, run), run->nb);
 	if (rc)
 		return rc;
 
 	mutex_lock(&pv->hp_lock);
 	pvmem_map_set(&pv->map, run->mb, run->sb, run->nb, true);
-	switch (pv->map.state[run->mb]) {
-	case PVMEM_MB_UNUSED:
-		rc = pvmem_plug_new(pv, run);
-		break;
-	case PVMEM_MB_KERNEL:
-	case PVMEM_MB_MOVABLE:
-		pvmem_mm_release(pv, run);
-		break;
-	default:
+	if (pv->map.state[run->mb] != PVMEM_MB_UNUSED) {
 		/* Offline: the online page callback releases it later. */
-		break;
+		if (pv->map.state[run->mb] == PVMEM_MB_KERNEL ||
+		    pv->map.state[run->mb] == PVMEM_MB_MOVABLE)
+			pvmem_mm_release(pv, run);
+		mutex_unlock(&pv->hp_lock);
+		return 0;
 	}
-	pvmem_update_pin(pv);
 	mutex_unlock(&pv->hp_lock);
+
+	last = run->mb + (run->sb + run->nb - 1) / sbs;
+	for (mb = run->mb; mb <= last; mb++) {
+		rc = pvmem_add_mb(pv, mb);
+		if (rc)
+			break;
+	}
 	if (!rc)
 		return 0;
 
-	/* The memory never reached Linux: give it straight back. */
-	if (pvmem_send(pv, PVMEM_REQ_UNPLUG, addr, run->nb)) {
+	/* Memory blocks from @mb on never reached Linux: give them back. */
+	rest = (struct pvmem_run) {
+		.mb = mb,
+		.sb = mb == run->mb ? run->sb : 0,
+	};
+	rest.nb = run->nb - (u32)(((u64)(mb - run->mb) * sbs + rest.sb) - run->sb);
+	if (pvmem_send(pv, PVMEM_REQ_UNPLUG, pvmem_run_addr(pv, &rest), rest.nb)) {
 		pvmem_set_broken(pv, "could not unplug memory that failed to add");
 		return -EPROTO;
 	}
+	mutex_lock(&pv->hp_lock);
+	pvmem_map_set(&pv->map, rest.mb, rest.sb, rest.nb, false);
+	mutex_unlock(&pv->hp_lock);
 	return rc == -ENOMEM ? -ENOMEM : -EAGAIN;
 }
 
@@ -328,6 +351,70 @@ static u32 pvmem_unplug_singly(struct pvmem_dev *pv, const struct pvmem_run *run
 	return done;
 }
 
+/*
+ * Send the UNPLUGs owed by memory blocks already taken out of Linux, one
+ * request per contiguous run, which may span many memory blocks.
+ */
+static int pvmem_settle_owed(struct pvmem_dev *pv)
+{
+	struct pvmem_run run;
+	bool found;
+	u32 mb;
+	int rc;
+
+	for (;;) {
+		mutex_lock(&pv->hp_lock);
+		found = pvmem_plan_owed(&pv->map, &run);
+		mutex_unlock(&pv->hp_lock);
+		if (!found)
+			return 0;
+		rc = pvmem_send(pv, PVMEM_REQ_UNPLUG, pvmem_run_addr(pv, &run), run.nb);
+		if (rc)
+			return rc;
+		mutex_lock(&pv->hp_lock);
+		pvmem_map_set(&pv->map, run.mb, run.sb, run.nb, false);
+		for (mb = run.mb; mb < pv->map.nb_mb &&
+		     pv->map.state[mb] == PVMEM_MB_OWED; mb++)
+			if (!pv->map.nr_plugged[mb])
+				pvmem_map_set_state(&pv->map, mb, PVMEM_MB_UNUSED);
+		pvmem_update_pin(pv);
+		mutex_unlock(&pv->hp_lock);
+	}
+}
+
+/*
+ * Take a whole, fully plugged memory block out in one step: offline (if
+ * online, migrating what is in use) and remove it; the UNPLUG it then owes
+ * is sent by pvmem_settle_owed(), batched with its neighbours.  Only for
+ * offline blocks and ZONE_MOVABLE ones with room for their data elsewhere:
+ * long-term pinned pages cannot sit in ZONE_MOVABLE, so offlining there
+ * ends; kernel zones go through pvmem_unplug_run() instead, whose
+ * migration attempts are bounded.
+ */
+static int pvmem_unplug_whole(struct pvmem_dev *pv, u32 mb)
+{
+	if (pv->map.state[mb] == PVMEM_MB_MOVABLE && !pvmem_mm_room(pv, mb)) {
+		pv->nr_isolate_nomem++;
+		return -ENOMEM;
+	}
+	if (pvmem_mm_remove(pv, mb)) {
+		pv->nr_isolate_busy++;
+		return -EBUSY;
+	}
+	mutex_lock(&pv->hp_lock);
+	pvmem_map_set_state(&pv->map, mb, PVMEM_MB_OWED);
+	mutex_unlock(&pv->hp_lock);
+	return 0;
+}
+
+static bool pvmem_is_whole(struct pvmem_dev *pv, const struct pvmem_run *run)
+{
+	const enum pvmem_mb_state state = pv->map.state[run->mb];
+
+	return run->sb == 0 && run->nb == pv->lo.sbs_per_mb &&
+	       (state == PVMEM_MB_OFFLINE || state == PVMEM_MB_MOVABLE);
+}
+
 /* Take added memory blocks with nothing plugged out of Linux. */
 static int pvmem_remove_empty(struct pvmem_dev *pv)
 {
@@ -365,37 +452,63 @@ static int pvmem_remove_empty(struct pvmem_dev *pv)
 static int pvmem_unplug(struct pvmem_dev *pv, u64 want, bool online)
 {
 	struct pvmem_run run;
+	int rc = 0, owed;
 	u32 done;
-	int rc;
 
 	pvmem_set_state(pv, PVMEM_DEV_UNPLUGGING);
 	while (want) {
 		/* A new request may have raised the target: start over. */
-		if (atomic_read(&pv->config_changed))
-			return -EAGAIN;
+		if (atomic_read(&pv->config_changed)) {
+			rc = -EAGAIN;
+			break;
+		}
 		mutex_lock(&pv->hp_lock);
 		if (!pvmem_plan_unplug(&pv->map, want, online, &run)) {
 			mutex_unlock(&pv->hp_lock);
-			return -EBUSY;
+			rc = -EBUSY;
+			break;
 		}
-		rc = pvmem_unplug_run(pv, &run);
-		done = rc ? 0 : run.nb;
+		if (pvmem_is_whole(pv, &run)) {
+			mutex_unlock(&pv->hp_lock);
+			rc = pvmem_unplug_whole(pv, run.mb);
+			done = rc ? 0 : run.nb;
+			mutex_lock(&pv->hp_lock);
+			if (rc == -ENOMEM) {
+				pvmem_map_set_busy(&pv->map, run.mb);
+			} else if (rc) {
+				/* Would not offline: try it run by run. */
+				rc = pvmem_unplug_run(pv, &run);
+				done = rc ? 0 : run.nb;
+			}
+		} else {
+			rc = pvmem_unplug_run(pv, &run);
+			done = rc ? 0 : run.nb;
+		}
 		if (rc == -EBUSY && run.nb > 1)
 			done = pvmem_unplug_singly(pv, &run, &rc);
 		if (done < run.nb && (rc == -EBUSY || rc == -ENOMEM))
 			pvmem_map_set_busy(&pv->map, run.mb);
 		mutex_unlock(&pv->hp_lock);
 		if (rc && rc != -EBUSY && rc != -ENOMEM)
-			return rc;
+			break;
+		rc = 0;
 		want -= done;
-		if (!pv->map.nr_plugged[run.mb]) {
+		/* Let the host have memory back as we go, in batches. */
+		if (pv->map.count[PVMEM_MB_OWED] >= PVMEM_OWED_BATCH) {
+			rc = pvmem_settle_owed(pv);
+			if (rc)
+				break;
+		}
+		if (pv->map.state[run.mb] != PVMEM_MB_OWED &&
+		    !pv->map.nr_plugged[run.mb]) {
 			rc = pvmem_remove_empty(pv);
 			if (rc)
-				return rc;
+				break;
 		}
 		cond_resched();
 	}
-	return 0;
+	owed = pvmem_settle_owed(pv);
+	return rc ? rc : owed;
 }
 
 /* Clear what the device still had plugged when we bound to it. */
@@ -450,6 +563,10 @@ static int pvmem_step(struct pvmem_dev *pv)
 	mutex_lock(&pv->hp_lock);
 	pvmem_map_clear_busy(&pv->map);
 	mutex_unlock(&pv->hp_lock);
+	/* UNPLUGs owed from an earlier pass come first. */
+	rc = pvmem_settle_owed(pv);
+	if (rc)
+		return rc;
 
 	if (cfg.requested_size > plugged)
 		rc = pvmem_plug(pv, (cfg.requested_size - plugged) / bs);
@@ -715,7 +832,8 @@ static u32 pvmem_remove_all_memory(struct pvmem_dev *pv)
 	for (mb = 0; mb < pv->map.nb_mb; mb++) {
 		if (pv->map.state[mb] == PVMEM_MB_UNUSED)
 			continue;
-		if (pvmem_mm_remove(pv, mb)) {
+		/* Owed blocks are out of Linux already; UNPLUG_ALL follows. */
+		if (pv->map.state[mb] != PVMEM_MB_OWED && pvmem_mm_remove(pv, mb)) {
 			left++;
 			continue;
 		}

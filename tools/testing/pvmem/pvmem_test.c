@@ -320,13 +320,20 @@ static u64 plug_all(struct pvmem_map *map, u64 want, u64 usable, int *runs)
 
 	*runs = 0;
 	while (done < want && pvmem_plan_plug(map, want - done, usable, &run)) {
-		if (run.sb + run.nb > map->sbs_per_mb || !run.nb)
+		const u32 last = (run.sb + run.nb - 1) / map->sbs_per_mb + run.mb;
+		u32 mb;
+
+		if (!run.nb || last >= map->nb_mb)
+			return ~0ULL;
+		/* Only runs over unused memory blocks may span several. */
+		if (last != run.mb && map->state[run.mb] != PVMEM_MB_UNUSED)
 			return ~0ULL;
 		if (!pvmem_map_test(map, run.mb, run.sb, run.nb, false))
 			return ~0ULL;
 		pvmem_map_set(map, run.mb, run.sb, run.nb, true);
-		if (map->state[run.mb] == PVMEM_MB_UNUSED)
-			pvmem_map_set_state(map, run.mb, PVMEM_MB_MOVABLE);
+		for (mb = run.mb; mb <= last; mb++)
+			if (map->state[mb] == PVMEM_MB_UNUSED)
+				pvmem_map_set_state(map, mb, PVMEM_MB_MOVABLE);
 		done += run.nb;
 		(*runs)++;
 	}
@@ -364,7 +371,8 @@ TEST_F(map, plug_4g_plus_6m_exactly)
 
 	EXPECT_EQ(want, plug_all(&self->map, want, 4096, &runs));
 	EXPECT_EQ(want, self->map.total_plugged);
-	EXPECT_EQ(33, runs);
+	/* One PLUG for all 33 new memory blocks. */
+	EXPECT_EQ(1, runs);
 	EXPECT_EQ(33U, self->map.count[PVMEM_MB_MOVABLE]);
 	EXPECT_EQ(3U, self->map.nr_plugged[32]);
 	EXPECT_TRUE(pvmem_map_test(&self->map, 32, 0, 3, true));
@@ -378,8 +386,8 @@ TEST_F(map, holes_in_added_blocks_first)
 
 	EXPECT_EQ(3U, plug_all(&self->map, 3, 4096, &runs));
 	EXPECT_EQ(200U, plug_all(&self->map, 200, 4096, &runs));
-	/* 3 + 61 fill block 0, then 64 + 64 + 11 in new blocks. */
-	EXPECT_EQ(4, runs);
+	/* 3 + 61 fill block 0, then 64 + 64 + 11 in one run of new blocks. */
+	EXPECT_EQ(2, runs);
 	EXPECT_EQ(64U, self->map.nr_plugged[0]);
 	EXPECT_EQ(11U, self->map.nr_plugged[3]);
 	pvmem_map_set(&self->map, 1, 10, 5, false);
@@ -501,6 +509,35 @@ TEST_F(map, unplug_holes_one_run_per_contiguous_range)
 	pvmem_map_set(&self->map, 0, 20, 4, false);	/* runs 0-19, 24-63 */
 	EXPECT_EQ(2, unplug_all(&self->map, 60, true));
 	EXPECT_EQ(0U, self->map.total_plugged);
+}
+
+TEST_F(map, owed_unplug_spans_memory_blocks)
+{
+	struct pvmem_run run;
+	int runs;
+
+	plug_all(&self->map, 5 * 64, 4096, &runs);
+	EXPECT_FALSE(pvmem_plan_owed(&self->map, &run));
+	pvmem_map_set_state(&self->map, 1, PVMEM_MB_OWED);
+	pvmem_map_set_state(&self->map, 2, PVMEM_MB_OWED);
+	pvmem_map_set_state(&self->map, 4, PVMEM_MB_OWED);
+	/* Blocks 1 and 2 in one request; block 4 is not adjacent. */
+	ASSERT_TRUE(pvmem_plan_owed(&self->map, &run));
+	EXPECT_EQ(1U, run.mb);
+	EXPECT_EQ(0U, run.sb);
+	EXPECT_EQ(128U, run.nb);
+	pvmem_map_set(&self->map, run.mb, run.sb, run.nb, false);
+	EXPECT_EQ(0U, self->map.nr_plugged[1]);
+	EXPECT_EQ(0U, self->map.nr_plugged[2]);
+	EXPECT_EQ(64U, self->map.nr_plugged[3]);
+	ASSERT_TRUE(pvmem_plan_owed(&self->map, &run));
+	EXPECT_EQ(4U, run.mb);
+	EXPECT_EQ(64U, run.nb);
+	/* Owed blocks are never planned for plug or unplug. */
+	pvmem_map_set(&self->map, 4, 0, 64, false);
+	EXPECT_FALSE(pvmem_plan_owed(&self->map, &run));
+	ASSERT_TRUE(pvmem_plan_unplug(&self->map, 64, true, &run));
+	EXPECT_NE(4U, run.mb);
 }
 
 TEST_F(map, unplug_everything_exactly)

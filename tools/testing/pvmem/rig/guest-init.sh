@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # /init of the pvmem test guest (busybox initramfs built by pvmem_rig.py).
 #
-# Sets up the guest, loads the virtio transport (and pvmem unless the kernel
-# command line says pvmem_rig.load=0), then serves the host on ttyS1:
+# Sets up the guest, loads the virtio transport and pvmem (see below for
+# the command line switches), then serves the host on ttyS1:
 #   host -> guest  "@@pvmem-run <id> <shell command>"
 #   guest -> host  command output, then "@@pvmem-done <id> <exit code>"
 # Tests talk to the host over the same line (see pvmem_host.h).
@@ -22,8 +22,13 @@ M=/lib/modules/pvmem
 for m in $(cat $M/order); do
 	insmod $M/$m.ko || echo "pvmem-rig: insmod $m failed"
 done
-grep -q 'pvmem_rig.load=0' /proc/cmdline || insmod /pvmem/pvmem.ko ||
-	echo "pvmem-rig: insmod pvmem failed"
+# pvmem_rig.load=0: no memory driver; pvmem_rig.stock=1: Debian's
+# virtio_mem instead of pvmem (benchmark only).
+if grep -q 'pvmem_rig.stock=1' /proc/cmdline; then
+	insmod $M/virtio_mem.ko || echo "pvmem-rig: insmod virtio_mem failed"
+elif ! grep -q 'pvmem_rig.load=0' /proc/cmdline; then
+	insmod /pvmem/pvmem.ko || echo "pvmem-rig: insmod pvmem failed"
+fi
 
 stty -F /dev/ttyS1 raw -echo
 exec 3<>/dev/ttyS1

@@ -301,13 +301,13 @@ class Guest:
     def size(self, dev_id):
         return self.qom_get(dev_id, 'size')
 
-    def wait_size(self, dev_id, size, timeout=600):
+    def wait_size(self, dev_id, size, timeout=600, poll=0.2):
         deadline = time.time() + timeout
         while self.size(dev_id) != size:
             self._check_console()
             if time.time() > deadline:
                 raise RigError('%s: size %d, wanted %d' % (dev_id, self.size(dev_id), size))
-            time.sleep(0.2)
+            time.sleep(poll)
 
     def _serve(self, line):
         """Answer one '@@pvmem-host <seq> <cmd> [args]' from a guest test."""

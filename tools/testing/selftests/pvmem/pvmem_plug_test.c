@@ -167,17 +167,6 @@ static int bound_name(char *buf, size_t len)
 	return found;
 }
 
-static int sysfs_write(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY), rc;
-
-	if (fd < 0)
-		return -errno;
-	rc = write(fd, val, strlen(val)) == (ssize_t)strlen(val) ? 0 : -errno;
-	close(fd);
-	return rc;
-}
-
 TEST(unbind_gives_back_and_rebind_replugs)
 {
 	const char *dev = first_dev();

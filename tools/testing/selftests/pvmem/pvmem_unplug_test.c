@@ -289,17 +289,28 @@ TEST(unplug_blocked_until_data_deleted)
 
 TEST(request_raised_mid_unplug)
 {
+	int64_t at = -1, left;
 	struct dev d;
 	int i;
 
 	dev_init(_metadata, &d, NULL);
 	ASSERT_EQ(0, resize(&d, 12 * GiB));
 	ASSERT_EQ(0, host_set(d.id, 0));
-	/* Let the unplug get going, then change our mind. */
-	for (i = 0; i < 200 && host_get(d.id, "size") > 10 * (int64_t)GiB; i++)
-		usleep(10 * 1000);
-	TH_LOG("raising the request at %" PRId64 " MiB", host_get(d.id, "size") / (int64_t)MiB);
-	ASSERT_EQ(0, resize(&d, 6 * GiB));
+	/* Once the guest has given up some but not most, change our mind. */
+	for (i = 0; i < 10000; i++) {
+		left = mem_total() - d.base;
+		if (left < 11 * (int64_t)GiB) {
+			at = left;
+			break;
+		}
+		usleep(1000);
+	}
+	ASSERT_EQ(0, host_set(d.id, 6 * GiB));
+	TH_LOG("raised the request with %" PRId64 " MiB still in the guest",
+	       at / (int64_t)MiB);
+	EXPECT_GT(at, 2 * (int64_t)GiB);
+	ASSERT_EQ(0, host_wait_size(d.id, 6 * GiB, TIMEOUT));
+	ASSERT_EQ(0, wait_blocks(&d, blocks_for(&d, 6 * GiB)));
 	EXPECT_EQ(0, mem_off(&d, 6 * GiB));
 	ASSERT_EQ(0, resize(&d, 0));
 }
@@ -308,16 +319,10 @@ TEST(request_raised_mid_unplug)
 static int set_block_state(uint64_t addr, uint64_t mb, const char *state)
 {
 	char path[128];
-	int fd, rc;
 
 	snprintf(path, sizeof(path), "/sys/devices/system/memory/memory%" PRIu64 "/state",
 		 addr / mb);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -1;
-	rc = write(fd, state, strlen(state)) == (ssize_t)strlen(state) ? 0 : -1;
-	close(fd);
-	return rc;
+	return sysfs_write(path, state);
 }
 
 static int block_exists(uint64_t addr, uint64_t mb)
@@ -355,9 +360,9 @@ TEST(manual_offline_online)
 	EXPECT_EQ(0, mem_off(&d, 2 * GiB));
 	ASSERT_EQ(0, set_block_state(d.addr + 16 * d.mb, d.mb, "online_movable"));
 	EXPECT_EQ(0, mem_off(&d, 2 * GiB + 3 * d.bs));
-	EXPECT_STREQ("online\n", read_line(buf, sizeof(buf),
-		     "/sys/devices/system/memory/memory%" PRIu64 "/state",
-		     (d.addr + 16 * d.mb) / d.mb));
+	read_line(buf, sizeof(buf), "/sys/devices/system/memory/memory%" PRIu64 "/state",
+		  (d.addr + 16 * d.mb) / d.mb);
+	EXPECT_STREQ("online\n", buf);
 
 	/* Unplug everything while blocks are offlined and onlined by hand. */
 	ASSERT_EQ(0, resize(&d, 8 * GiB));
@@ -375,6 +380,28 @@ TEST(manual_offline_online)
 	waitpid(pid, NULL, 0);
 	EXPECT_EQ(0, wait_blocks(&d, 0));
 	EXPECT_EQ(0, mem_off(&d, 0));
+}
+
+TEST(unplug_online_parameter)
+{
+	const char *param = "/sys/module/pvmem/parameters/unplug_online";
+	struct dev d;
+	int i;
+
+	dev_init(_metadata, &d, NULL);
+	ASSERT_EQ(0, resize(&d, GiB));
+	ASSERT_EQ(0, sysfs_write(param, "N"));
+	ASSERT_EQ(0, host_set(d.id, 0));
+	/* Everything is online: nothing may go. */
+	for (i = 0; i < 50; i++) {
+		EXPECT_EQ((int64_t)GiB, host_get(d.id, "size"));
+		usleep(100 * 1000);
+	}
+	EXPECT_EQ(0, mem_off(&d, GiB));
+	/* Allowed again, the next retry finishes. */
+	ASSERT_EQ(0, sysfs_write(param, "Y"));
+	EXPECT_EQ(0, host_wait_size(d.id, 0, 120));
+	EXPECT_EQ(0, wait_blocks(&d, 0));
 }
 
 TEST(host_gets_memory_back)

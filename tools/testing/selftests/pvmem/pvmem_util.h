@@ -253,6 +253,18 @@ static inline const char *first_dev(void)
 	return devs[0] ? devs : NULL;
 }
 
+/* Write a string to a sysfs file; 0 or -errno. */
+static inline int sysfs_write(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY), rc;
+
+	if (fd < 0)
+		return -errno;
+	rc = write(fd, val, strlen(val)) == (ssize_t)strlen(val) ? 0 : -errno;
+	close(fd);
+	return rc;
+}
+
 /* Does the kernel log contain @needle? */
 static inline int dmesg_has(const char *needle)
 {
