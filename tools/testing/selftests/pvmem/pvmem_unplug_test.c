@@ -431,4 +431,48 @@ TEST(host_gets_memory_back)
 	EXPECT_GE(before - after, (int64_t)(3 * GiB));
 }
 
+/*
+ * Last: it may leave memory plugged.  A block onlined to a kernel zone is
+ * the guest's only ZONE_NORMAL, so the slab for thousands of new files
+ * lands there: unmovable.  pvmem must unplug everything else (movable
+ * first) and as much of that block as it can, and stop above the request.
+ */
+TEST(kernel_zone_unplug)
+{
+	const uint64_t top = 7;
+	struct pvmem_blocks b;
+	int64_t size = -1;
+	struct dev d;
+	char buf[64];
+	int i;
+
+	dev_init(_metadata, &d, NULL);
+	ASSERT_EQ(0, resize(&d, 8 * d.mb));
+	ASSERT_EQ(0, set_block_state(d.addr + top * d.mb, d.mb, "offline"));
+	if (set_block_state(d.addr + top * d.mb, d.mb, "online_kernel"))
+		SKIP(return, "this kernel will not online the block to a kernel zone");
+	read_line(buf, sizeof(buf), "/sys/devices/system/memory/memory%" PRIu64 "/%s",
+		  (d.addr + top * d.mb) / d.mb, "valid_zones");
+	TH_LOG("block %" PRIu64 " is now in zone %s", top, buf);
+	ASSERT_EQ(0, system("mkdir -p /tmp/slab && cd /tmp/slab && "
+			    "i=0; while [ $i -lt 20000 ]; do : > f$i; i=$((i + 1)); done"));
+
+	ASSERT_EQ(0, host_set(d.id, 0));
+	for (i = 0; i < 600; i++) {
+		size = host_get(d.id, "size");
+		b = region_blocks(d.addr, d.region, d.node);
+		if (size <= (int64_t)d.mb && b.present <= 1)
+			break;
+		usleep(100 * 1000);
+	}
+	TH_LOG("%" PRId64 " KiB stay plugged in the kernel-zone block", size / 1024);
+	/* Every movable block went; only the kernel-zone block is left. */
+	EXPECT_LE(size, (int64_t)d.mb);
+	EXPECT_EQ(1, b.present);
+	EXPECT_EQ(0, b.movable);
+	EXPECT_EQ(0, mem_off(&d, size));
+	EXPECT_FALSE(oom_seen());
+	system("rm -rf /tmp/slab");
+}
+
 TEST_HARNESS_MAIN
