@@ -304,20 +304,24 @@ void pvmem_mm_unregister(struct pvmem_dev *pv)
 }
 
 /**
- * pvmem_mm_add - add one memory block of the device to Linux
+ * pvmem_mm_add - add memory blocks of the device to Linux
  * @pv: the device
- * @mb: memory block index, in state PVMEM_MB_ADDING
+ * @mb: first memory block index
+ * @nr: number of memory blocks, all in state PVMEM_MB_ADDING
  *
- * Linux may online the block right away (auto-online), which runs the
- * notifier and the online page callback from here.
+ * One call for many memory blocks; each can still be removed on its own
+ * later (the merged resource is split).  Linux may online the blocks right
+ * away (auto-online), which runs the notifier and the online page callback
+ * from here.
  *
  * Context: process, may sleep; hp_lock must not be held.
- * Return: 0 or the error of add_memory_driver_managed().
+ * Return: 0 or the error of add_memory_driver_managed(); all or nothing.
  */
-int pvmem_mm_add(struct pvmem_dev *pv, u32 mb)
+int pvmem_mm_add(struct pvmem_dev *pv, u32 mb, u32 nr)
 {
 	return add_memory_driver_managed(pv->mgid, pvmem_mb_addr(pv, mb),
-					 pv->lo.mb_size, PVMEM_RESOURCE_NAME,
+					 (u64)nr * pv->lo.mb_size,
+					 PVMEM_RESOURCE_NAME,
 					 MHP_MERGE_RESOURCE | MHP_NID_IS_MGID);
 }
 

@@ -108,7 +108,7 @@ static inline u64 pvmem_run_addr(const struct pvmem_dev *pv,
 /* mm-hooks/pvmem_mm.c */
 int pvmem_mm_register(struct pvmem_dev *pv);
 void pvmem_mm_unregister(struct pvmem_dev *pv);
-int pvmem_mm_add(struct pvmem_dev *pv, u32 mb);
+int pvmem_mm_add(struct pvmem_dev *pv, u32 mb, u32 nr);
 int pvmem_mm_remove(struct pvmem_dev *pv, u32 mb);
 void pvmem_mm_release(struct pvmem_dev *pv, const struct pvmem_run *run);
 int pvmem_mm_isolate(struct pvmem_dev *pv, const struct pvmem_run *run);

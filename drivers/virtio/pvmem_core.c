@@ -485,8 +485,8 @@ static bool pvmem_run_fit(const struct pvmem_map *map, u64 want,
  *
  * Policy: first fill holes in memory blocks already added to Linux, which
  * costs no new memmap and no hot-add, lowest address first; then start the
- * lowest unused memory block, and take the unused memory blocks after it
- * in the same run (one PLUG request for many memory blocks).
+ * lowest unused memory block, and take up to PVMEM_PLUG_BATCH_MB unused
+ * memory blocks after it in the same run (one PLUG, one hot-add).
  *
  * Return: true if there is something to plug.
  */
@@ -514,6 +514,7 @@ bool pvmem_plan_plug(const struct pvmem_map *map, u64 want, u64 usable_blocks,
 		if (map->state[mb] != PVMEM_MB_UNUSED)
 			continue;
 		for (end = mb + 1; end < map->nb_mb &&
+		     end - mb < PVMEM_PLUG_BATCH_MB &&
 		     map->state[end] == PVMEM_MB_UNUSED &&
 		     (u64)(end - mb) * map->sbs_per_mb < want; end++)
 			;

@@ -19,6 +19,12 @@
 
 /* Most device blocks one device may have (bounds the map: 8 MiB bitmap). */
 #define PVMEM_MAX_DEVICE_BLOCKS		(64ULL * 1024 * 1024)
+/*
+ * Most new memory blocks one plug run covers: one PLUG request and one
+ * hot-add for up to 1 GiB at 128 MiB per memory block; small enough that
+ * its memmap (16 MiB) rarely fails to allocate.
+ */
+#define PVMEM_PLUG_BATCH_MB		8
 /* Most device blocks one request can carry (nb_blocks is 16 bit). */
 #define PVMEM_MAX_REQ_BLOCKS		0xffffU
 

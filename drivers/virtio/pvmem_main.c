@@ -188,30 +188,32 @@ static void pvmem_update_pin(struct pvmem_dev *pv)
 	pv->pinned = added;
 }
 
-/* Add a memory block whose device blocks were just plugged. */
-static int pvmem_add_mb(struct pvmem_dev *pv, u32 mb)
+/* Add memory blocks [@mb, @mb + @nr) whose device blocks were just plugged. */
+static int pvmem_add_mbs(struct pvmem_dev *pv, u32 mb, u32 nr)
 {
+	u32 i;
 	int rc;
 
 	mutex_lock(&pv->hp_lock);
-	pvmem_map_set_state(&pv->map, mb, PVMEM_MB_ADDING);
+	for (i = mb; i < mb + nr; i++)
+		pvmem_map_set_state(&pv->map, i, PVMEM_MB_ADDING);
 	pvmem_update_pin(pv);
 	mutex_unlock(&pv->hp_lock);
-	rc = pvmem_mm_add(pv, mb);
+	rc = pvmem_mm_add(pv, mb, nr);
 	mutex_lock(&pv->hp_lock);
-	if (!rc) {
-		/* Still ADDING unless it was onlined right away. */
-		if (pv->map.state[mb] == PVMEM_MB_ADDING)
-			pvmem_map_set_state(&pv->map, mb, PVMEM_MB_OFFLINE);
-	} else {
-		pvmem_map_set_state(&pv->map, mb, PVMEM_MB_UNUSED);
-		pvmem_update_pin(pv);
+	for (i = mb; i < mb + nr; i++) {
+		/* Still ADDING unless onlined right away. */
+		if (rc)
+			pvmem_map_set_state(&pv->map, i, PVMEM_MB_UNUSED);
+		else if (pv->map.state[i] == PVMEM_MB_ADDING)
+			pvmem_map_set_state(&pv->map, i, PVMEM_MB_OFFLINE);
 	}
+	pvmem_update_pin(pv);
 	mutex_unlock(&pv->hp_lock);
 	if (rc)
 		dev_warn_ratelimited(&pv->vdev->dev,
-				     "adding memory block %#llx failed: %d\n",
-				     pvmem_mb_addr(pv, mb), rc);
+				     "adding memory %#llx+%#llx failed: %d\n",
+				     pvmem_mb_addr(pv, mb), (u64)nr * pv->lo.mb_size, rc);
 	return rc;
 }
 
@@ -222,9 +224,7 @@ static int pvmem_add_mb(struct pvmem_dev *pv, u32 mb)
  */
 static int pvmem_plug_run(struct pvmem_dev *pv, const struct pvmem_run *run)
 {
-	const u32 sbs = pv->lo.sbs_per_mb;
-	struct pvmem_run rest;
-	u32 mb, last;
+	u32 last;
 	int rc;
 
 	rc = pvmem_send(pv, PVMEM_REQ_PLUG, pvmem_run_addr(pv, run), run->nb);
@@ -243,27 +243,18 @@ static int pvmem_plug_run(struct pvmem_dev *pv, const struct pvmem_run *run)
 	}
 	mutex_unlock(&pv->hp_lock);
 
-	last = run->mb + (run->sb + run->nb - 1) / sbs;
-	for (mb = run->mb; mb <= last; mb++) {
-		rc = pvmem_add_mb(pv, mb);
-		if (rc)
-			break;
-	}
+	last = run->mb + (run->sb + run->nb - 1) / pv->lo.sbs_per_mb;
+	rc = pvmem_add_mbs(pv, run->mb, last - run->mb + 1);
 	if (!rc)
 		return 0;
 
-	/* Memory blocks from @mb on never reached Linux: give them back. */
-	rest = (struct pvmem_run) {
-		.mb = mb,
-		.sb = mb == run->mb ? run->sb : 0,
-	};
-	rest.nb = run->nb - (u32)(((u64)(mb - run->mb) * sbs + rest.sb) - run->sb);
-	if (pvmem_send(pv, PVMEM_REQ_UNPLUG, pvmem_run_addr(pv, &rest), rest.nb)) {
+	/* The memory never reached Linux: give it straight back. */
+	if (pvmem_send(pv, PVMEM_REQ_UNPLUG, pvmem_run_addr(pv, run), run->nb)) {
 		pvmem_set_broken(pv, "could not unplug memory that failed to add");
 		return -EPROTO;
 	}
 	mutex_lock(&pv->hp_lock);
-	pvmem_map_set(&pv->map, rest.mb, rest.sb, rest.nb, false);
+	pvmem_map_set(&pv->map, run->mb, run->sb, run->nb, false);
 	mutex_unlock(&pv->hp_lock);
 	return rc == -ENOMEM ? -ENOMEM : -EAGAIN;
 }
