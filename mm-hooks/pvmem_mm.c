@@ -195,7 +195,7 @@ static void pvmem_mm_done(struct pvmem_dev *pv, u32 mb, int state)
 	if (!pv->hp_active)
 		return;
 	if (state >= 0)
-		pvmem_map_set_state(&pv->map, mb, state);
+		pvmem_mb_set_state(pv, mb, state);
 	pv->hp_active = false;
 	mutex_unlock(&pv->hp_lock);
 }
@@ -232,6 +232,8 @@ static int pvmem_mm_notify(struct notifier_block *nb, unsigned long action,
 		break;
 	case MEM_ONLINE:
 		pvmem_mm_done(pv, mb, pvmem_mm_online_state(mhp->start_pfn));
+		/* Below offline_cap again: plugging may go on. */
+		pvmem_kick(pv);
 		break;
 	case MEM_OFFLINE:
 		pvmem_mm_done(pv, mb, PVMEM_MB_OFFLINE);

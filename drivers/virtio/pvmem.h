@@ -26,6 +26,7 @@ enum pvmem_dev_state {
 	PVMEM_DEV_UNPLUG_ALL,	/* clearing memory left plugged before probe */
 	PVMEM_DEV_PLUGGING,		/* plugging towards requested_size */
 	PVMEM_DEV_UNPLUGGING,	/* unplugging towards requested_size */
+	PVMEM_DEV_WAIT_ONLINE,	/* plugging paused: offline_cap reached */
 	PVMEM_DEV_RETRY,		/* waiting for the backoff to run again */
 	PVMEM_DEV_BROKEN,		/* device misbehaved; no request is sent */
 	PVMEM_DEV_STATE_NR
@@ -62,6 +63,13 @@ struct pvmem_dev {
 	unsigned int retry_ms;		/* next backoff */
 	u64 nr_req[PVMEM_REQ_NR];	/* requests sent, by type */
 	u64 nr_resp[PVMEM_RESP_NR];	/* valid responses, by type */
+	u64 nr_resp_invalid;		/* invalid or missing responses */
+	u64 bytes_plugged;		/* acknowledged PLUGs, in bytes */
+	u64 bytes_unplugged;		/* acknowledged UNPLUGs, in bytes */
+	u64 nr_retries;			/* backoff retries scheduled */
+	u64 last_req_ns;		/* boot time of the last request */
+	u16 last_req_type;		/* PVMEM_REQ_* of the last request */
+	u16 last_resp_type;		/* its answer, PVMEM_RESP_NR if none */
 	u64 nr_isolate_busy;		/* unplug runs that would not migrate */
 	u64 nr_isolate_nomem;		/* ... that found no memory to migrate to */
 	u64 nr_remove_failed;		/* empty memory blocks not yet removed */
@@ -92,7 +100,21 @@ struct pvmem_dev {
 	bool hp_active;			/* notifier holds hp_lock */
 
 	struct list_head mm_node;	/* on pvmem_mm_devs, RCU */
+
+	/*
+	 * Knobs, set from the module parameters at probe and through sysfs;
+	 * written with WRITE_ONCE() by sysfs stores (which validate them),
+	 * read with READ_ONCE() by the worker.
+	 */
+	bool unplug_online;		/* may unplug online memory */
+	u64 offline_cap;		/* bytes added but not onlined, at most */
+	unsigned int retry_min_ms;	/* first backoff */
+	unsigned int retry_max_ms;	/* backoff cap */
 };
+
+/* Ranges the retry knobs are checked against. */
+#define PVMEM_RETRY_MS_MIN	10
+#define PVMEM_RETRY_MS_MAX	3600000
 
 static inline u64 pvmem_mb_addr(const struct pvmem_dev *pv, u32 mb)
 {
@@ -104,6 +126,14 @@ static inline u64 pvmem_run_addr(const struct pvmem_dev *pv,
 {
 	return pvmem_mb_addr(pv, run->mb) + (u64)run->sb * pv->lo.block_size;
 }
+
+/* drivers/virtio/pvmem_main.c */
+void pvmem_mb_set_state(struct pvmem_dev *pv, u32 mb, enum pvmem_mb_state state);
+void pvmem_kick(struct pvmem_dev *pv);
+const char *pvmem_dev_state_name(enum pvmem_dev_state state);
+
+/* drivers/virtio/pvmem_sysfs.c */
+extern const struct attribute_group *pvmem_groups[];
 
 /* mm-hooks/pvmem_mm.c */
 int pvmem_mm_register(struct pvmem_dev *pv);

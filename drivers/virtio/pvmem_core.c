@@ -481,6 +481,8 @@ static bool pvmem_run_fit(const struct pvmem_map *map, u64 want,
  * @map: the map
  * @want: device blocks still to plug (> 0)
  * @usable_blocks: device blocks that lie in the usable region
+ * @max_new_mb: how many unused memory blocks may be started (the offline
+ *	cap); 0 only fills holes
  * @run: the chosen run, valid if true is returned
  *
  * Policy: first fill holes in memory blocks already added to Linux, which
@@ -491,7 +493,7 @@ static bool pvmem_run_fit(const struct pvmem_map *map, u64 want,
  * Return: true if there is something to plug.
  */
 bool pvmem_plan_plug(const struct pvmem_map *map, u64 want, u64 usable_blocks,
-		     struct pvmem_run *run)
+		     u32 max_new_mb, struct pvmem_run *run)
 {
 	u32 mb, sb, end;
 
@@ -510,11 +512,11 @@ bool pvmem_plan_plug(const struct pvmem_map *map, u64 want, u64 usable_blocks,
 		if (pvmem_run_fit(map, want, usable_blocks, run))
 			return true;
 	}
-	for (mb = 0; mb < map->nb_mb; mb++) {
+	for (mb = 0; max_new_mb && mb < map->nb_mb; mb++) {
 		if (map->state[mb] != PVMEM_MB_UNUSED)
 			continue;
 		for (end = mb + 1; end < map->nb_mb &&
-		     end - mb < PVMEM_PLUG_BATCH_MB &&
+		     end - mb < PVMEM_PLUG_BATCH_MB && end - mb < max_new_mb &&
 		     map->state[end] == PVMEM_MB_UNUSED &&
 		     (u64)(end - mb) * map->sbs_per_mb < want; end++)
 			;

@@ -175,7 +175,7 @@ struct pvmem_run {
 };
 
 bool pvmem_plan_plug(const struct pvmem_map *map, u64 want, u64 usable_blocks,
-		     struct pvmem_run *run);
+		     u32 max_new_mb, struct pvmem_run *run);
 bool pvmem_plan_unplug(const struct pvmem_map *map, u64 want, bool online,
 		       struct pvmem_run *run);
 bool pvmem_plan_remove(const struct pvmem_map *map, u32 *mb);

@@ -28,28 +28,69 @@
 
 #include "pvmem.h"
 
+#define CREATE_TRACE_POINTS
+#include "pvmem_trace.h"
+
 /* Owed memory blocks that make pvmem send their UNPLUG (1 GiB at 128 MiB). */
 #define PVMEM_OWED_BATCH	8
 
-/* Backoff between retries of a BUSY device or failed allocation. */
-#define PVMEM_RETRY_MIN_MS	100
-#define PVMEM_RETRY_MAX_MS	30000
-/* The longest pvmem waits for the device to answer one request. */
-#define PVMEM_RESP_TIMEOUT	(60 * HZ)
-
+/*
+ * Module parameters: defaults for each device's knobs (see pvmem_sysfs.c),
+ * read at probe; response_timeout only at load.
+ */
 static bool unplug_online = true;
 module_param(unplug_online, bool, 0644);
 MODULE_PARM_DESC(unplug_online,
 		 "Unplug from online memory, migrating what is in use (default: Y)");
+
+static unsigned int offline_cap_mb = 1024;
+module_param(offline_cap_mb, uint, 0644);
+MODULE_PARM_DESC(offline_cap_mb,
+		 "Memory added but not yet onlined, at most, in MiB (default: 1024)");
+
+static unsigned int retry_min_ms = 100;
+module_param(retry_min_ms, uint, 0644);
+MODULE_PARM_DESC(retry_min_ms, "First retry backoff in ms, 10-3600000 (default: 100)");
+
+static unsigned int retry_max_ms = 30000;
+module_param(retry_max_ms, uint, 0644);
+MODULE_PARM_DESC(retry_max_ms, "Retry backoff cap in ms, 10-3600000 (default: 30000)");
+
+static unsigned int response_timeout = 60;
+module_param(response_timeout, uint, 0444);
+MODULE_PARM_DESC(response_timeout,
+		 "Seconds to wait for the device to answer a request, 1-3600 (default: 60)");
 
 static const char * const pvmem_state_names[PVMEM_DEV_STATE_NR] = {
 	[PVMEM_DEV_IDLE] = "idle",
 	[PVMEM_DEV_UNPLUG_ALL] = "unplug_all",
 	[PVMEM_DEV_PLUGGING] = "plugging",
 	[PVMEM_DEV_UNPLUGGING] = "unplugging",
-	[PVMEM_DEV_RETRY] = "retry",
+	[PVMEM_DEV_WAIT_ONLINE] = "waiting_for_online",
+	[PVMEM_DEV_RETRY] = "waiting_for_retry",
 	[PVMEM_DEV_BROKEN] = "broken",
 };
+
+const char *pvmem_dev_state_name(enum pvmem_dev_state state)
+{
+	return state < PVMEM_DEV_STATE_NR ? pvmem_state_names[state] : "unknown";
+}
+
+/**
+ * pvmem_mb_set_state - change a memory block's state, traced
+ * @pv: the device
+ * @mb: memory block index
+ * @state: the new state
+ *
+ * Context: hp_lock held (or the worker stopped and no notifier possible).
+ */
+void pvmem_mb_set_state(struct pvmem_dev *pv, u32 mb, enum pvmem_mb_state state)
+{
+	trace_pvmem_block(pv->name, pvmem_mb_addr(pv, mb),
+			  pvmem_mb_state_name(pv->map.state[mb]),
+			  pvmem_mb_state_name(state), pv->map.nr_plugged[mb]);
+	pvmem_map_set_state(&pv->map, mb, state);
+}
 
 /* The one place the device state changes. */
 static void pvmem_set_state(struct pvmem_dev *pv, enum pvmem_dev_state state)
@@ -148,32 +189,49 @@ static int pvmem_send(struct pvmem_dev *pv, u16 type, u64 addr, u16 nb)
 	rc = virtqueue_add_sgs(pv->vq, sgs, 1, 1, pv, GFP_KERNEL);
 	if (rc)
 		return rc;
+	trace_pvmem_request(pv->name, pvmem_req_name(type), addr, nb);
 	virtqueue_kick(pv->vq);
-	pv->nr_req[type]++;
+	WRITE_ONCE(pv->nr_req[type], pv->nr_req[type] + 1);
+	WRITE_ONCE(pv->last_req_ns, ktime_get_boottime_ns());
+	WRITE_ONCE(pv->last_req_type, type);
+	WRITE_ONCE(pv->last_resp_type, PVMEM_RESP_NR);
 
 	if (!wait_event_timeout(pv->resp_wq,
 				pvmem_resp_ready(pv, &buf, &len),
-				PVMEM_RESP_TIMEOUT)) {
+				response_timeout * HZ)) {
 		/* The buffers stay with the device; nothing reuses them. */
-		pvmem_set_broken(pv, "no response within 60 s");
+		trace_pvmem_response(pv->name, pvmem_req_name(type), addr, nb,
+				     "timeout", -EPROTO);
+		WRITE_ONCE(pv->nr_resp_invalid, pv->nr_resp_invalid + 1);
+		pvmem_set_broken(pv, "no response within response_timeout");
 		return -EPROTO;
 	}
 	if (buf != pv) {
+		WRITE_ONCE(pv->nr_resp_invalid, pv->nr_resp_invalid + 1);
 		pvmem_set_broken(pv, "response for an unknown request");
 		return -EPROTO;
 	}
 	err = pvmem_resp_decode(type, &pv->resp, len, &reply);
 	if (err) {
+		trace_pvmem_response(pv->name, pvmem_req_name(type), addr, nb,
+				     "invalid", -EPROTO);
+		WRITE_ONCE(pv->nr_resp_invalid, pv->nr_resp_invalid + 1);
 		dev_err(&pv->vdev->dev, "bad response to %s (len %u, type %u): %s\n",
 			pvmem_req_name(type), len, le16_to_cpu(pv->resp.type),
 			pvmem_resp_errstr(err));
 		pvmem_set_broken(pv, "invalid response");
 		return -EPROTO;
 	}
-	pv->nr_resp[reply.type]++;
-	dev_dbg(&pv->vdev->dev, "%s %#llx+%u: %s\n", pvmem_req_name(type), addr,
-		nb, pvmem_resp_name(reply.type));
-	return pvmem_resp_errno(reply.type);
+	rc = pvmem_resp_errno(reply.type);
+	trace_pvmem_response(pv->name, pvmem_req_name(type), addr, nb,
+			     pvmem_resp_name(reply.type), rc);
+	WRITE_ONCE(pv->nr_resp[reply.type], pv->nr_resp[reply.type] + 1);
+	WRITE_ONCE(pv->last_resp_type, reply.type);
+	if (!rc && type == PVMEM_REQ_PLUG)
+		WRITE_ONCE(pv->bytes_plugged, pv->bytes_plugged + nb * pv->lo.block_size);
+	else if (!rc && type == PVMEM_REQ_UNPLUG)
+		WRITE_ONCE(pv->bytes_unplugged, pv->bytes_unplugged + nb * pv->lo.block_size);
+	return rc;
 }
 
 /* Pin the module while Linux holds memory of ours: rmmod is refused. */
@@ -196,7 +254,7 @@ static int pvmem_add_mbs(struct pvmem_dev *pv, u32 mb, u32 nr)
 
 	mutex_lock(&pv->hp_lock);
 	for (i = mb; i < mb + nr; i++)
-		pvmem_map_set_state(&pv->map, i, PVMEM_MB_ADDING);
+		pvmem_mb_set_state(pv, i, PVMEM_MB_ADDING);
 	pvmem_update_pin(pv);
 	mutex_unlock(&pv->hp_lock);
 	rc = pvmem_mm_add(pv, mb, nr);
@@ -204,9 +262,9 @@ static int pvmem_add_mbs(struct pvmem_dev *pv, u32 mb, u32 nr)
 	for (i = mb; i < mb + nr; i++) {
 		/* Still ADDING unless onlined right away. */
 		if (rc)
-			pvmem_map_set_state(&pv->map, i, PVMEM_MB_UNUSED);
+			pvmem_mb_set_state(pv, i, PVMEM_MB_UNUSED);
 		else if (pv->map.state[i] == PVMEM_MB_ADDING)
-			pvmem_map_set_state(&pv->map, i, PVMEM_MB_OFFLINE);
+			pvmem_mb_set_state(pv, i, PVMEM_MB_OFFLINE);
 	}
 	pvmem_update_pin(pv);
 	mutex_unlock(&pv->hp_lock);
@@ -259,11 +317,25 @@ static int pvmem_plug_run(struct pvmem_dev *pv, const struct pvmem_run *run)
 	return rc == -ENOMEM ? -ENOMEM : -EAGAIN;
 }
 
+/* pvmem_plug() paused for onlining: not an error, nothing to retry. */
+#define PVMEM_WAIT_ONLINE	1
+
+/* How many more memory blocks may be added before offline_cap is hit. */
+static u32 pvmem_new_mb_allowed(struct pvmem_dev *pv)
+{
+	const u64 cap = READ_ONCE(pv->offline_cap) / pv->lo.mb_size;
+	const u64 offline = pv->map.count[PVMEM_MB_OFFLINE] +
+			    pv->map.count[PVMEM_MB_ADDING];
+
+	return cap > offline ? min_t(u64, cap - offline, U32_MAX) : 0;
+}
+
 /* Plug @want device blocks, one run at a time. */
 static int pvmem_plug(struct pvmem_dev *pv, u64 want)
 {
 	const u64 usable = pvmem_layout_usable_blocks(&pv->lo, &pv->cfg);
 	struct pvmem_run run;
+	u32 allowed;
 	bool found;
 	int rc;
 
@@ -273,8 +345,11 @@ static int pvmem_plug(struct pvmem_dev *pv, u64 want)
 		if (atomic_read(&pv->config_changed))
 			return -EAGAIN;
 		mutex_lock(&pv->hp_lock);
-		found = pvmem_plan_plug(&pv->map, want, usable, &run);
+		allowed = pvmem_new_mb_allowed(pv);
+		found = pvmem_plan_plug(&pv->map, want, usable, allowed, &run);
 		mutex_unlock(&pv->hp_lock);
+		if (!found && !allowed)
+			return PVMEM_WAIT_ONLINE;
 		if (!found) {
 			dev_warn_once(&pv->vdev->dev,
 				      "requested size needs device blocks outside whole memory blocks of the usable region\n");
@@ -367,7 +442,7 @@ static int pvmem_settle_owed(struct pvmem_dev *pv)
 		for (mb = run.mb; mb < pv->map.nb_mb &&
 		     pv->map.state[mb] == PVMEM_MB_OWED; mb++)
 			if (!pv->map.nr_plugged[mb])
-				pvmem_map_set_state(&pv->map, mb, PVMEM_MB_UNUSED);
+				pvmem_mb_set_state(pv, mb, PVMEM_MB_UNUSED);
 		pvmem_update_pin(pv);
 		mutex_unlock(&pv->hp_lock);
 	}
@@ -393,7 +468,7 @@ static int pvmem_unplug_whole(struct pvmem_dev *pv, u32 mb)
 		return -EBUSY;
 	}
 	mutex_lock(&pv->hp_lock);
-	pvmem_map_set_state(&pv->map, mb, PVMEM_MB_OWED);
+	pvmem_mb_set_state(pv, mb, PVMEM_MB_OWED);
 	mutex_unlock(&pv->hp_lock);
 	return 0;
 }
@@ -428,7 +503,7 @@ static int pvmem_remove_empty(struct pvmem_dev *pv)
 			continue;
 		}
 		mutex_lock(&pv->hp_lock);
-		pvmem_map_set_state(&pv->map, mb, PVMEM_MB_UNUSED);
+		pvmem_mb_set_state(pv, mb, PVMEM_MB_UNUSED);
 		pvmem_update_pin(pv);
 		mutex_unlock(&pv->hp_lock);
 	}
@@ -563,7 +638,7 @@ static int pvmem_step(struct pvmem_dev *pv)
 		rc = pvmem_plug(pv, (cfg.requested_size - plugged) / bs);
 	else if (cfg.requested_size < plugged)
 		rc = pvmem_unplug(pv, (plugged - cfg.requested_size) / bs,
-				  READ_ONCE(unplug_online));
+				  READ_ONCE(pv->unplug_online));
 	else
 		rc = 0;
 	if (rc)
@@ -579,8 +654,10 @@ static void pvmem_settle(struct pvmem_dev *pv, int rc)
 
 	switch (rc) {
 	case 0:
-		pv->retry_ms = PVMEM_RETRY_MIN_MS;
-		pvmem_set_state(pv, PVMEM_DEV_IDLE);
+	case PVMEM_WAIT_ONLINE:
+		pv->retry_ms = READ_ONCE(pv->retry_min_ms);
+		/* Waiting for onlining: the memory notifier kicks us. */
+		pvmem_set_state(pv, rc ? PVMEM_DEV_WAIT_ONLINE : PVMEM_DEV_IDLE);
 		if (!atomic_read(&pv->config_changed))
 			return;
 		delay = 0;
@@ -597,10 +674,12 @@ static void pvmem_settle(struct pvmem_dev *pv, int rc)
 	case -ENOMEM:
 	case -ENOSPC:
 		pvmem_set_state(pv, PVMEM_DEV_RETRY);
+		pv->retry_ms = clamp(pv->retry_ms, READ_ONCE(pv->retry_min_ms),
+				     READ_ONCE(pv->retry_max_ms));
 		delay = msecs_to_jiffies(pv->retry_ms);
-		dev_dbg(&pv->vdev->dev, "retrying in %u ms (%d)\n",
-			pv->retry_ms, rc);
-		pv->retry_ms = min(pv->retry_ms * 2, PVMEM_RETRY_MAX_MS);
+		trace_pvmem_retry(pv->name, pv->retry_ms, rc);
+		WRITE_ONCE(pv->nr_retries, pv->nr_retries + 1);
+		pv->retry_ms = min(pv->retry_ms * 2, READ_ONCE(pv->retry_max_ms));
 		break;
 	case -EPROTO:
 		return;	/* already marked broken */
@@ -635,6 +714,31 @@ static void pvmem_config_changed(struct virtio_device *vdev)
 	spin_lock_irqsave(&pv->stop_lock, flags);
 	if (!pv->stopping)
 		mod_delayed_work(system_freezable_wq, &pv->work, 0);
+	spin_unlock_irqrestore(&pv->stop_lock, flags);
+}
+
+/**
+ * pvmem_kick - run the worker now if it is waiting
+ * @pv: the device
+ *
+ * For the memory notifier (memory got onlined) and the retry_now knob: a
+ * worker waiting for onlining or for its backoff runs at once, with the
+ * backoff reset.
+ *
+ * Context: any; does not sleep.
+ */
+void pvmem_kick(struct pvmem_dev *pv)
+{
+	const enum pvmem_dev_state state = READ_ONCE(pv->state);
+	unsigned long flags;
+
+	if (state != PVMEM_DEV_WAIT_ONLINE && state != PVMEM_DEV_RETRY)
+		return;
+	spin_lock_irqsave(&pv->stop_lock, flags);
+	if (!pv->stopping) {
+		pv->retry_ms = READ_ONCE(pv->retry_min_ms);
+		mod_delayed_work(system_freezable_wq, &pv->work, 0);
+	}
 	spin_unlock_irqrestore(&pv->stop_lock, flags);
 }
 
@@ -722,7 +826,13 @@ static void pvmem_init_dev(struct pvmem_dev *pv, struct virtio_device *vdev)
 	pv->vdev = vdev;
 	vdev->priv = pv;
 	strscpy(pv->name, dev_name(&vdev->dev), sizeof(pv->name));
-	pv->retry_ms = PVMEM_RETRY_MIN_MS;
+	pv->unplug_online = READ_ONCE(unplug_online);
+	pv->retry_min_ms = clamp(READ_ONCE(retry_min_ms), PVMEM_RETRY_MS_MIN,
+				 PVMEM_RETRY_MS_MAX);
+	pv->retry_max_ms = clamp(READ_ONCE(retry_max_ms), pv->retry_min_ms,
+				 PVMEM_RETRY_MS_MAX);
+	pv->retry_ms = pv->retry_min_ms;
+	pv->last_resp_type = PVMEM_RESP_NR;
 	init_waitqueue_head(&pv->resp_wq);
 	INIT_DELAYED_WORK(&pv->work, pvmem_work);
 	spin_lock_init(&pv->stop_lock);
@@ -757,6 +867,8 @@ static int pvmem_probe(struct virtio_device *vdev)
 	if (rc)
 		goto err_del_vq;
 	pv->nid = pvmem_find_node(pv);
+	pv->offline_cap = clamp_t(u64, (u64)READ_ONCE(offline_cap_mb) << 20,
+				  pv->lo.mb_size, pv->boot_cfg.region_size);
 	rc = pvmem_alloc_map(pv);
 	if (rc)
 		goto err_del_vq;
@@ -830,7 +942,7 @@ static u32 pvmem_remove_all_memory(struct pvmem_dev *pv)
 		}
 		mutex_lock(&pv->hp_lock);
 		pvmem_map_set(&pv->map, mb, 0, pv->map.sbs_per_mb, false);
-		pvmem_map_set_state(&pv->map, mb, PVMEM_MB_UNUSED);
+		pvmem_mb_set_state(pv, mb, PVMEM_MB_UNUSED);
 		mutex_unlock(&pv->hp_lock);
 	}
 	return left;
@@ -893,13 +1005,40 @@ static struct virtio_driver pvmem_driver = {
 	.feature_table_size = ARRAY_SIZE(pvmem_features),
 	.driver.name = KBUILD_MODNAME,
 	.driver.owner = THIS_MODULE,
+	.driver.dev_groups = pvmem_groups,
 	.id_table = pvmem_id_table,
 	.probe = pvmem_probe,
 	.remove = pvmem_remove,
 	.config_changed = pvmem_config_changed,
 };
 
-module_virtio_driver(pvmem_driver);
+/* Parameters that only matter at load are checked here: bad ones refuse. */
+static int __init pvmem_init(void)
+{
+	if (response_timeout < 1 || response_timeout > 3600) {
+		pr_err("pvmem: response_timeout=%u is outside 1-3600 seconds\n",
+		       response_timeout);
+		return -EINVAL;
+	}
+	if (retry_min_ms < PVMEM_RETRY_MS_MIN || retry_max_ms > PVMEM_RETRY_MS_MAX ||
+	    retry_min_ms > retry_max_ms) {
+		pr_err("pvmem: retry_min_ms=%u retry_max_ms=%u: need 10 <= min <= max <= 3600000\n",
+		       retry_min_ms, retry_max_ms);
+		return -EINVAL;
+	}
+	if (!offline_cap_mb) {
+		pr_err("pvmem: offline_cap_mb must not be 0\n");
+		return -EINVAL;
+	}
+	return register_virtio_driver(&pvmem_driver);
+}
+module_init(pvmem_init);
+
+static void __exit pvmem_exit(void)
+{
+	unregister_virtio_driver(&pvmem_driver);
+}
+module_exit(pvmem_exit);
 MODULE_DEVICE_TABLE(virtio, pvmem_id_table);
 MODULE_DESCRIPTION("pvmem: paravirtualized memory driver for virtio-mem devices");
 MODULE_LICENSE("GPL");

@@ -319,7 +319,7 @@ static u64 plug_all(struct pvmem_map *map, u64 want, u64 usable, int *runs)
 	u64 done = 0;
 
 	*runs = 0;
-	while (done < want && pvmem_plan_plug(map, want - done, usable, &run)) {
+	while (done < want && pvmem_plan_plug(map, want - done, usable, ~0U, &run)) {
 		const u32 last = (run.sb + run.nb - 1) / map->sbs_per_mb + run.mb;
 		u32 mb;
 
@@ -391,10 +391,25 @@ TEST_F(map, holes_in_added_blocks_first)
 	EXPECT_EQ(64U, self->map.nr_plugged[0]);
 	EXPECT_EQ(11U, self->map.nr_plugged[3]);
 	pvmem_map_set(&self->map, 1, 10, 5, false);
-	ASSERT_TRUE(pvmem_plan_plug(&self->map, 100, 4096, &run));
+	ASSERT_TRUE(pvmem_plan_plug(&self->map, 100, 4096, ~0U, &run));
 	EXPECT_EQ(1U, run.mb);
 	EXPECT_EQ(10U, run.sb);
 	EXPECT_EQ(5U, run.nb);
+}
+
+TEST_F(map, offline_cap_limits_new_blocks)
+{
+	struct pvmem_run run;
+	int runs;
+
+	ASSERT_TRUE(pvmem_plan_plug(&self->map, 1000, 4096, 3, &run));
+	EXPECT_EQ(3U * 64, run.nb);
+	EXPECT_FALSE(pvmem_plan_plug(&self->map, 1000, 4096, 0, &run));
+	/* Holes in added blocks are filled whatever the cap. */
+	plug_all(&self->map, 10, 4096, &runs);
+	ASSERT_TRUE(pvmem_plan_plug(&self->map, 1000, 4096, 0, &run));
+	EXPECT_EQ(0U, run.mb);
+	EXPECT_EQ(54U, run.nb);
 }
 
 TEST_F(map, stops_at_usable_region)

@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pvmem sysfs: per-device status, knobs and counters.
+ *
+ * Two attribute groups on the bound virtio device, attached through the
+ * driver's dev_groups so they appear after a successful probe and are gone
+ * (with every reader drained) before remove() runs:
+ *   /sys/bus/virtio/devices/virtioN/pvmem/        status and knobs
+ *   /sys/bus/virtio/devices/virtioN/pvmem_stats/  counters (only go up)
+ * Documented in Documentation/ABI/testing/sysfs-driver-pvmem.
+ */
+#include <linux/device.h>
+#include <linux/kernel.h>
+#include <linux/sysfs.h>
+#include <linux/virtio.h>
+#include <linux/virtio_config.h>
+
+#include "pvmem.h"
+
+static struct pvmem_dev *to_pv(struct device *dev)
+{
+	return dev_to_virtio(dev)->priv;
+}
+
+#define PVMEM_ATTR_U64(name, fmt, expr)					\
+static ssize_t name##_show(struct device *dev,				\
+			   struct device_attribute *attr, char *buf)	\
+{									\
+	struct pvmem_dev *pv = to_pv(dev);				\
+									\
+	return sysfs_emit(buf, fmt "\n", (unsigned long long)(expr));	\
+}									\
+static DEVICE_ATTR_RO(name)
+
+PVMEM_ATTR_U64(region_start, "0x%llx", pv->boot_cfg.addr);
+PVMEM_ATTR_U64(region_size, "%llu", pv->boot_cfg.region_size);
+PVMEM_ATTR_U64(usable_region_size, "%llu", READ_ONCE(pv->cfg.usable_region_size));
+PVMEM_ATTR_U64(block_size, "%llu", pv->lo.block_size);
+PVMEM_ATTR_U64(memory_block_size, "%llu", pv->lo.mb_size);
+PVMEM_ATTR_U64(plugged_size, "%llu", READ_ONCE(pv->map.total_plugged) * pv->lo.block_size);
+PVMEM_ATTR_U64(requested_size, "%llu", READ_ONCE(pv->cfg.requested_size));
+
+static ssize_t node_show(struct device *dev, struct device_attribute *attr,
+			 char *buf)
+{
+	return sysfs_emit(buf, "%d\n", to_pv(dev)->nid);
+}
+static DEVICE_ATTR_RO(node);
+
+static ssize_t mode_show(struct device *dev, struct device_attribute *attr,
+			 char *buf)
+{
+	/* Device blocks inside Linux memory blocks; the only mode so far. */
+	return sysfs_emit(buf, "sub_block\n");
+}
+static DEVICE_ATTR_RO(mode);
+
+static ssize_t state_show(struct device *dev, struct device_attribute *attr,
+			  char *buf)
+{
+	struct pvmem_dev *pv = to_pv(dev);
+	const enum pvmem_dev_state state = READ_ONCE(pv->state);
+
+	if (state == PVMEM_DEV_BROKEN)
+		return sysfs_emit(buf, "broken: %s\n", READ_ONCE(pv->broken_reason));
+	return sysfs_emit(buf, "%s\n", pvmem_dev_state_name(state));
+}
+static DEVICE_ATTR_RO(state);
+
+static ssize_t features_show(struct device *dev, struct device_attribute *attr,
+			     char *buf)
+{
+	struct pvmem_dev *pv = to_pv(dev);
+	int len = 0;
+
+	if (virtio_has_feature(pv->vdev, PVMEM_F_ACPI_PXM))
+		len += sysfs_emit_at(buf, len, "acpi_pxm ");
+	if (virtio_has_feature(pv->vdev, PVMEM_F_UNPLUGGED_INACCESSIBLE))
+		len += sysfs_emit_at(buf, len, "unplugged_inaccessible ");
+	if (len)
+		len--;	/* no trailing blank */
+	return len + sysfs_emit_at(buf, len, "\n");
+}
+static DEVICE_ATTR_RO(features);
+
+static ssize_t last_request_show(struct device *dev,
+				 struct device_attribute *attr, char *buf)
+{
+	struct pvmem_dev *pv = to_pv(dev);
+	const u64 ns = READ_ONCE(pv->last_req_ns);
+	const u16 resp = READ_ONCE(pv->last_resp_type);
+
+	if (!ns)
+		return sysfs_emit(buf, "none\n");
+	return sysfs_emit(buf, "%llu.%06llu %s %s\n", ns / NSEC_PER_SEC,
+			  (ns % NSEC_PER_SEC) / NSEC_PER_USEC,
+			  pvmem_req_name(READ_ONCE(pv->last_req_type)),
+			  resp < PVMEM_RESP_NR ? pvmem_resp_name(resp) : "pending");
+}
+static DEVICE_ATTR_RO(last_request);
+
+/*
+ * One line per run of memory blocks in the same state with the same number
+ * of device blocks plugged: "<first>-<last> <state> <plugged>/<per block>",
+ * first and last as memory block numbers (/sys/devices/system/memory/
+ * memoryN).  Unused memory blocks are left out.
+ */
+static ssize_t blocks_show(struct device *dev, struct device_attribute *attr,
+			   char *buf)
+{
+	struct pvmem_dev *pv = to_pv(dev);
+	const u64 first = pv->lo.first_mb_addr / pv->lo.mb_size;
+	const struct pvmem_map *map = &pv->map;
+	int len = 0;
+	u32 mb, end;
+
+	mutex_lock(&pv->hp_lock);
+	for (mb = 0; mb < map->nb_mb; mb = end) {
+		for (end = mb + 1; end < map->nb_mb &&
+		     map->state[end] == map->state[mb] &&
+		     map->nr_plugged[end] == map->nr_plugged[mb]; end++)
+			;
+		if (map->state[mb] == PVMEM_MB_UNUSED)
+			continue;
+		if (len > PAGE_SIZE - 80) {
+			len += sysfs_emit_at(buf, len, "...\n");
+			break;
+		}
+		len += sysfs_emit_at(buf, len, "%llu-%llu %s %u/%u\n", first + mb,
+				     first + end - 1, pvmem_mb_state_name(map->state[mb]),
+				     map->nr_plugged[mb], map->sbs_per_mb);
+	}
+	mutex_unlock(&pv->hp_lock);
+	return len;
+}
+static DEVICE_ATTR_RO(blocks);
+
+/* --- knobs --- */
+
+static ssize_t unplug_online_show(struct device *dev,
+				  struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%d\n", READ_ONCE(to_pv(dev)->unplug_online));
+}
+
+static ssize_t unplug_online_store(struct device *dev,
+				   struct device_attribute *attr,
+				   const char *buf, size_t count)
+{
+	struct pvmem_dev *pv = to_pv(dev);
+	bool val;
+
+	if (kstrtobool(buf, &val))
+		return -EINVAL;
+	WRITE_ONCE(pv->unplug_online, val);
+	if (val)
+		pvmem_kick(pv);
+	return count;
+}
+static DEVICE_ATTR_RW(unplug_online);
+
+static ssize_t offline_cap_show(struct device *dev,
+				struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", READ_ONCE(to_pv(dev)->offline_cap));
+}
+
+/* Bytes, from one memory block up to the whole region. */
+static ssize_t offline_cap_store(struct device *dev,
+				 struct device_attribute *attr,
+				 const char *buf, size_t count)
+{
+	struct pvmem_dev *pv = to_pv(dev);
+	u64 val;
+
+	if (kstrtou64(buf, 0, &val) || val < pv->lo.mb_size ||
+	    val > pv->boot_cfg.region_size)
+		return -EINVAL;
+	WRITE_ONCE(pv->offline_cap, val);
+	pvmem_kick(pv);
+	return count;
+}
+static DEVICE_ATTR_RW(offline_cap);
+
+static ssize_t retry_min_ms_show(struct device *dev,
+				 struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", READ_ONCE(to_pv(dev)->retry_min_ms));
+}
+
+/* 10 ms to an hour, not above retry_max_ms. */
+static ssize_t retry_min_ms_store(struct device *dev,
+				  struct device_attribute *attr,
+				  const char *buf, size_t count)
+{
+	struct pvmem_dev *pv = to_pv(dev);
+	unsigned int val;
+
+	if (kstrtouint(buf, 0, &val) || val < PVMEM_RETRY_MS_MIN ||
+	    val > READ_ONCE(pv->retry_max_ms))
+		return -EINVAL;
+	WRITE_ONCE(pv->retry_min_ms, val);
+	return count;
+}
+static DEVICE_ATTR_RW(retry_min_ms);
+
+static ssize_t retry_max_ms_show(struct device *dev,
+				 struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", READ_ONCE(to_pv(dev)->retry_max_ms));
+}
+
+/* Not below retry_min_ms, an hour at most. */
+static ssize_t retry_max_ms_store(struct device *dev,
+				  struct device_attribute *attr,
+				  const char *buf, size_t count)
+{
+	struct pvmem_dev *pv = to_pv(dev);
+	unsigned int val;
+
+	if (kstrtouint(buf, 0, &val) || val < READ_ONCE(pv->retry_min_ms) ||
+	    val > PVMEM_RETRY_MS_MAX)
+		return -EINVAL;
+	WRITE_ONCE(pv->retry_max_ms, val);
+	return count;
+}
+static DEVICE_ATTR_RW(retry_max_ms);
+
+/* Write 1: a worker waiting for its backoff (or for onlining) runs now. */
+static ssize_t retry_now_store(struct device *dev,
+			       struct device_attribute *attr,
+			       const char *buf, size_t count)
+{
+	unsigned int val;
+
+	if (kstrtouint(buf, 0, &val) || val != 1)
+		return -EINVAL;
+	pvmem_kick(to_pv(dev));
+	return count;
+}
+static DEVICE_ATTR_WO(retry_now);
+
+static struct attribute *pvmem_attrs[] = {
+	&dev_attr_node.attr,
+	&dev_attr_region_start.attr,
+	&dev_attr_region_size.attr,
+	&dev_attr_usable_region_size.attr,
+	&dev_attr_block_size.attr,
+	&dev_attr_memory_block_size.attr,
+	&dev_attr_mode.attr,
+	&dev_attr_plugged_size.attr,
+	&dev_attr_requested_size.attr,
+	&dev_attr_state.attr,
+	&dev_attr_features.attr,
+	&dev_attr_last_request.attr,
+	&dev_attr_blocks.attr,
+	&dev_attr_unplug_online.attr,
+	&dev_attr_offline_cap.attr,
+	&dev_attr_retry_min_ms.attr,
+	&dev_attr_retry_max_ms.attr,
+	&dev_attr_retry_now.attr,
+	NULL,
+};
+
+static const struct attribute_group pvmem_group = {
+	.name = "pvmem",
+	.attrs = pvmem_attrs,
+};
+
+/* --- counters --- */
+
+#define PVMEM_STAT(name, expr) PVMEM_ATTR_U64(name, "%llu", READ_ONCE(expr))
+
+PVMEM_STAT(requests_plug, pv->nr_req[PVMEM_REQ_PLUG]);
+PVMEM_STAT(requests_unplug, pv->nr_req[PVMEM_REQ_UNPLUG]);
+PVMEM_STAT(requests_unplug_all, pv->nr_req[PVMEM_REQ_UNPLUG_ALL]);
+PVMEM_STAT(requests_state, pv->nr_req[PVMEM_REQ_STATE]);
+PVMEM_STAT(responses_ack, pv->nr_resp[PVMEM_RESP_ACK]);
+PVMEM_STAT(responses_nack, pv->nr_resp[PVMEM_RESP_NACK]);
+PVMEM_STAT(responses_busy, pv->nr_resp[PVMEM_RESP_BUSY]);
+PVMEM_STAT(responses_error, pv->nr_resp[PVMEM_RESP_ERROR]);
+PVMEM_STAT(responses_invalid, pv->nr_resp_invalid);
+PVMEM_STAT(bytes_plugged, pv->bytes_plugged);
+PVMEM_STAT(bytes_unplugged, pv->bytes_unplugged);
+PVMEM_STAT(unplug_failed_busy, pv->nr_isolate_busy);
+PVMEM_STAT(unplug_failed_nomem, pv->nr_isolate_nomem);
+PVMEM_STAT(remove_failed, pv->nr_remove_failed);
+PVMEM_STAT(retries, pv->nr_retries);
+
+static struct attribute *pvmem_stats_attrs[] = {
+	&dev_attr_requests_plug.attr,
+	&dev_attr_requests_unplug.attr,
+	&dev_attr_requests_unplug_all.attr,
+	&dev_attr_requests_state.attr,
+	&dev_attr_responses_ack.attr,
+	&dev_attr_responses_nack.attr,
+	&dev_attr_responses_busy.attr,
+	&dev_attr_responses_error.attr,
+	&dev_attr_responses_invalid.attr,
+	&dev_attr_bytes_plugged.attr,
+	&dev_attr_bytes_unplugged.attr,
+	&dev_attr_unplug_failed_busy.attr,
+	&dev_attr_unplug_failed_nomem.attr,
+	&dev_attr_remove_failed.attr,
+	&dev_attr_retries.attr,
+	NULL,
+};
+
+static const struct attribute_group pvmem_stats_group = {
+	.name = "pvmem_stats",
+	.attrs = pvmem_stats_attrs,
+};
+
+const struct attribute_group *pvmem_groups[] = {
+	&pvmem_group,
+	&pvmem_stats_group,
+	NULL,
+};
