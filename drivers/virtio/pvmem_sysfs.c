@@ -11,6 +11,8 @@
  */
 #include <linux/device.h>
 #include <linux/kernel.h>
+#include <linux/string.h>
+#include <linux/string_helpers.h>
 #include <linux/sysfs.h>
 #include <linux/virtio.h>
 #include <linux/virtio_config.h>
@@ -137,6 +139,31 @@ static DEVICE_ATTR_RO(blocks);
 
 /* --- knobs --- */
 
+/*
+ * A whole-word boolean: 0/1, n/y, no/yes, off/on, false/true (any case,
+ * trailing newline allowed).  kstrtobool() would take "yes please".
+ */
+static int pvmem_parse_bool(const char *buf, bool *val)
+{
+	static const char * const words[] = {
+		"0", "1", "n", "y", "no", "yes", "off", "on", "false", "true",
+	};
+	char word[8];
+	size_t i;
+
+	/* No word is longer than "false\n". */
+	if (strscpy(word, buf, sizeof(word)) < 0)
+		return -EINVAL;
+	string_lower(word, word);
+	for (i = 0; i < ARRAY_SIZE(words); i++) {
+		if (sysfs_streq(word, words[i])) {
+			*val = i & 1;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
 static ssize_t unplug_online_show(struct device *dev,
 				  struct device_attribute *attr, char *buf)
 {
@@ -150,11 +177,10 @@ static ssize_t unplug_online_store(struct device *dev,
 	struct pvmem_dev *pv = to_pv(dev);
 	bool val;
 
-	if (kstrtobool(buf, &val))
+	/* Takes effect at the next pass; retry_now runs one at once. */
+	if (pvmem_parse_bool(buf, &val))
 		return -EINVAL;
 	WRITE_ONCE(pv->unplug_online, val);
-	if (val)
-		pvmem_kick(pv);
 	return count;
 }
 static DEVICE_ATTR_RW(unplug_online);

@@ -19,9 +19,9 @@ mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 
 M=/lib/modules/pvmem
-for m in $(cat $M/order); do
-	insmod $M/$m.ko || echo "pvmem-rig: insmod $m failed"
-done
+while read -r m; do
+	insmod "$M/$m.ko" || echo "pvmem-rig: insmod $m failed"
+done < $M/order
 # pvmem_rig.load=0: no memory driver; pvmem_rig.stock=1: Debian's
 # virtio_mem instead of pvmem (benchmark only).
 if grep -q 'pvmem_rig.stock=1' /proc/cmdline; then

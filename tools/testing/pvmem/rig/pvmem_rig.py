@@ -79,6 +79,8 @@ def build_initramfs(tests, out, extra_modules=()):
         with open(os.path.join(tmp, 'lib/modules/pvmem/order'), 'w') as f:
             f.write('\n'.join(names) + '\n')
         shutil.copy(os.path.join(ROOT, 'pvmem.ko'), os.path.join(tmp, 'pvmem', 'pvmem.ko'))
+        shutil.copy(os.path.join(ROOT, 'tools', 'pvmem', 'pvmemstat'),
+                    os.path.join(tmp, 'bin', 'pvmemstat'))
         for t in tests:
             shutil.copy(t, os.path.join(tmp, 'pvmem', 'tests', os.path.basename(t)))
         with open(out, 'wb') as f:

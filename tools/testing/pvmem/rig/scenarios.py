@@ -20,6 +20,13 @@ SCENARIOS = [
         'tests': ['pvmem_unplug_test'],
     },
     {
+        'name': 'sysfs',
+        'doc': 'one 4 GiB device: sysfs status and knobs, counters, tracepoints, '
+               'module parameters at load',
+        'devices': lambda: [Device('vm0', size=4 * GiB)],
+        'tests': ['pvmem_sysfs_test'],
+    },
+    {
         'name': 'numa',
         'doc': 'two NUMA nodes, one 4 GiB device on each (vm1 file-backed)',
         'devices': lambda: [Device('vm0', size=4 * GiB, node=0),

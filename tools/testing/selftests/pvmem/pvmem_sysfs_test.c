@@ -1,0 +1,334 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pvmem's sysfs status, knobs and counters, its tracepoints and its
+ * module parameters.
+ *
+ * Rig scenario "sysfs": one 4 GiB virtio-mem device, 2 MiB blocks.
+ */
+#include <sys/stat.h>
+
+#include "kselftest_harness.h"
+#include "pvmem_util.h"
+
+#define DRV "/sys/bus/virtio/drivers/pvmem"
+
+/* Path of a pvmem attribute of the (one) bound device. */
+static const char *attr(const char *name)
+{
+	static char path[2][300];
+	static int i;
+	struct dirent *de;
+	DIR *d = opendir(DRV);
+
+	i = !i;
+	path[i][0] = '\0';
+	while (d && (de = readdir(d))) {
+		if (!strncmp(de->d_name, "virtio", 6)) {
+			snprintf(path[i], sizeof(path[i]), DRV "/%s/%s", de->d_name, name);
+			break;
+		}
+	}
+	if (d)
+		closedir(d);
+	return path[i];
+}
+
+static uint64_t attr_u64(const char *name)
+{
+	return read_u64(attr(name), 0);
+}
+
+static const char *attr_str(const char *name)
+{
+	static char buf[256];
+
+	read_line(buf, sizeof(buf), "%s", attr(name));
+	buf[strcspn(buf, "\n")] = '\0';
+	return buf;
+}
+
+static int attr_write(const char *name, const char *val)
+{
+	return sysfs_write(attr(name), val);
+}
+
+static int wait_state(const char *want, int tenths)
+{
+	while (tenths-- > 0) {
+		if (!strncmp(attr_str("pvmem/state"), want, strlen(want)))
+			return 0;
+		usleep(100 * 1000);
+	}
+	return -1;
+}
+
+static const struct {
+	const char *name;
+	int mode;
+} attrs[] = {
+	{ "pvmem/node", 0444 }, { "pvmem/region_start", 0444 },
+	{ "pvmem/region_size", 0444 }, { "pvmem/usable_region_size", 0444 },
+	{ "pvmem/block_size", 0444 }, { "pvmem/memory_block_size", 0444 },
+	{ "pvmem/mode", 0444 }, { "pvmem/plugged_size", 0444 },
+	{ "pvmem/requested_size", 0444 }, { "pvmem/state", 0444 },
+	{ "pvmem/features", 0444 }, { "pvmem/last_request", 0444 },
+	{ "pvmem/blocks", 0444 }, { "pvmem/unplug_online", 0644 },
+	{ "pvmem/offline_cap", 0644 }, { "pvmem/retry_min_ms", 0644 },
+	{ "pvmem/retry_max_ms", 0644 }, { "pvmem/retry_now", 0200 },
+	{ "pvmem_stats/requests_plug", 0444 }, { "pvmem_stats/requests_unplug", 0444 },
+	{ "pvmem_stats/requests_unplug_all", 0444 }, { "pvmem_stats/requests_state", 0444 },
+	{ "pvmem_stats/responses_ack", 0444 }, { "pvmem_stats/responses_nack", 0444 },
+	{ "pvmem_stats/responses_busy", 0444 }, { "pvmem_stats/responses_error", 0444 },
+	{ "pvmem_stats/responses_invalid", 0444 }, { "pvmem_stats/bytes_plugged", 0444 },
+	{ "pvmem_stats/bytes_unplugged", 0444 }, { "pvmem_stats/unplug_failed_busy", 0444 },
+	{ "pvmem_stats/unplug_failed_nomem", 0444 }, { "pvmem_stats/remove_failed", 0444 },
+	{ "pvmem_stats/retries", 0444 },
+};
+
+TEST(attributes_exist_with_modes)
+{
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(attrs); i++) {
+		ASSERT_EQ(0, stat(attr(attrs[i].name), &st)) TH_LOG("%s", attrs[i].name);
+		EXPECT_EQ(attrs[i].mode, st.st_mode & 0777) TH_LOG("%s", attrs[i].name);
+	}
+}
+
+static void agree_with_host(struct __test_metadata *_metadata, const char *dev,
+			    uint64_t want)
+{
+	ASSERT_EQ(0, host_set(dev, want));
+	ASSERT_EQ(0, host_wait_size(dev, want, 600));
+	ASSERT_EQ(0, wait_state("idle", 300));
+	EXPECT_EQ((uint64_t)host_get(dev, "size"), attr_u64("pvmem/plugged_size"));
+	EXPECT_EQ((uint64_t)host_get(dev, "requested-size"), attr_u64("pvmem/requested_size"));
+	EXPECT_EQ((uint64_t)host_get(dev, "block-size"), attr_u64("pvmem/block_size"));
+	EXPECT_EQ((uint64_t)host_get(dev, "node"), attr_u64("pvmem/node"));
+	EXPECT_EQ((uint64_t)host_get(dev, "memaddr"), attr_u64("pvmem/region_start"));
+	EXPECT_EQ((uint64_t)host_get(dev, "region-size"), attr_u64("pvmem/region_size"));
+	EXPECT_EQ(memory_block_size(), attr_u64("pvmem/memory_block_size"));
+	EXPECT_STREQ("sub_block", attr_str("pvmem/mode"));
+	EXPECT_STREQ("acpi_pxm", attr_str("pvmem/features"));
+}
+
+TEST(values_agree_with_host)
+{
+	const char *dev = first_dev();
+
+	ASSERT_NE(NULL, dev);
+	agree_with_host(_metadata, dev, GiB + 6 * MiB);
+	EXPECT_NE(NULL, strstr(attr_str("pvmem/last_request"), " plug ack"));
+	EXPECT_NE(NULL, strstr(attr_str("pvmem/blocks"), "online_movable 64/64"));
+	agree_with_host(_metadata, dev, 512 * MiB);
+	EXPECT_NE(NULL, strstr(attr_str("pvmem/last_request"), " unplug ack"));
+	agree_with_host(_metadata, dev, 0);
+	EXPECT_STREQ("", attr_str("pvmem/blocks"));
+}
+
+/* Bad values get EINVAL and change nothing; good ones take effect. */
+TEST(knobs_validate)
+{
+	static const struct {
+		const char *name, *good;
+		const char *bad[8];
+	} knobs[] = {
+		{ "pvmem/unplug_online", "0", { "-1", "abc", "\n", "2", "yes please" } },
+		{ "pvmem/offline_cap", "268435456",
+		  { "-1", "abc", "\n", "0", "4096", "99999999999999999999999",
+		    "18446744073709551615" } },
+		{ "pvmem/retry_min_ms", "50",
+		  { "-1", "abc", "\n", "0", "9", "3600001", "99999999999" } },
+		{ "pvmem/retry_max_ms", "60000",
+		  { "-1", "abc", "\n", "0", "49", "3600001", "99999999999" } },
+		{ "pvmem/retry_now", NULL, { "0", "2", "abc", "\n", "-1" } },
+	};
+	char before[256];
+	size_t i, j;
+
+	for (i = 0; i < ARRAY_SIZE(knobs); i++) {
+		for (j = 0; j < ARRAY_SIZE(knobs[i].bad); j++) {
+			const char *bad = knobs[i].bad[j] ? knobs[i].bad[j] : "";
+
+			if (!knobs[i].bad[j])
+				break;
+			if (knobs[i].good)
+				snprintf(before, sizeof(before), "%s", attr_str(knobs[i].name));
+			EXPECT_EQ(-EINVAL, attr_write(knobs[i].name, bad))
+				TH_LOG("%s <- \"%s\"", knobs[i].name, bad);
+			if (knobs[i].good)
+				EXPECT_STREQ(before, attr_str(knobs[i].name));
+		}
+		if (!knobs[i].good)
+			continue;
+		EXPECT_EQ(0, attr_write(knobs[i].name, knobs[i].good));
+		EXPECT_STREQ(knobs[i].good, attr_str(knobs[i].name));
+	}
+	EXPECT_EQ(0, attr_write("pvmem/retry_now", "1"));
+	/* Whole words only, any case. */
+	EXPECT_EQ(0, attr_write("pvmem/unplug_online", "ON"));
+	EXPECT_STREQ("1", attr_str("pvmem/unplug_online"));
+	EXPECT_EQ(0, attr_write("pvmem/unplug_online", "false\n"));
+	EXPECT_STREQ("0", attr_str("pvmem/unplug_online"));
+	/* Back to the defaults for the tests after this one. */
+	EXPECT_EQ(0, attr_write("pvmem/unplug_online", "1"));
+	EXPECT_EQ(0, attr_write("pvmem/offline_cap", "1073741824"));
+	EXPECT_EQ(0, attr_write("pvmem/retry_min_ms", "100"));
+	EXPECT_EQ(0, attr_write("pvmem/retry_max_ms", "30000"));
+}
+
+TEST(unplug_online_and_retry_now)
+{
+	const char *dev = first_dev();
+	int i;
+
+	ASSERT_NE(NULL, dev);
+	ASSERT_EQ(0, host_set(dev, GiB));
+	ASSERT_EQ(0, host_wait_size(dev, GiB, 600));
+	/* Forbidden to unplug online memory, with a 10-minute backoff. */
+	ASSERT_EQ(0, attr_write("pvmem/retry_max_ms", "600000"));
+	ASSERT_EQ(0, attr_write("pvmem/retry_min_ms", "600000"));
+	ASSERT_EQ(0, attr_write("pvmem/unplug_online", "0"));
+	ASSERT_EQ(0, host_set(dev, 0));
+	ASSERT_EQ(0, wait_state("waiting_for_retry", 300));
+	EXPECT_EQ(GiB, attr_u64("pvmem/plugged_size"));
+	/* Allowed again: nothing happens before the backoff ends... */
+	ASSERT_EQ(0, attr_write("pvmem/unplug_online", "1"));
+	for (i = 0; i < 30; i++) {
+		EXPECT_EQ((int64_t)GiB, host_get(dev, "size"));
+		usleep(100 * 1000);
+	}
+	/* ... unless retry_now says so. */
+	ASSERT_EQ(0, attr_write("pvmem/retry_now", "1"));
+	EXPECT_EQ(0, host_wait_size(dev, 0, 60));
+	EXPECT_EQ(0, wait_state("idle", 300));
+	EXPECT_EQ(0, attr_write("pvmem/retry_min_ms", "100"));
+	EXPECT_EQ(0, attr_write("pvmem/retry_max_ms", "30000"));
+}
+
+TEST(offline_cap_pauses_plugging)
+{
+	const char *dev = first_dev();
+	const uint64_t mb = memory_block_size();
+	const char *auto_online = "/sys/devices/system/memory/auto_online_blocks";
+	uint64_t addr;
+	int i;
+
+	ASSERT_NE(NULL, dev);
+	addr = host_get(dev, "memaddr");
+	ASSERT_EQ(0, sysfs_write(auto_online, "offline"));
+	ASSERT_EQ(0, attr_write("pvmem/offline_cap", "268435456"));	/* 2 blocks */
+	ASSERT_EQ(0, host_set(dev, 8 * mb));
+	ASSERT_EQ(0, wait_state("waiting_for_online", 300));
+	EXPECT_EQ((int64_t)(2 * mb), host_get(dev, "size"));
+	/* Onlining what was added lets it go on, two blocks at a time. */
+	for (i = 0; i < 8; i++) {
+		char path[128];
+
+		snprintf(path, sizeof(path), "/sys/devices/system/memory/memory%" PRIu64 "/state",
+			 (addr + i * mb) / mb);
+		usleep(300 * 1000);
+		EXPECT_EQ(0, sysfs_write(path, "online_movable")) TH_LOG("block %d", i);
+	}
+	EXPECT_EQ(0, host_wait_size(dev, 8 * mb, 60));
+	EXPECT_EQ(0, sysfs_write(auto_online, "online_movable"));
+	EXPECT_EQ(0, attr_write("pvmem/offline_cap", "1073741824"));
+	ASSERT_EQ(0, host_set(dev, 0));
+	EXPECT_EQ(0, host_wait_size(dev, 0, 600));
+}
+
+static const char * const stats[] = {
+	"requests_plug", "requests_unplug", "requests_unplug_all", "requests_state",
+	"responses_ack", "responses_nack", "responses_busy", "responses_error",
+	"responses_invalid", "bytes_plugged", "bytes_unplugged", "unplug_failed_busy",
+	"unplug_failed_nomem", "remove_failed", "retries",
+};
+
+static void read_stats(uint64_t *v)
+{
+	char name[64];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(stats); i++) {
+		snprintf(name, sizeof(name), "pvmem_stats/%s", stats[i]);
+		v[i] = attr_u64(name);
+	}
+}
+
+TEST(counters_go_up_and_add_up)
+{
+	const uint64_t steps[] = { 2 * GiB, 512 * MiB, 3 * GiB + 2 * MiB, 0 };
+	uint64_t before[ARRAY_SIZE(stats)], after[ARRAY_SIZE(stats)];
+	const char *dev = first_dev();
+	size_t i, s;
+
+	ASSERT_NE(NULL, dev);
+	read_stats(before);
+	for (s = 0; s < ARRAY_SIZE(steps); s++) {
+		ASSERT_EQ(0, host_set(dev, steps[s]));
+		ASSERT_EQ(0, host_wait_size(dev, steps[s], 600));
+		ASSERT_EQ(0, wait_state("idle", 300));
+		read_stats(after);
+		for (i = 0; i < ARRAY_SIZE(stats); i++) {
+			const char *name = stats[i] ? stats[i] : "?";
+
+			EXPECT_GE(after[i], before[i]) TH_LOG("%s went down", name);
+		}
+		/* bytes plugged - bytes unplugged = what is plugged now */
+		EXPECT_EQ(attr_u64("pvmem/plugged_size"), after[9] - after[10]);
+		EXPECT_EQ(steps[s], after[9] - after[10]);
+		/* every request got exactly one answer */
+		EXPECT_EQ(after[0] + after[1] + after[2] + after[3],
+			  after[4] + after[5] + after[6] + after[7] + after[8]);
+		memcpy(before, after, sizeof(before));
+	}
+	EXPECT_GT(after[0], 0);
+	EXPECT_GT(after[1], 0);
+}
+
+TEST(tracepoints_fire_for_plug)
+{
+	const char *t = "/sys/kernel/tracing";
+	const char *dev = first_dev();
+	char path[128];
+
+	ASSERT_NE(NULL, dev);
+	snprintf(path, sizeof(path), "%s/events/pvmem/enable", t);
+	if (access(path, F_OK))
+		SKIP(return, "tracefs not mounted");
+	ASSERT_EQ(0, sysfs_write(path, "1"));
+	snprintf(path, sizeof(path), "%s/trace", t);
+	ASSERT_EQ(0, sysfs_write(path, "\n"));
+	ASSERT_EQ(0, host_set(dev, 256 * MiB));
+	ASSERT_EQ(0, host_wait_size(dev, 256 * MiB, 600));
+	EXPECT_EQ(0, system("grep -q 'pvmem_request: virtio[0-9]* plug' /sys/kernel/tracing/trace"));
+	EXPECT_EQ(0, system("grep -q 'pvmem_response: .* plug .* resp=ack' /sys/kernel/tracing/trace"));
+	EXPECT_EQ(0, system("grep -q 'pvmem_block: .* unused -> adding' /sys/kernel/tracing/trace"));
+	snprintf(path, sizeof(path), "%s/events/pvmem/enable", t);
+	EXPECT_EQ(0, sysfs_write(path, "0"));
+	ASSERT_EQ(0, host_set(dev, 0));
+	ASSERT_EQ(0, host_wait_size(dev, 0, 600));
+}
+
+/* Last: unloads and reloads the module. */
+TEST(module_parameters_checked_at_load)
+{
+	const char *dev = first_dev();
+
+	ASSERT_NE(NULL, dev);
+	ASSERT_EQ(0, host_wait_size(dev, 0, 600));
+	ASSERT_EQ(0, system("rmmod pvmem"));
+	EXPECT_NE(0, system("insmod /pvmem/pvmem.ko response_timeout=0 2>/dev/null"));
+	EXPECT_TRUE(dmesg_has("response_timeout=0 is outside 1-3600 seconds"));
+	EXPECT_NE(0, system("insmod /pvmem/pvmem.ko retry_min_ms=500 retry_max_ms=100 2>/dev/null"));
+	EXPECT_NE(0, system("insmod /pvmem/pvmem.ko offline_cap_mb=0 2>/dev/null"));
+	/* Good parameters load, and become the device's knobs. */
+	ASSERT_EQ(0, system("insmod /pvmem/pvmem.ko unplug_online=0 retry_min_ms=200"));
+	EXPECT_STREQ("0", attr_str("pvmem/unplug_online"));
+	EXPECT_STREQ("200", attr_str("pvmem/retry_min_ms"));
+	ASSERT_EQ(0, host_set(dev, 128 * MiB));
+	EXPECT_EQ(0, host_wait_size(dev, 128 * MiB, 600));
+}
+
+TEST_HARNESS_MAIN
