@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
 """make demo: boot a guest with pvmem and one 16 GiB virtio-mem device, plug
-4 GiB then 8 GiB from the host over QMP, and show the guest's view."""
+4 GiB then 8 GiB from the host over QMP, give 6 GiB back, and show the
+guest's view (including pvmemstat) at each step."""
 import os
 import subprocess
 import sys
@@ -25,6 +26,7 @@ for b in /sys/devices/system/memory/memory*; do
 done
 echo "pvmem memory blocks online: $on ($movable movable, $((mb >> 20)) MiB each)"
 grep 'pvmem' /proc/iomem | sed 's/^ */iomem: /'
+pvmemstat -b
 '''
 
 
@@ -33,6 +35,16 @@ def show(g, title):
         title, g.size('vm0') // MiB, g.qom_get('vm0', 'requested-size') // MiB))
     for line in g.check(VIEW).splitlines():
         print('    ' + line)
+
+
+def unplug(g, size):
+    start = time.time()
+    print('host: qom-set vm0 requested-size %d GiB' % (size // GiB))
+    g.set_requested('vm0', size)
+    g.wait_size('vm0', size)
+    print('    unplugged in %.1f s' % (time.time() - start))
+    time.sleep(0.5)
+    show(g, 'after going down to %d GiB' % (size // GiB))
 
 
 def main():
@@ -55,6 +67,7 @@ def main():
             print('    plugged in %.1f s' % (time.time() - start))
             time.sleep(0.5)
             show(g, 'after %d GiB' % (size // GiB))
+        unplug(g, 2 * GiB)
     except RigError as e:
         print('demo failed: %s' % e)
         return 1
