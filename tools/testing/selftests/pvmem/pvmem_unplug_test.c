@@ -382,28 +382,6 @@ TEST(manual_offline_online)
 	EXPECT_EQ(0, mem_off(&d, 0));
 }
 
-TEST(unplug_online_parameter)
-{
-	const char *param = "/sys/module/pvmem/parameters/unplug_online";
-	struct dev d;
-	int i;
-
-	dev_init(_metadata, &d, NULL);
-	ASSERT_EQ(0, resize(&d, GiB));
-	ASSERT_EQ(0, sysfs_write(param, "N"));
-	ASSERT_EQ(0, host_set(d.id, 0));
-	/* Everything is online: nothing may go. */
-	for (i = 0; i < 50; i++) {
-		EXPECT_EQ((int64_t)GiB, host_get(d.id, "size"));
-		usleep(100 * 1000);
-	}
-	EXPECT_EQ(0, mem_off(&d, GiB));
-	/* Allowed again, the next retry finishes. */
-	ASSERT_EQ(0, sysfs_write(param, "Y"));
-	EXPECT_EQ(0, host_wait_size(d.id, 0, 120));
-	EXPECT_EQ(0, wait_blocks(&d, 0));
-}
-
 TEST(host_gets_memory_back)
 {
 	const size_t len = 3 * GiB + 512 * MiB;
