@@ -164,6 +164,14 @@ static int pvmem_parse_bool(const char *buf, bool *val)
 	return -EINVAL;
 }
 
+/* A number in [@lo, @hi]; anything else (sign, junk, overflow) is -EINVAL. */
+static int pvmem_parse_range(const char *buf, u64 lo, u64 hi, u64 *val)
+{
+	if (kstrtou64(buf, 0, val) || *val < lo || *val > hi)
+		return -EINVAL;
+	return 0;
+}
+
 static ssize_t unplug_online_show(struct device *dev,
 				  struct device_attribute *attr, char *buf)
 {
@@ -199,8 +207,7 @@ static ssize_t offline_cap_store(struct device *dev,
 	struct pvmem_dev *pv = to_pv(dev);
 	u64 val;
 
-	if (kstrtou64(buf, 0, &val) || val < pv->lo.mb_size ||
-	    val > pv->boot_cfg.region_size)
+	if (pvmem_parse_range(buf, pv->lo.mb_size, pv->boot_cfg.region_size, &val))
 		return -EINVAL;
 	WRITE_ONCE(pv->offline_cap, val);
 	pvmem_kick(pv);
@@ -208,8 +215,8 @@ static ssize_t offline_cap_store(struct device *dev,
 }
 static DEVICE_ATTR_RW(offline_cap);
 
-static ssize_t retry_min_ms_show(struct device *dev,
-				 struct device_attribute *attr, char *buf)
+static ssize_t retry_min_ms_show(struct device *dev, struct device_attribute *attr,
+				 char *buf)
 {
 	return sysfs_emit(buf, "%u\n", READ_ONCE(to_pv(dev)->retry_min_ms));
 }
@@ -220,18 +227,17 @@ static ssize_t retry_min_ms_store(struct device *dev,
 				  const char *buf, size_t count)
 {
 	struct pvmem_dev *pv = to_pv(dev);
-	unsigned int val;
+	u64 val;
 
-	if (kstrtouint(buf, 0, &val) || val < PVMEM_RETRY_MS_MIN ||
-	    val > READ_ONCE(pv->retry_max_ms))
+	if (pvmem_parse_range(buf, PVMEM_RETRY_MS_MIN, READ_ONCE(pv->retry_max_ms), &val))
 		return -EINVAL;
 	WRITE_ONCE(pv->retry_min_ms, val);
 	return count;
 }
 static DEVICE_ATTR_RW(retry_min_ms);
 
-static ssize_t retry_max_ms_show(struct device *dev,
-				 struct device_attribute *attr, char *buf)
+static ssize_t retry_max_ms_show(struct device *dev, struct device_attribute *attr,
+				 char *buf)
 {
 	return sysfs_emit(buf, "%u\n", READ_ONCE(to_pv(dev)->retry_max_ms));
 }
@@ -242,10 +248,9 @@ static ssize_t retry_max_ms_store(struct device *dev,
 				  const char *buf, size_t count)
 {
 	struct pvmem_dev *pv = to_pv(dev);
-	unsigned int val;
+	u64 val;
 
-	if (kstrtouint(buf, 0, &val) || val < READ_ONCE(pv->retry_min_ms) ||
-	    val > PVMEM_RETRY_MS_MAX)
+	if (pvmem_parse_range(buf, READ_ONCE(pv->retry_min_ms), PVMEM_RETRY_MS_MAX, &val))
 		return -EINVAL;
 	WRITE_ONCE(pv->retry_max_ms, val);
 	return count;
@@ -257,9 +262,9 @@ static ssize_t retry_now_store(struct device *dev,
 			       struct device_attribute *attr,
 			       const char *buf, size_t count)
 {
-	unsigned int val;
+	u64 val;
 
-	if (kstrtouint(buf, 0, &val) || val != 1)
+	if (pvmem_parse_range(buf, 1, 1, &val))
 		return -EINVAL;
 	pvmem_kick(to_pv(dev));
 	return count;
