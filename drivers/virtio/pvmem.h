@@ -49,6 +49,7 @@ struct pvmem_dev {
 	struct resource *region;	/* claims [addr, addr + region_size) */
 	char name[32];			/* for messages once vdev may be gone */
 	struct notifier_block notifier;
+	struct notifier_block pm_notifier;	/* refuses suspend/hibernation */
 
 	/*
 	 * Owned by the worker (pvmem_work()): only it reads the config,

@@ -23,6 +23,7 @@
 #include <linux/module.h>
 #include <linux/numa.h>
 #include <linux/scatterlist.h>
+#include <linux/suspend.h>
 #include <linux/slab.h>
 #include <linux/virtio_config.h>
 
@@ -742,6 +743,28 @@ void pvmem_kick(struct pvmem_dev *pv)
 	spin_unlock_irqrestore(&pv->stop_lock, flags);
 }
 
+/*
+ * Without VIRTIO_MEM_F_PERSISTENT_SUSPEND the device may drop plugged
+ * memory across suspend, and a hibernation image would restore memory the
+ * device no longer backs: refuse both while anything is plugged.
+ */
+static int pvmem_pm_notify(struct notifier_block *nb, unsigned long action,
+			   void *arg)
+{
+	struct pvmem_dev *pv = container_of(nb, struct pvmem_dev, pm_notifier);
+	const u64 plugged = READ_ONCE(pv->map.total_plugged) * pv->lo.block_size;
+
+	if (action != PM_SUSPEND_PREPARE && action != PM_HIBERNATION_PREPARE)
+		return NOTIFY_DONE;
+	if (!plugged)
+		return NOTIFY_OK;
+	/* pv->name, not the device: this outlives an unbind that left memory. */
+	pr_err("pvmem %s: %s refused: %llu MiB plugged, which the device does not keep across it; set the request to 0 first\n",
+	       pv->name, action == PM_SUSPEND_PREPARE ? "suspend" : "hibernation",
+	       plugged >> 20);
+	return notifier_from_errno(-EBUSY);
+}
+
 /* NUMA node of the region: the device's ACPI PXM, else the address. */
 static int pvmem_find_node(struct pvmem_dev *pv)
 {
@@ -885,6 +908,10 @@ static int pvmem_probe(struct virtio_device *vdev)
 			"the online page callback is taken (is virtio_mem loaded?)\n");
 		goto err_unregister_group;
 	}
+	pv->pm_notifier.notifier_call = pvmem_pm_notify;
+	rc = register_pm_notifier(&pv->pm_notifier);
+	if (rc)
+		goto err_unregister_mm;
 
 	pv->unplug_all_pending = pv->boot_cfg.plugged_size != 0;
 	dev_info(&vdev->dev,
@@ -900,6 +927,8 @@ static int pvmem_probe(struct virtio_device *vdev)
 	queue_delayed_work(system_freezable_wq, &pv->work, 0);
 	return 0;
 
+err_unregister_mm:
+	pvmem_mm_unregister(pv);
 err_unregister_group:
 	memory_group_unregister(pv->mgid);
 err_release_region:
@@ -959,6 +988,8 @@ static void pvmem_remove(struct virtio_device *vdev)
 	cancel_delayed_work_sync(&pv->work);
 
 	left = pvmem_remove_all_memory(pv);
+	if (!left)
+		unregister_pm_notifier(&pv->pm_notifier);
 	mutex_lock(&pv->hp_lock);
 	pv->removing = true;
 	mutex_unlock(&pv->hp_lock);

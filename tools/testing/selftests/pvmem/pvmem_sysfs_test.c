@@ -320,6 +320,56 @@ TEST(tracepoints_fire_for_plug)
 	ASSERT_EQ(0, host_wait_size(dev, 0, 600));
 }
 
+TEST(suspend_and_hibernation_refused_while_plugged)
+{
+	const char *dev = first_dev();
+	int rc;
+
+	ASSERT_NE(NULL, dev);
+	ASSERT_EQ(0, host_set(dev, 256 * MiB));
+	ASSERT_EQ(0, host_wait_size(dev, 256 * MiB, 600));
+	/* Suspend to idle: refused, and we are still running to see it. */
+	EXPECT_EQ(-EBUSY, sysfs_write("/sys/power/state", "freeze"));
+	EXPECT_TRUE(dmesg_has("suspend refused: 256 MiB plugged"));
+	rc = sysfs_write("/sys/power/state", "disk");
+	if (rc == -EPERM || rc == -EINVAL || rc == -ENODEV)
+		TH_LOG("hibernation not available here (%d)", rc);
+	else
+		EXPECT_EQ(-EBUSY, rc);
+	if (rc == -EBUSY)
+		EXPECT_TRUE(dmesg_has("hibernation refused: 256 MiB plugged"));
+	EXPECT_EQ((int64_t)(256 * MiB), host_get(dev, "size"));
+	EXPECT_STREQ("idle", attr_str("pvmem/state"));
+	ASSERT_EQ(0, host_set(dev, 0));
+	ASSERT_EQ(0, host_wait_size(dev, 0, 600));
+}
+
+TEST(rmmod_refused_while_plugged_and_reload_ten_times)
+{
+	const char *dev = first_dev();
+	int i, t;
+
+	ASSERT_NE(NULL, dev);
+	for (i = 0; i < 10; i++) {
+		ASSERT_EQ(0, host_set(dev, 256 * MiB));
+		ASSERT_EQ(0, host_wait_size(dev, 256 * MiB, 600));
+		ASSERT_EQ(0, wait_state("idle", 300));
+		/* Memory in use by Linux: the module is pinned. */
+		EXPECT_NE(0, system("rmmod pvmem 2>/dev/null")) TH_LOG("round %d", i);
+		EXPECT_EQ(256 * MiB, attr_u64("pvmem/plugged_size"));
+		EXPECT_EQ((int64_t)(256 * MiB), host_get(dev, "size"));
+		ASSERT_EQ(0, host_set(dev, 0));
+		ASSERT_EQ(0, host_wait_size(dev, 0, 600));
+		ASSERT_EQ(0, wait_state("idle", 300));
+		ASSERT_EQ(0, system("rmmod pvmem")) TH_LOG("round %d", i);
+		EXPECT_NE(0, access(DRV, F_OK));
+		ASSERT_EQ(0, system("insmod /pvmem/pvmem.ko")) TH_LOG("round %d", i);
+		for (t = 0; t < 100 && access(attr("pvmem/state"), F_OK); t++)
+			usleep(100 * 1000);
+		ASSERT_EQ(0, access(attr("pvmem/state"), F_OK)) TH_LOG("round %d", i);
+	}
+}
+
 /* Last: unloads and reloads the module. */
 TEST(module_parameters_checked_at_load)
 {
