@@ -3,7 +3,8 @@
 """make check: every pvmem test, host and guest, and one summary line.
 
 1. host: build with W=1 (no warnings), sparse, checkpatch --strict, the
-   userspace unit tests of the pure core under ASan/UBSan;
+   userspace unit tests of the pure core under ASan/UBSan, 15 s of
+   libFuzzer over the same core;
 2. guest: for each scenario in scenarios.py, boot Debian's 6.1 kernel under
    QEMU TCG, run its kselftests, and check the console stayed clean.
 Ends with 'N passed, N failed, N skipped'; exits 1 if anything failed.
@@ -80,6 +81,9 @@ def host_checks(t):
     rc, out = sh('make --no-print-directory -C tools/testing/pvmem run', 'unit.log')
     if not t.tap('unit', out) or rc:
         t.add('unit.run', False, why=out[-3000:])
+    rc, out = sh('make --no-print-directory -C tools/testing/pvmem fuzz-run FUZZ_SECONDS=15',
+                 'fuzz.log')
+    t.add('host.fuzz_core_15s', rc == 0 and 'Done ' in out, why=out[-3000:])
     rc, out = sh('make --no-print-directory -C tools/testing/selftests/pvmem', 'selftests-build.log')
     t.add('host.selftests_build', rc == 0, why=out[-2000:])
     return rc == 0
