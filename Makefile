@@ -7,10 +7,15 @@
 #   make check    build, host unit tests, guest kselftests in QEMU; summary
 #   make demo     boot a guest, plug 4 GiB then 8 GiB, show the guest's view
 #   make bench    pvmem against Debian's virtio_mem.ko in the same run
+#   make FAULT_INJECT=1   a test build with debugfs fault injection
 #
 GUEST_KREL ?= $(shell scripts/guest-krel 2>/dev/null)
 KDIR ?= /usr/src/linux-headers-$(GUEST_KREL)
 KBUILD_ARGS := -C $(KDIR) M=$(CURDIR) CONFIG_PVMEM=m
+# make FAULT_INJECT=1: debugfs fault injection, for tests only.
+ifeq ($(FAULT_INJECT),1)
+KBUILD_ARGS += CONFIG_PVMEM_FAULT_INJECT=y
+endif
 
 .PHONY: all modules deps check demo bench unit selftests checkpatch sparse clean
 

@@ -17,6 +17,14 @@
 
 #include "pvmem_core.h"
 
+/* Counters of faults to inject (CONFIG_PVMEM_FAULT_INJECT only). */
+struct pvmem_fault {
+	struct dentry *dir;
+	atomic_t busy, nack, error;	/* answers instead of the device's */
+	atomic_t isolate;		/* range isolations to fail */
+	atomic_t add;			/* memory additions to fail */
+};
+
 /* The name every memory resource pvmem adds carries in /proc/iomem. */
 #define PVMEM_RESOURCE_NAME	"System RAM (pvmem)"
 
@@ -111,6 +119,8 @@ struct pvmem_dev {
 	u64 offline_cap;		/* bytes added but not onlined, at most */
 	unsigned int retry_min_ms;	/* first backoff */
 	unsigned int retry_max_ms;	/* backoff cap */
+
+	struct pvmem_fault fault;
 };
 
 /* Ranges the retry knobs are checked against. */
@@ -135,6 +145,23 @@ const char *pvmem_dev_state_name(enum pvmem_dev_state state);
 
 /* drivers/virtio/pvmem_sysfs.c */
 extern const struct attribute_group *pvmem_groups[];
+
+/* drivers/virtio/pvmem_fault.c */
+#ifdef CONFIG_PVMEM_FAULT_INJECT
+int pvmem_fault_resp(struct pvmem_dev *pv);
+bool pvmem_fault_isolate(struct pvmem_dev *pv);
+bool pvmem_fault_add(struct pvmem_dev *pv);
+void pvmem_fault_init(struct pvmem_dev *pv);
+void pvmem_fault_exit(struct pvmem_dev *pv);
+void pvmem_fault_cleanup(void);
+#else
+static inline int pvmem_fault_resp(struct pvmem_dev *pv) { return -1; }
+static inline bool pvmem_fault_isolate(struct pvmem_dev *pv) { return false; }
+static inline bool pvmem_fault_add(struct pvmem_dev *pv) { return false; }
+static inline void pvmem_fault_init(struct pvmem_dev *pv) { }
+static inline void pvmem_fault_exit(struct pvmem_dev *pv) { }
+static inline void pvmem_fault_cleanup(void) { }
+#endif
 
 /* mm-hooks/pvmem_mm.c */
 int pvmem_mm_register(struct pvmem_dev *pv);

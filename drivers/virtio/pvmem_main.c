@@ -162,6 +162,58 @@ static int pvmem_resp_errno(u16 type)
 	}
 }
 
+/* Count and trace a request going out. */
+static void pvmem_note_request(struct pvmem_dev *pv, u16 type, u64 addr, u16 nb)
+{
+	trace_pvmem_request(pv->name, pvmem_req_name(type), addr, nb);
+	WRITE_ONCE(pv->nr_req[type], pv->nr_req[type] + 1);
+	WRITE_ONCE(pv->last_req_ns, ktime_get_boottime_ns());
+	WRITE_ONCE(pv->last_req_type, type);
+	WRITE_ONCE(pv->last_resp_type, PVMEM_RESP_NR);
+}
+
+/* A request got no valid answer: count, trace, mark broken. */
+static int pvmem_bad_resp(struct pvmem_dev *pv, u16 type, u64 addr, u16 nb,
+			  const char *what, const char *reason)
+{
+	trace_pvmem_response(pv->name, pvmem_req_name(type), addr, nb, what,
+			     -EPROTO);
+	WRITE_ONCE(pv->nr_resp_invalid, pv->nr_resp_invalid + 1);
+	pvmem_set_broken(pv, reason);
+	return -EPROTO;
+}
+
+/*
+ * Check, count and trace the answer to a request, and turn it into an
+ * errno (see pvmem_send()).
+ */
+static int pvmem_handle_resp(struct pvmem_dev *pv, u16 type, u64 addr, u16 nb,
+			     const struct pvmem_resp *resp, unsigned int len)
+{
+	struct pvmem_reply reply;
+	enum pvmem_resp_err err;
+	int rc;
+
+	err = pvmem_resp_decode(type, resp, len, &reply);
+	if (err) {
+		dev_err(&pv->vdev->dev, "bad response to %s (len %u, type %u): %s\n",
+			pvmem_req_name(type), len, le16_to_cpu(resp->type),
+			pvmem_resp_errstr(err));
+		return pvmem_bad_resp(pv, type, addr, nb, "invalid",
+				      "invalid response");
+	}
+	rc = pvmem_resp_errno(reply.type);
+	trace_pvmem_response(pv->name, pvmem_req_name(type), addr, nb,
+			     pvmem_resp_name(reply.type), rc);
+	WRITE_ONCE(pv->nr_resp[reply.type], pv->nr_resp[reply.type] + 1);
+	WRITE_ONCE(pv->last_resp_type, reply.type);
+	if (!rc && type == PVMEM_REQ_PLUG)
+		WRITE_ONCE(pv->bytes_plugged, pv->bytes_plugged + nb * pv->lo.block_size);
+	else if (!rc && type == PVMEM_REQ_UNPLUG)
+		WRITE_ONCE(pv->bytes_unplugged, pv->bytes_unplugged + nb * pv->lo.block_size);
+	return rc;
+}
+
 /**
  * pvmem_send - send one request and wait for its response
  * @pv: the device
@@ -177,62 +229,37 @@ static int pvmem_resp_errno(u16 type)
 static int pvmem_send(struct pvmem_dev *pv, u16 type, u64 addr, u16 nb)
 {
 	struct scatterlist sg_req, sg_resp, *sgs[2] = { &sg_req, &sg_resp };
-	struct pvmem_reply reply;
-	enum pvmem_resp_err err;
+	struct pvmem_resp fake;
 	unsigned int len = 0;
 	void *buf = NULL;
 	int rc;
 
 	pvmem_req_encode(&pv->req, type, addr, nb);
 	memset(&pv->resp, 0, sizeof(pv->resp));
+	rc = pvmem_fault_resp(pv);
+	if (rc >= 0) {
+		/* Injected: answered as a device would, without reaching it. */
+		pvmem_note_request(pv, type, addr, nb);
+		fake = (struct pvmem_resp) { .type = cpu_to_le16(rc) };
+		return pvmem_handle_resp(pv, type, addr, nb, &fake, sizeof(fake));
+	}
 	sg_init_one(&sg_req, &pv->req, sizeof(pv->req));
 	sg_init_one(&sg_resp, &pv->resp, sizeof(pv->resp));
 	rc = virtqueue_add_sgs(pv->vq, sgs, 1, 1, pv, GFP_KERNEL);
 	if (rc)
 		return rc;
-	trace_pvmem_request(pv->name, pvmem_req_name(type), addr, nb);
+	pvmem_note_request(pv, type, addr, nb);
 	virtqueue_kick(pv->vq);
-	WRITE_ONCE(pv->nr_req[type], pv->nr_req[type] + 1);
-	WRITE_ONCE(pv->last_req_ns, ktime_get_boottime_ns());
-	WRITE_ONCE(pv->last_req_type, type);
-	WRITE_ONCE(pv->last_resp_type, PVMEM_RESP_NR);
 
-	if (!wait_event_timeout(pv->resp_wq,
-				pvmem_resp_ready(pv, &buf, &len),
-				response_timeout * HZ)) {
-		/* The buffers stay with the device; nothing reuses them. */
-		trace_pvmem_response(pv->name, pvmem_req_name(type), addr, nb,
-				     "timeout", -EPROTO);
-		WRITE_ONCE(pv->nr_resp_invalid, pv->nr_resp_invalid + 1);
-		pvmem_set_broken(pv, "no response within response_timeout");
-		return -EPROTO;
-	}
-	if (buf != pv) {
-		WRITE_ONCE(pv->nr_resp_invalid, pv->nr_resp_invalid + 1);
-		pvmem_set_broken(pv, "response for an unknown request");
-		return -EPROTO;
-	}
-	err = pvmem_resp_decode(type, &pv->resp, len, &reply);
-	if (err) {
-		trace_pvmem_response(pv->name, pvmem_req_name(type), addr, nb,
-				     "invalid", -EPROTO);
-		WRITE_ONCE(pv->nr_resp_invalid, pv->nr_resp_invalid + 1);
-		dev_err(&pv->vdev->dev, "bad response to %s (len %u, type %u): %s\n",
-			pvmem_req_name(type), len, le16_to_cpu(pv->resp.type),
-			pvmem_resp_errstr(err));
-		pvmem_set_broken(pv, "invalid response");
-		return -EPROTO;
-	}
-	rc = pvmem_resp_errno(reply.type);
-	trace_pvmem_response(pv->name, pvmem_req_name(type), addr, nb,
-			     pvmem_resp_name(reply.type), rc);
-	WRITE_ONCE(pv->nr_resp[reply.type], pv->nr_resp[reply.type] + 1);
-	WRITE_ONCE(pv->last_resp_type, reply.type);
-	if (!rc && type == PVMEM_REQ_PLUG)
-		WRITE_ONCE(pv->bytes_plugged, pv->bytes_plugged + nb * pv->lo.block_size);
-	else if (!rc && type == PVMEM_REQ_UNPLUG)
-		WRITE_ONCE(pv->bytes_unplugged, pv->bytes_unplugged + nb * pv->lo.block_size);
-	return rc;
+	/* The buffers stay with a device that never answers: none reused. */
+	if (!wait_event_timeout(pv->resp_wq, pvmem_resp_ready(pv, &buf, &len),
+				response_timeout * HZ))
+		return pvmem_bad_resp(pv, type, addr, nb, "timeout",
+				      "no response within response_timeout");
+	if (buf != pv)
+		return pvmem_bad_resp(pv, type, addr, nb, "invalid",
+				      "response for an unknown request");
+	return pvmem_handle_resp(pv, type, addr, nb, &pv->resp, len);
 }
 
 /* Pin the module while Linux holds memory of ours: rmmod is refused. */
@@ -258,7 +285,7 @@ static int pvmem_add_mbs(struct pvmem_dev *pv, u32 mb, u32 nr)
 		pvmem_mb_set_state(pv, i, PVMEM_MB_ADDING);
 	pvmem_update_pin(pv);
 	mutex_unlock(&pv->hp_lock);
-	rc = pvmem_mm_add(pv, mb, nr);
+	rc = pvmem_fault_add(pv) ? -ENOMEM : pvmem_mm_add(pv, mb, nr);
 	mutex_lock(&pv->hp_lock);
 	for (i = mb; i < mb + nr; i++) {
 		/* Still ADDING unless onlined right away. */
@@ -377,7 +404,7 @@ static int pvmem_unplug_run(struct pvmem_dev *pv, const struct pvmem_run *run)
 	int rc;
 
 	if (online) {
-		rc = pvmem_mm_isolate(pv, run);
+		rc = pvmem_fault_isolate(pv) ? -EBUSY : pvmem_mm_isolate(pv, run);
 		if (rc) {
 			if (rc == -ENOMEM)
 				pv->nr_isolate_nomem++;
@@ -922,6 +949,7 @@ static int pvmem_probe(struct virtio_device *vdev)
 		 pv->boot_cfg.usable_region_size, pv->boot_cfg.requested_size,
 		 pv->unplug_all_pending ? ", unplugging leftovers first" : "");
 
+	pvmem_fault_init(pv);
 	virtio_device_ready(vdev);
 	atomic_set(&pv->config_changed, 1);
 	queue_delayed_work(system_freezable_wq, &pv->work, 0);
@@ -986,6 +1014,7 @@ static void pvmem_remove(struct virtio_device *vdev)
 	pv->stopping = true;
 	spin_unlock_irq(&pv->stop_lock);
 	cancel_delayed_work_sync(&pv->work);
+	pvmem_fault_exit(pv);
 
 	left = pvmem_remove_all_memory(pv);
 	if (!left)
@@ -1068,6 +1097,7 @@ module_init(pvmem_init);
 static void __exit pvmem_exit(void)
 {
 	unregister_virtio_driver(&pvmem_driver);
+	pvmem_fault_cleanup();
 }
 module_exit(pvmem_exit);
 MODULE_DEVICE_TABLE(virtio, pvmem_id_table);

@@ -75,6 +75,13 @@ def host_checks(t):
     t.add('host.sparse_clean', rc == 0 and not noise, why='\n'.join(noise[:10]))
     # sparse rebuilt the objects; build again so pvmem.ko is the W=1 one.
     sh('make --no-print-directory modules W=1', 'build2.log')
+    # The fault-injection variant for the 'faults' scenario, then the
+    # normal module again at the top of the tree.
+    rc, out = sh('make --no-print-directory modules W=1 FAULT_INJECT=1 && '
+                 'cp pvmem.ko build/pvmem-fi.ko', 'build-fi.log')
+    t.add('host.build_fault_inject', rc == 0 and not re.search(r'warning:|error:', out),
+          why=out[-2000:])
+    sh('make --no-print-directory modules W=1', 'build3.log')
     rc, out = sh('scripts/checkpatch', 'checkpatch.log')
     t.add('host.checkpatch_strict',
           rc == 0 and not re.search(r'ERROR|WARNING|CHECK', out), why=out[-2000:])
@@ -96,7 +103,8 @@ def run_scenario(t, sc):
     start = time.time()
     g = None
     try:
-        g = Guest(name, sc['devices'](), tests=tests, **sc.get('guest', {}))
+        g = Guest(name, sc['devices'](), tests=tests, **sc.get('guest', {}),
+                  module=os.path.join(BUILD, 'pvmem-fi.ko') if sc.get('fault_inject') else None)
         for test in sc['tests']:
             rc, out = g.run('/pvmem/tests/%s' % test, timeout=900)
             prog = test.split()[0]

@@ -48,7 +48,7 @@ def size_arg(n):
     return str(n)
 
 
-def build_initramfs(tests, out, extra_modules=()):
+def build_initramfs(tests, out, extra_modules=(), module=None):
     """Pack busybox, modules, pvmem.ko and test programs into a cpio."""
     krel = guest_krel()
     tmp = tempfile.mkdtemp(prefix='pvmem-initramfs-', dir=BUILD)
@@ -78,7 +78,8 @@ def build_initramfs(tests, out, extra_modules=()):
         # guest-init.sh loads these in this order, dependencies first.
         with open(os.path.join(tmp, 'lib/modules/pvmem/order'), 'w') as f:
             f.write('\n'.join(names) + '\n')
-        shutil.copy(os.path.join(ROOT, 'pvmem.ko'), os.path.join(tmp, 'pvmem', 'pvmem.ko'))
+        shutil.copy(module or os.path.join(ROOT, 'pvmem.ko'),
+                    os.path.join(tmp, 'pvmem', 'pvmem.ko'))
         shutil.copy(os.path.join(ROOT, 'tools', 'pvmem', 'pvmemstat'),
                     os.path.join(tmp, 'bin', 'pvmemstat'))
         for t in tests:
@@ -149,7 +150,7 @@ class Guest:
 
     def __init__(self, name, devices, boot_mem=GiB, nodes=1, cpus=2,
                  load_pvmem=True, tests=(), extra_modules=(), cpu='qemu64',
-                 maxmem=None, cmdline='', boot_timeout=120, log=print):
+                 maxmem=None, cmdline='', boot_timeout=120, log=print, module=None):
         self.name = name
         self.devices = list(devices)
         self.log = log
@@ -161,7 +162,7 @@ class Guest:
         self.seq = 0
         krel = guest_krel()
         initrd = build_initramfs(tests, os.path.join(self.workdir, 'initramfs.cpio'),
-                                 extra_modules)
+                                 extra_modules, module)
         total = boot_mem + sum(d.size for d in self.devices)
         maxmem = maxmem or total + GiB
         append = ('console=ttyS0 panic_on_warn=1 panic=-1 oops=panic '

@@ -27,6 +27,14 @@ SCENARIOS = [
         'tests': ['pvmem_sysfs_test'],
     },
     {
+        'name': 'faults',
+        'doc': 'one 4 GiB device, pvmem built with FAULT_INJECT=1: injected '
+               'BUSY, NACK, ERROR, isolation and hot-add failures',
+        'devices': lambda: [Device('vm0', size=4 * GiB)],
+        'fault_inject': True,
+        'tests': ['pvmem_fault_test'],
+    },
+    {
         'name': 'numa',
         'doc': 'two NUMA nodes, one 4 GiB device on each (vm1 file-backed)',
         'devices': lambda: [Device('vm0', size=4 * GiB, node=0),

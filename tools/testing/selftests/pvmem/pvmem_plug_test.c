@@ -148,25 +148,6 @@ TEST(plugged_memory_usable)
 	munmap(p, len);
 }
 
-/* The pvmem-bound virtio device name of the first device, e.g. "virtio0". */
-static int bound_name(char *buf, size_t len)
-{
-	struct dirent *de;
-	DIR *d = opendir("/sys/bus/virtio/drivers/pvmem");
-	int found = -1;
-
-	while (d && (de = readdir(d))) {
-		if (!strncmp(de->d_name, "virtio", 6)) {
-			snprintf(buf, len, "%s", de->d_name);
-			found = 0;
-			break;
-		}
-	}
-	if (d)
-		closedir(d);
-	return found;
-}
-
 TEST(unbind_gives_back_and_rebind_replugs)
 {
 	const char *dev = first_dev();
@@ -185,7 +166,8 @@ TEST(unbind_gives_back_and_rebind_replugs)
 	ASSERT_EQ(0, wait_online(addr, region, host_get(dev, "node"),
 				 (want + memory_block_size() - 1) / memory_block_size()));
 	total = mem_total();
-	ASSERT_EQ(0, bound_name(name, sizeof(name)));
+	snprintf(name, sizeof(name), "%s", bound_name());
+	ASSERT_NE(0, name[0]);
 
 	/*
 	 * Unbinding removes every memory block and unplugs everything;

@@ -10,58 +10,6 @@
 #include "kselftest_harness.h"
 #include "pvmem_util.h"
 
-#define DRV "/sys/bus/virtio/drivers/pvmem"
-
-/* Path of a pvmem attribute of the (one) bound device. */
-static const char *attr(const char *name)
-{
-	static char path[2][300];
-	static int i;
-	struct dirent *de;
-	DIR *d = opendir(DRV);
-
-	i = !i;
-	path[i][0] = '\0';
-	while (d && (de = readdir(d))) {
-		if (!strncmp(de->d_name, "virtio", 6)) {
-			snprintf(path[i], sizeof(path[i]), DRV "/%s/%s", de->d_name, name);
-			break;
-		}
-	}
-	if (d)
-		closedir(d);
-	return path[i];
-}
-
-static uint64_t attr_u64(const char *name)
-{
-	return read_u64(attr(name), 0);
-}
-
-static const char *attr_str(const char *name)
-{
-	static char buf[256];
-
-	read_line(buf, sizeof(buf), "%s", attr(name));
-	buf[strcspn(buf, "\n")] = '\0';
-	return buf;
-}
-
-static int attr_write(const char *name, const char *val)
-{
-	return sysfs_write(attr(name), val);
-}
-
-static int wait_state(const char *want, int tenths)
-{
-	while (tenths-- > 0) {
-		if (!strncmp(attr_str("pvmem/state"), want, strlen(want)))
-			return 0;
-		usleep(100 * 1000);
-	}
-	return -1;
-}
-
 static const struct {
 	const char *name;
 	int mode;

@@ -274,4 +274,67 @@ static inline int dmesg_has(const char *needle)
 	return system(cmd) == 0;
 }
 
+/* --- the (first) bound pvmem device's sysfs attributes --- */
+
+#define DRV "/sys/bus/virtio/drivers/pvmem"
+
+/* Name of the first device bound to pvmem ("virtio0"), "" if none. */
+static inline const char *bound_name(void)
+{
+	static char name[256];
+	struct dirent *de;
+	DIR *d = opendir(DRV);
+
+	name[0] = '\0';
+	while (d && (de = readdir(d))) {
+		if (!strncmp(de->d_name, "virtio", 6)) {
+			snprintf(name, sizeof(name), "%s", de->d_name);
+			break;
+		}
+	}
+	if (d)
+		closedir(d);
+	return name;
+}
+
+/* Path of a pvmem attribute of the (first) bound device. */
+static inline const char *attr(const char *name)
+{
+	static char path[2][600];
+	static int i;
+
+	i = !i;
+	snprintf(path[i], sizeof(path[i]), DRV "/%s/%s", bound_name(), name);
+	return path[i];
+}
+
+static inline uint64_t attr_u64(const char *name)
+{
+	return read_u64(attr(name), 0);
+}
+
+static inline const char *attr_str(const char *name)
+{
+	static char buf[256];
+
+	read_line(buf, sizeof(buf), "%s", attr(name));
+	buf[strcspn(buf, "\n")] = '\0';
+	return buf;
+}
+
+static inline int attr_write(const char *name, const char *val)
+{
+	return sysfs_write(attr(name), val);
+}
+
+static inline int wait_state(const char *want, int tenths)
+{
+	while (tenths-- > 0) {
+		if (!strncmp(attr_str("pvmem/state"), want, strlen(want)))
+			return 0;
+		usleep(100 * 1000);
+	}
+	return -1;
+}
+
 #endif /* _PVMEM_UTIL_H */

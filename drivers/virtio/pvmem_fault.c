@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pvmem fault injection, only in builds with CONFIG_PVMEM_FAULT_INJECT
+ * (make FAULT_INJECT=1): /sys/kernel/debug/pvmem/virtioN/ holds counters;
+ * while one is above zero the matching operation fails and the counter
+ * drops by one:
+ *   busy, nack, error  the next requests get that answer without reaching
+ *                      the device
+ *   fail_isolate       the next range isolations fail (-EBUSY)
+ *   fail_add           the next memory additions fail (-ENOMEM)
+ */
+#include <linux/atomic.h>
+#include <linux/debugfs.h>
+
+#include "pvmem.h"
+
+static struct dentry *pvmem_fault_root;
+
+/* Take one from @counter if it is above zero. */
+static bool pvmem_fault_take(atomic_t *counter)
+{
+	return atomic_add_unless(counter, -1, 0);
+}
+
+/**
+ * pvmem_fault_resp - the injected answer to a request, if any
+ * @pv: the device
+ *
+ * Return: PVMEM_RESP_BUSY, _NACK or _ERROR to answer instead of the
+ * device, or -1 to send the request.
+ */
+int pvmem_fault_resp(struct pvmem_dev *pv)
+{
+	if (pvmem_fault_take(&pv->fault.busy))
+		return PVMEM_RESP_BUSY;
+	if (pvmem_fault_take(&pv->fault.nack))
+		return PVMEM_RESP_NACK;
+	if (pvmem_fault_take(&pv->fault.error))
+		return PVMEM_RESP_ERROR;
+	return -1;
+}
+
+bool pvmem_fault_isolate(struct pvmem_dev *pv)
+{
+	return pvmem_fault_take(&pv->fault.isolate);
+}
+
+bool pvmem_fault_add(struct pvmem_dev *pv)
+{
+	return pvmem_fault_take(&pv->fault.add);
+}
+
+void pvmem_fault_init(struct pvmem_dev *pv)
+{
+	if (!pvmem_fault_root)
+		pvmem_fault_root = debugfs_create_dir("pvmem", NULL);
+	pv->fault.dir = debugfs_create_dir(pv->name, pvmem_fault_root);
+	debugfs_create_atomic_t("busy", 0600, pv->fault.dir, &pv->fault.busy);
+	debugfs_create_atomic_t("nack", 0600, pv->fault.dir, &pv->fault.nack);
+	debugfs_create_atomic_t("error", 0600, pv->fault.dir, &pv->fault.error);
+	debugfs_create_atomic_t("fail_isolate", 0600, pv->fault.dir, &pv->fault.isolate);
+	debugfs_create_atomic_t("fail_add", 0600, pv->fault.dir, &pv->fault.add);
+}
+
+void pvmem_fault_exit(struct pvmem_dev *pv)
+{
+	debugfs_remove_recursive(pv->fault.dir);
+}
+
+void pvmem_fault_cleanup(void)
+{
+	debugfs_remove_recursive(pvmem_fault_root);
+	pvmem_fault_root = NULL;
+}

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pvmem under injected faults: BUSY and NACK are retried with backoff and
+ * converge, failed isolation and hot-add are retried and lose nothing, an
+ * ERROR marks the device broken and stops all traffic.
+ *
+ * Rig scenario "faults": one 4 GiB device, pvmem built with FAULT_INJECT=1
+ * (/sys/kernel/debug/pvmem/virtioN/).
+ */
+#include "kselftest_harness.h"
+#include "pvmem_util.h"
+
+/* Arm @n faults of kind @name for the bound device. */
+static int inject(const char *name, int n)
+{
+	char path[600], val[16];
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/pvmem/%s/%s", bound_name(), name);
+	snprintf(val, sizeof(val), "%d", n);
+	return sysfs_write(path, val);
+}
+
+static int64_t stat_of(const char *name)
+{
+	char a[64];
+
+	snprintf(a, sizeof(a), "pvmem_stats/%s", name);
+	return attr_u64(a);
+}
+
+/* Plugged memory is all online and counted in MemTotal. */
+static void consistent(struct __test_metadata *_metadata, const char *dev, int64_t base)
+{
+	const int64_t size = host_get(dev, "size");
+
+	EXPECT_EQ(size, (int64_t)attr_u64("pvmem/plugged_size"));
+	EXPECT_EQ(size, stat_of("bytes_plugged") - stat_of("bytes_unplugged"));
+	EXPECT_EQ(size, mem_total() - base);
+}
+
+FIXTURE(faults) {
+	const char *dev;
+	int64_t base;
+};
+
+FIXTURE_SETUP(faults)
+{
+	self->dev = first_dev();
+	ASSERT_NE(NULL, self->dev);
+	ASSERT_EQ(0, host_set(self->dev, 0));
+	ASSERT_EQ(0, host_wait_size(self->dev, 0, 600));
+	ASSERT_EQ(0, wait_state("idle", 300));
+	self->base = mem_total();
+}
+
+FIXTURE_TEARDOWN(faults)
+{
+}
+
+TEST_F(faults, busy_is_retried_with_backoff)
+{
+	const int64_t busy = stat_of("responses_busy"), retries = stat_of("retries");
+
+	ASSERT_EQ(0, inject("busy", 4));
+	ASSERT_EQ(0, host_set(self->dev, 512 * MiB));
+	ASSERT_EQ(0, host_wait_size(self->dev, 512 * MiB, 120));
+	ASSERT_EQ(0, wait_state("idle", 300));
+	EXPECT_EQ(busy + 4, stat_of("responses_busy"));
+	EXPECT_GE(stat_of("retries"), retries + 4);
+	consistent(_metadata, self->dev, self->base);
+}
+
+TEST_F(faults, nack_is_retried)
+{
+	const int64_t nack = stat_of("responses_nack");
+
+	ASSERT_EQ(0, inject("nack", 3));
+	ASSERT_EQ(0, host_set(self->dev, 256 * MiB));
+	ASSERT_EQ(0, host_wait_size(self->dev, 256 * MiB, 120));
+	ASSERT_EQ(0, wait_state("idle", 300));
+	EXPECT_EQ(nack + 3, stat_of("responses_nack"));
+	consistent(_metadata, self->dev, self->base);
+}
+
+TEST_F(faults, failed_hot_add_is_retried)
+{
+	ASSERT_EQ(0, inject("fail_add", 2));
+	ASSERT_EQ(0, host_set(self->dev, GiB));
+	ASSERT_EQ(0, host_wait_size(self->dev, GiB, 120));
+	ASSERT_EQ(0, wait_state("idle", 300));
+	EXPECT_GE(stat_of("retries"), 2);
+	/* What failed to add was unplugged again, not left behind. */
+	consistent(_metadata, self->dev, self->base);
+}
+
+TEST_F(faults, failed_isolation_is_retried_and_keeps_data)
+{
+	const int64_t busy = stat_of("unplug_failed_busy");
+	const uint64_t target = GiB - 6 * MiB;
+
+	ASSERT_EQ(0, host_set(self->dev, GiB));
+	ASSERT_EQ(0, host_wait_size(self->dev, GiB, 120));
+	ASSERT_EQ(0, system("dd if=/dev/urandom of=/tmp/keep bs=1M count=64 2>/dev/null && "
+			    "md5sum /tmp/keep > /tmp/keep.md5"));
+	/* A partial unplug goes through the range allocator: fail it twice. */
+	ASSERT_EQ(0, inject("fail_isolate", 2));
+	ASSERT_EQ(0, host_set(self->dev, target));
+	ASSERT_EQ(0, host_wait_size(self->dev, target, 120));
+	ASSERT_EQ(0, wait_state("idle", 300));
+	EXPECT_EQ(busy + 2, stat_of("unplug_failed_busy"));
+	EXPECT_EQ(0, system("md5sum -c /tmp/keep.md5 >/dev/null"));
+	unlink("/tmp/keep");
+	consistent(_metadata, self->dev, self->base);
+}
+
+/* Last: a broken device stays broken. */
+TEST_F(faults, error_marks_broken_and_stops)
+{
+	int64_t reqs, size;
+	int i;
+
+	ASSERT_EQ(0, host_set(self->dev, 256 * MiB));
+	ASSERT_EQ(0, host_wait_size(self->dev, 256 * MiB, 120));
+	ASSERT_EQ(0, inject("error", 1));
+	ASSERT_EQ(0, host_set(self->dev, 512 * MiB));
+	ASSERT_EQ(0, wait_state("broken", 300));
+	EXPECT_STREQ("broken: device answered ERROR", attr_str("pvmem/state"));
+	EXPECT_TRUE(dmesg_has("device marked broken: device answered ERROR"));
+	/* No more requests, whatever the host asks; the guest runs on. */
+	reqs = stat_of("requests_plug") + stat_of("requests_unplug");
+	size = host_get(self->dev, "size");
+	ASSERT_EQ(0, host_set(self->dev, GiB));
+	for (i = 0; i < 20; i++) {
+		EXPECT_EQ(size, host_get(self->dev, "size"));
+		usleep(100 * 1000);
+	}
+	EXPECT_EQ(reqs, stat_of("requests_plug") + stat_of("requests_unplug"));
+	EXPECT_EQ(size, (int64_t)attr_u64("pvmem/plugged_size"));
+	EXPECT_EQ(size, mem_total() - self->base);
+}
+
+TEST_HARNESS_MAIN
