@@ -29,9 +29,11 @@ SCENARIOS = [
     {
         'name': 'faults',
         'doc': 'one 4 GiB device, pvmem built with FAULT_INJECT=1: injected '
-               'BUSY, NACK, ERROR, isolation and hot-add failures',
+               'BUSY, NACK, ERROR, isolation and hot-add failures; onlining '
+               'and offlining failed by memory-notifier-error-inject',
         'devices': lambda: [Device('vm0', size=4 * GiB)],
         'fault_inject': True,
+        'guest': {'extra_modules': ['memory-notifier-error-inject']},
         'tests': ['pvmem_fault_test'],
     },
     {

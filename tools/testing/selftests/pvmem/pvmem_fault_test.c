@@ -100,8 +100,8 @@ TEST_F(faults, failed_isolation_is_retried_and_keeps_data)
 
 	ASSERT_EQ(0, host_set(self->dev, GiB));
 	ASSERT_EQ(0, host_wait_size(self->dev, GiB, 120));
-	ASSERT_EQ(0, system("dd if=/dev/urandom of=/tmp/keep bs=1M count=64 2>/dev/null && "
-			    "md5sum /tmp/keep > /tmp/keep.md5"));
+	ASSERT_EQ(0, system("dd if=/dev/urandom of=/tmp/keep bs=1M count=64 2>/dev/null"));
+	ASSERT_EQ(0, system("md5sum /tmp/keep > /tmp/keep.md5"));
 	/* A partial unplug goes through the range allocator: fail it twice. */
 	ASSERT_EQ(0, inject("fail_isolate", 2));
 	ASSERT_EQ(0, host_set(self->dev, target));
@@ -110,6 +110,69 @@ TEST_F(faults, failed_isolation_is_retried_and_keeps_data)
 	EXPECT_EQ(busy + 2, stat_of("unplug_failed_busy"));
 	EXPECT_EQ(0, system("md5sum -c /tmp/keep.md5 >/dev/null"));
 	unlink("/tmp/keep");
+	consistent(_metadata, self->dev, self->base);
+}
+
+/* Make Linux fail onlining or offlining memory (0 to stop). */
+static int notifier_error(const char *action, int err)
+{
+	char path[200], val[16];
+
+	snprintf(path, sizeof(path),
+		 "/sys/kernel/debug/notifier-error-inject/memory/actions/%s/error", action);
+	snprintf(val, sizeof(val), "%d", err);
+	return sysfs_write(path, val);
+}
+
+TEST_F(faults, onlining_fails_during_plug)
+{
+	struct pvmem_blocks b;
+	uint64_t addr = host_get(self->dev, "memaddr");
+	char path[128];
+	int i;
+
+	if (notifier_error("MEM_GOING_ONLINE", 0))
+		SKIP(return, "memory-notifier-error-inject not loaded");
+	ASSERT_EQ(0, notifier_error("MEM_GOING_ONLINE", -12));
+	ASSERT_EQ(0, host_set(self->dev, 512 * MiB));
+	ASSERT_EQ(0, host_wait_size(self->dev, 512 * MiB, 120));
+	ASSERT_EQ(0, wait_state("idle", 300));
+	/* Added but left offline: nothing usable, nothing lost. */
+	b = region_blocks(addr, 4 * GiB, 0);
+	EXPECT_EQ(4, b.present);
+	EXPECT_EQ(0, b.online);
+	EXPECT_EQ(self->base, mem_total());
+	EXPECT_NE(NULL, strstr(attr_str("pvmem/blocks"), "offline 64/64"));
+	/* Once Linux can online again, it is all there. */
+	ASSERT_EQ(0, notifier_error("MEM_GOING_ONLINE", 0));
+	for (i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "/sys/devices/system/memory/memory%" PRIu64 "/state",
+			 (addr + i * memory_block_size()) / memory_block_size());
+		EXPECT_EQ(0, sysfs_write(path, "online_movable"));
+	}
+	consistent(_metadata, self->dev, self->base);
+}
+
+TEST_F(faults, offlining_fails_during_unplug)
+{
+	uint64_t addr = host_get(self->dev, "memaddr");
+
+	ASSERT_EQ(0, host_set(self->dev, 512 * MiB));
+	ASSERT_EQ(0, host_wait_size(self->dev, 512 * MiB, 120));
+	if (notifier_error("MEM_GOING_OFFLINE", -16))
+		SKIP(return, "memory-notifier-error-inject not loaded");
+	/* Blocks cannot be offlined: pvmem unplugs through its allocator... */
+	ASSERT_EQ(0, host_set(self->dev, 0));
+	ASSERT_EQ(0, host_wait_size(self->dev, 0, 120));
+	/* ... but the empty blocks stay until Linux can remove them. */
+	ASSERT_EQ(0, wait_state("waiting_for_retry", 300));
+	EXPECT_GT(stat_of("remove_failed"), 0);
+	EXPECT_EQ(4, region_blocks(addr, 4 * GiB, 0).present);
+	EXPECT_EQ(self->base, mem_total());
+	ASSERT_EQ(0, notifier_error("MEM_GOING_OFFLINE", 0));
+	ASSERT_EQ(0, attr_write("pvmem/retry_now", "1"));
+	ASSERT_EQ(0, wait_state("idle", 300));
+	EXPECT_EQ(0, region_blocks(addr, 4 * GiB, 0).present);
 	consistent(_metadata, self->dev, self->base);
 }
 
