@@ -18,6 +18,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pvmem_rig import BUILD, ROOT, Guest, RigError  # noqa: E402
 from scenarios import SCENARIOS  # noqa: E402
+import host_tests  # noqa: E402
 
 TAP = re.compile(r'^(not )?ok \d+ (.*)$')
 SELFTESTS = os.path.join(ROOT, 'tools', 'testing', 'selftests', 'pvmem')
@@ -116,6 +117,8 @@ def run_scenario(t, sc):
             if not t.tap('%s.%s' % (name, prog), out) or (rc and 'not ok' not in out):
                 t.add('%s.%s' % (name, prog), False,
                       why='exit %d, output:\n%s' % (rc, out[-3000:]))
+        for test in sc.get('host_tests', []):
+            getattr(host_tests, test)(g, t, name)
     except RigError as e:
         t.add('%s.rig' % name, False, why=str(e))
     finally:

@@ -150,7 +150,8 @@ class Guest:
 
     def __init__(self, name, devices, boot_mem=GiB, nodes=1, cpus=2,
                  load_pvmem=True, tests=(), extra_modules=(), cpu='qemu64',
-                 maxmem=None, cmdline='', boot_timeout=120, log=print, module=None):
+                 maxmem=None, cmdline='', boot_timeout=120, log=print, module=None,
+                 reboot=False):
         self.name = name
         self.devices = list(devices)
         self.log = log
@@ -173,7 +174,7 @@ class Guest:
         argv = ['qemu-system-x86_64', '-accel', 'tcg', '-machine', 'pc',
                 '-cpu', cpu, '-smp', '%d,sockets=%d,cores=%d' % (
                     cpus, max(nodes, 1), cpus // max(nodes, 1)), '-nodefaults', '-display', 'none',
-                '-no-reboot', '-m', '%s,maxmem=%s' % (size_arg(boot_mem), size_arg(maxmem)),
+                '-m', '%s,maxmem=%s' % (size_arg(boot_mem), size_arg(maxmem)),
                 '-kernel', '/boot/vmlinuz-%s' % krel, '-initrd', initrd,
                 '-append', append,
                 '-chardev', 'file,id=con,path=%s' % self.console_path,
@@ -188,7 +189,12 @@ class Guest:
                          '-numa', 'node,nodeid=%d,cpus=%d,memdev=boot%d' % (n, n % cpus, n)]
         for d in self.devices:
             argv += d.args(self.workdir)
+        # A panic reboots (panic=-1); unless reboots are wanted, that ends
+        # QEMU.  Either way the console scan catches it.
+        if not reboot:
+            argv.append('-no-reboot')
         self.argv = argv
+        self.boot_timeout = boot_timeout
         self.proc = subprocess.Popen(argv, stdout=open(os.path.join(self.workdir, 'qemu.log'), 'w'),
                                      stderr=subprocess.STDOUT)
         self.qmp_sock = self._connect(qmp)
@@ -280,6 +286,12 @@ class Guest:
                 return reply['return']
             if 'error' in reply:
                 raise RigError('QMP %s: %s' % (cmd, reply['error'].get('desc')))
+
+    def system_reset(self):
+        """QMP system_reset (devices unplug everything); wait for the
+        guest to come back."""
+        self.qmp('system_reset')
+        self._wait_line('@@pvmem-ready', self.boot_timeout)
 
     # --- device control ---------------------------------------------------
 

@@ -37,6 +37,15 @@ SCENARIOS = [
         'tests': ['pvmem_fault_test'],
     },
     {
+        'name': 'lifecycle',
+        'doc': 'one 8 GiB device: requested-size flapping for a minute over '
+               'checksummed data, then five system_resets',
+        'devices': lambda: [Device('vm0', size=8 * GiB)],
+        'guest': {'reboot': True},
+        'tests': [],
+        'host_tests': ['flapping', 'reboots'],
+    },
+    {
         'name': 'numa',
         'doc': 'two NUMA nodes, one 4 GiB device on each (vm1 file-backed)',
         'devices': lambda: [Device('vm0', size=4 * GiB, node=0),

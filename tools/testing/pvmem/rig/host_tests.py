@@ -1,0 +1,73 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Tests driven from the host, for what a guest cannot do to itself:
+flapping the request for a minute, resetting the machine."""
+import time
+
+from pvmem_rig import GiB, MiB
+
+PV = '/sys/bus/virtio/drivers/pvmem/virtio*/pvmem'
+
+
+def guest_int(g, cmd):
+    return int(g.check(cmd).strip())
+
+
+def mem_total_kb(g):
+    return guest_int(g, "awk '/MemTotal/{print $2}' /proc/meminfo")
+
+
+def wait_idle(g, timeout=120):
+    end = time.time() + timeout
+    while g.check('cat %s/state' % PV).strip() != 'idle':
+        if time.time() > end:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def flapping(g, t, name):
+    """requested-size flips between 1 and 3 GiB every 100 ms for a minute
+    while 256 MiB of checksummed data sits in pvmem memory."""
+    base = mem_total_kb(g)
+    g.set_requested('vm0', 2 * GiB)
+    g.wait_size('vm0', 2 * GiB)
+    g.check('dd if=/dev/urandom of=/tmp/data bs=1M count=256 2>/dev/null && '
+            'md5sum /tmp/data > /tmp/data.md5')
+    start, flips = time.time(), 0
+    while time.time() - start < 60:
+        g.set_requested('vm0', (1 if flips % 2 else 3) * GiB)
+        flips += 1
+        time.sleep(0.1)
+    last = 1536 * MiB
+    g.set_requested('vm0', last)
+    g.wait_size('vm0', last, 300)
+    t.add('%s.flap_settles_at_last_request' % name, wait_idle(g) and g.size('vm0') == last,
+          why='size %d after %d flips' % (g.size('vm0'), flips))
+    rc, out = g.run('md5sum -c /tmp/data.md5')
+    t.add('%s.flap_data_intact' % name, rc == 0, why=out)
+    rc, _ = g.run("dmesg | grep -q -e 'invoked oom-killer' -e 'Out of memory'")
+    t.add('%s.flap_no_oom' % name, rc != 0)
+    total = mem_total_kb(g)
+    t.add('%s.flap_memtotal_consistent' % name, total == base + (last >> 10),
+          why='MemTotal %d kB, boot %d kB + %d kB plugged' % (total, base, last >> 10))
+    print('   %d flips in 60 s' % flips)
+    g.run('rm -f /tmp/data /tmp/data.md5')
+
+
+def reboots(g, t, name):
+    """Five system_resets with 2 GiB plugged: each boot the device starts
+    from nothing plugged and pvmem plugs back to the request."""
+    g.set_requested('vm0', 2 * GiB)
+    g.wait_size('vm0', 2 * GiB)
+    for i in range(1, 6):
+        g.system_reset()
+        g.wait_size('vm0', 2 * GiB, 120)
+        idle = wait_idle(g)
+        probe = g.check("dmesg | grep 'pvmem virtio'")
+        plugged = guest_int(g, 'cat /sys/bus/virtio/drivers/pvmem/virtio*/pvmem_stats/bytes_plugged')
+        online = guest_int(g, 'cat /sys/devices/system/memory/memory*/state | grep -c online')
+        ok = (idle and 'requested 0x80000000' in probe and 'leftovers' not in probe
+              and plugged == 2 * GiB and online == 8 + 16)
+        t.add('%s.reset_%d_replugs' % (name, i), ok,
+              why='idle %s, bytes_plugged %d, online blocks %d, probe: %s' % (
+                  idle, plugged, online, probe.strip()))
