@@ -21,6 +21,8 @@
 struct pvmem_fault {
 	struct dentry *dir;
 	atomic_t busy, nack, error;	/* answers instead of the device's */
+	atomic_t bad_resp;		/* answers of an unknown type */
+	atomic_t config;		/* config reads with addr changed */
 	atomic_t isolate;		/* range isolations to fail */
 	atomic_t add;			/* memory additions to fail */
 };
@@ -149,6 +151,7 @@ extern const struct attribute_group *pvmem_groups[];
 /* drivers/virtio/pvmem_fault.c */
 #ifdef CONFIG_PVMEM_FAULT_INJECT
 int pvmem_fault_resp(struct pvmem_dev *pv);
+bool pvmem_fault_config(struct pvmem_dev *pv);
 bool pvmem_fault_isolate(struct pvmem_dev *pv);
 bool pvmem_fault_add(struct pvmem_dev *pv);
 void pvmem_fault_init(struct pvmem_dev *pv);
@@ -156,6 +159,7 @@ void pvmem_fault_exit(struct pvmem_dev *pv);
 void pvmem_fault_cleanup(void);
 #else
 static inline int pvmem_fault_resp(struct pvmem_dev *pv) { return -1; }
+static inline bool pvmem_fault_config(struct pvmem_dev *pv) { return false; }
 static inline bool pvmem_fault_isolate(struct pvmem_dev *pv) { return false; }
 static inline bool pvmem_fault_add(struct pvmem_dev *pv) { return false; }
 static inline void pvmem_fault_init(struct pvmem_dev *pv) { }

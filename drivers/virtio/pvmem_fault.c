@@ -6,6 +6,8 @@
  * drops by one:
  *   busy, nack, error  the next requests get that answer without reaching
  *                      the device
+ *   bad_resp           ... an answer of an unknown type
+ *   config             the next config reads see addr changed
  *   fail_isolate       the next range isolations fail (-EBUSY)
  *   fail_add           the next memory additions fail (-ENOMEM)
  */
@@ -26,8 +28,8 @@ static bool pvmem_fault_take(atomic_t *counter)
  * pvmem_fault_resp - the injected answer to a request, if any
  * @pv: the device
  *
- * Return: PVMEM_RESP_BUSY, _NACK or _ERROR to answer instead of the
- * device, or -1 to send the request.
+ * Return: PVMEM_RESP_BUSY, _NACK, _ERROR or an invalid type to answer
+ * instead of the device, or -1 to send the request.
  */
 int pvmem_fault_resp(struct pvmem_dev *pv)
 {
@@ -37,7 +39,14 @@ int pvmem_fault_resp(struct pvmem_dev *pv)
 		return PVMEM_RESP_NACK;
 	if (pvmem_fault_take(&pv->fault.error))
 		return PVMEM_RESP_ERROR;
+	if (pvmem_fault_take(&pv->fault.bad_resp))
+		return PVMEM_RESP_NR + 3;
 	return -1;
+}
+
+bool pvmem_fault_config(struct pvmem_dev *pv)
+{
+	return pvmem_fault_take(&pv->fault.config);
 }
 
 bool pvmem_fault_isolate(struct pvmem_dev *pv)
@@ -58,6 +67,8 @@ void pvmem_fault_init(struct pvmem_dev *pv)
 	debugfs_create_atomic_t("busy", 0600, pv->fault.dir, &pv->fault.busy);
 	debugfs_create_atomic_t("nack", 0600, pv->fault.dir, &pv->fault.nack);
 	debugfs_create_atomic_t("error", 0600, pv->fault.dir, &pv->fault.error);
+	debugfs_create_atomic_t("bad_resp", 0600, pv->fault.dir, &pv->fault.bad_resp);
+	debugfs_create_atomic_t("config", 0600, pv->fault.dir, &pv->fault.config);
 	debugfs_create_atomic_t("fail_isolate", 0600, pv->fault.dir, &pv->fault.isolate);
 	debugfs_create_atomic_t("fail_add", 0600, pv->fault.dir, &pv->fault.add);
 }

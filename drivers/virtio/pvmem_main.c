@@ -636,6 +636,8 @@ static int pvmem_step(struct pvmem_dev *pv)
 
 	atomic_set(&pv->config_changed, 0);
 	pvmem_read_config(pv, &cfg);
+	if (pvmem_fault_config(pv))
+		cfg.addr += pv->lo.block_size;
 	err = pvmem_cfg_check_update(&pv->boot_cfg, &cfg, &pv->lim);
 	if (err) {
 		dev_err(&pv->vdev->dev, "config update rejected: %s\n",

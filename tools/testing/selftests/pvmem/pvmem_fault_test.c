@@ -176,6 +176,53 @@ TEST_F(faults, offlining_fails_during_unplug)
 	consistent(_metadata, self->dev, self->base);
 }
 
+/*
+ * A device gone bad: nothing is touched; unbinding and binding again
+ * starts over, clearing what the device still has plugged (UNPLUG_ALL).
+ */
+static void broken_then_rebind(struct __test_metadata *_metadata, const char *dev,
+			       int64_t base, const char *fault, const char *why)
+{
+	char name[256], state[300];
+
+	ASSERT_EQ(0, host_set(dev, 256 * MiB));
+	ASSERT_EQ(0, host_wait_size(dev, 256 * MiB, 120));
+	ASSERT_EQ(0, wait_state("idle", 300));
+	ASSERT_EQ(0, inject(fault, 1));
+	ASSERT_EQ(0, host_set(dev, 512 * MiB));
+	ASSERT_EQ(0, wait_state("broken", 300));
+	snprintf(state, sizeof(state), "broken: %s", why);
+	EXPECT_STREQ(state, attr_str("pvmem/state"));
+	/* Nothing touched: still 256 MiB plugged, all of it usable. */
+	EXPECT_EQ((int64_t)(256 * MiB), host_get(dev, "size"));
+	EXPECT_EQ((int64_t)(256 * MiB), mem_total() - base);
+
+	snprintf(name, sizeof(name), "%s", bound_name());
+	ASSERT_EQ(0, sysfs_write(DRV "/unbind", name));
+	/* Linux gave its memory back; the broken device still has it. */
+	EXPECT_EQ(base, mem_total());
+	EXPECT_EQ((int64_t)(256 * MiB), host_get(dev, "size"));
+	ASSERT_EQ(0, sysfs_write(DRV "/bind", name));
+	ASSERT_EQ(0, host_wait_size(dev, 512 * MiB, 120));
+	ASSERT_EQ(0, wait_state("idle", 300));
+	EXPECT_TRUE(dmesg_has("unplugged all memory left plugged before probe"));
+	EXPECT_EQ((int64_t)(512 * MiB), mem_total() - base);
+}
+
+TEST_F(faults, changed_immutable_config_marks_broken)
+{
+	broken_then_rebind(_metadata, self->dev, self->base, "config",
+			   "addr changed at runtime");
+	EXPECT_TRUE(dmesg_has("config update rejected: addr changed at runtime"));
+}
+
+TEST_F(faults, impossible_response_marks_broken)
+{
+	broken_then_rebind(_metadata, self->dev, self->base, "bad_resp",
+			   "invalid response");
+	EXPECT_TRUE(dmesg_has("response type is unknown"));
+}
+
 /* Last: a broken device stays broken. */
 TEST_F(faults, error_marks_broken_and_stops)
 {
