@@ -11,7 +11,7 @@ measurements, timed on the host from qom-set until the device's size
   unplug   16 GiB -> 0, idle memory
   load     6 GiB -> 1 GiB with 1 GiB of live tmpfs data sitting at the top
            of the plugged memory, which has to migrate
-Plug and idle unplug are the median of three rounds.  The guest for the
+Plug and idle unplug are the median of five rounds.  The guest for the
 stock driver loads virtio_mem.ko instead of pvmem.ko; nothing else differs.  Results go to stdout and build/bench.txt.
 """
 import os
@@ -36,7 +36,7 @@ def timed(g, size, timeout=900):
 # Wait for MemTotal >= $1 kB with shell builtins only: no fork per poll.
 WAIT_MEM = ('while :; do while read -r k v u; do [ "$k" = MemTotal: ] && break; '
             'done < /proc/meminfo; [ "$v" -ge %d ] && break; usleep 2000; done')
-ROUNDS = 3
+ROUNDS = 5
 
 
 def timed_guest(g, size, kb):
