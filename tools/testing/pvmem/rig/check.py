@@ -97,6 +97,24 @@ def host_checks(t):
     return rc == 0
 
 
+def at_rest(g, t, name):
+    """No device sits above its request at rest, unless pvmem says why
+    (waiting for a retry, still unplugging, or broken)."""
+    deadline = time.time() + 60
+    while True:
+        states = g.check('cat /sys/bus/virtio/drivers/pvmem/virtio*/pvmem/state '
+                         '2>/dev/null; true')
+        above = ['%s %d > %d' % (d.id, g.size(d.id), g.qom_get(d.id, 'requested-size'))
+                 for d in g.devices
+                 if g.size(d.id) > g.qom_get(d.id, 'requested-size')]
+        explained = re.search(r'waiting_for_retry|unplugging|broken', states)
+        if not above or explained or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    t.add('%s.at_rest_not_above_request' % name, not above or bool(explained),
+          why='; '.join(above) + ' with pvmem states: ' + ' '.join(states.split()))
+
+
 def run_scenario(t, sc):
     name = sc['name']
     tests = sorted({os.path.join(SELFTESTS, x.split()[0]) for x in sc['tests']})
@@ -119,6 +137,7 @@ def run_scenario(t, sc):
                       why='exit %d, output:\n%s' % (rc, out[-3000:]))
         for test in sc.get('host_tests', []):
             getattr(host_tests, test)(g, t, name)
+        at_rest(g, t, name)
     except RigError as e:
         t.add('%s.rig' % name, False, why=str(e))
     finally:
