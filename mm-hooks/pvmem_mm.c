@@ -24,10 +24,13 @@
 #include <linux/memory.h>
 #include <linux/memory_hotplug.h>
 #include <linux/mm.h>
+#include <linux/mmzone.h>
 #include <linux/module.h>
+#include <linux/nodemask.h>
 #include <linux/page_ref.h>
 #include <linux/rculist.h>
 #include <linux/sizes.h>
+#include <linux/vmstat.h>
 
 #include "pvmem.h"
 
@@ -410,15 +413,23 @@ static unsigned long pvmem_mm_used_pages(unsigned long pfn, unsigned long nr)
 }
 
 /*
+ * What pvmem leaves to the rest of the guest when it migrates memory or
+ * hot-adds it: 1% of the guest's memory, at least 16 MiB.  pvmem never
+ * pushes the guest into memory pressure; it waits and retries instead.
+ */
+static unsigned long pvmem_mm_margin(void)
+{
+	return max(PHYS_PFN(SZ_16M), totalram_pages() / 100);
+}
+
+/*
  * Is there room elsewhere for what is in use in the range?  Migration
- * targets come from available memory outside it, and the guest keeps a
- * margin of 1% of its memory (at least 16 MiB): pvmem never migrates the
- * guest into memory pressure, it waits and retries instead.
+ * targets come from available memory outside it, above the margin.
  */
 static bool pvmem_mm_room_for(unsigned long pfn, unsigned long nr)
 {
 	const unsigned long used = pvmem_mm_used_pages(pfn, nr);
-	const unsigned long margin = max(PHYS_PFN(SZ_16M), totalram_pages() / 100);
+	const unsigned long margin = pvmem_mm_margin();
 	const long avail = si_mem_available() - (long)(nr - min(used, nr));
 
 	return !used || avail >= (long)(used + margin);
@@ -436,6 +447,66 @@ bool pvmem_mm_room(struct pvmem_dev *pv, u32 mb)
 {
 	return pvmem_mm_room_for(PHYS_PFN(pvmem_mb_addr(pv, mb)),
 				 PHYS_PFN(pv->lo.mb_size));
+}
+
+/*
+ * Memory maps come from the kernel zones (never ZONE_MOVABLE, and ZONE_DMA
+ * is kept for devices by lowmem_reserve).
+ */
+static bool pvmem_mm_memmap_zone(int z)
+{
+#ifdef CONFIG_ZONE_DMA
+	if (z == ZONE_DMA)
+		return false;
+#endif
+	return z < ZONE_MOVABLE;
+}
+
+/*
+ * Pages the kernel zones can give without pressure: free pages above each
+ * zone's high watermark plus half its file cache, as si_mem_available()
+ * estimates for the whole guest.
+ */
+static unsigned long pvmem_mm_memmap_avail(void)
+{
+	long avail = 0;
+	int nid, z;
+
+	for_each_online_node(nid) {
+		for (z = 0; z < MAX_NR_ZONES; z++) {
+			struct zone *zone = &NODE_DATA(nid)->node_zones[z];
+
+			if (!pvmem_mm_memmap_zone(z) || !populated_zone(zone))
+				continue;
+			avail += zone_page_state(zone, NR_FREE_PAGES) -
+				 high_wmark_pages(zone);
+			avail += (zone_page_state(zone, NR_ZONE_ACTIVE_FILE) +
+				  zone_page_state(zone, NR_ZONE_INACTIVE_FILE)) / 2;
+		}
+	}
+	return max(avail, 0L);
+}
+
+/**
+ * pvmem_mm_add_room - how many memory blocks may be hot-added now
+ * @pv: the device
+ *
+ * Each memory block needs its memory map (64 bytes per 4 KiB page: 2 MiB
+ * for 128 MiB) from the kernel zones, and memory pvmem adds to
+ * ZONE_MOVABLE gives nothing back to them.  A guest nearly out of memory
+ * is not pushed into allocation failures or the OOM killer by hot-add:
+ * only what fits above the margin is added.
+ *
+ * Context: any.
+ * Return: the number of memory blocks whose memory maps fit.
+ */
+u32 pvmem_mm_add_room(struct pvmem_dev *pv)
+{
+	const u64 per_mb = DIV_ROUND_UP(PHYS_PFN(pv->lo.mb_size) *
+					sizeof(struct page), PAGE_SIZE);
+
+	return pvmem_memmap_room(pvmem_mm_memmap_avail(), pvmem_mm_margin(),
+				 per_mb);
 }
 
 /**

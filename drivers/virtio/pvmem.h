@@ -84,6 +84,8 @@ struct pvmem_dev {
 	u64 nr_isolate_busy;		/* unplug runs that would not migrate */
 	u64 nr_isolate_nomem;		/* ... that found no memory to migrate to */
 	u64 nr_remove_failed;		/* empty memory blocks not yet removed */
+	u64 nr_plug_nomem;		/* plug passes paused for memory maps */
+	bool plug_starved;		/* the last plug pass was one of those */
 	struct pvmem_req req;		/* request buffer, device reads */
 	struct pvmem_resp resp;		/* response buffer, device writes */
 	wait_queue_head_t resp_wq;	/* woken by the virtqueue callback */
@@ -175,5 +177,6 @@ int pvmem_mm_remove(struct pvmem_dev *pv, u32 mb);
 void pvmem_mm_release(struct pvmem_dev *pv, const struct pvmem_run *run);
 int pvmem_mm_isolate(struct pvmem_dev *pv, const struct pvmem_run *run);
 bool pvmem_mm_room(struct pvmem_dev *pv, u32 mb);
+u32 pvmem_mm_add_room(struct pvmem_dev *pv);
 
 #endif /* _PVMEM_H */

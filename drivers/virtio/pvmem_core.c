@@ -529,6 +529,29 @@ bool pvmem_plan_plug(const struct pvmem_map *map, u64 want, u64 usable_blocks,
 	return false;
 }
 
+/**
+ * pvmem_memmap_room - how many memory blocks may be hot-added
+ * @avail: pages the kernel zones can give without pressure
+ * @margin: pages to leave to the rest of the guest
+ * @per_mb: pages of memory map one memory block needs
+ *
+ * Every hot-added memory block needs its memory map from the kernel zones
+ * before any of its memory is usable, so a guest short of memory cannot
+ * plug itself out of trouble; pvmem adds only as many memory blocks as
+ * fit above @margin and retries the rest later.
+ *
+ * Return: the number of memory blocks whose memory maps fit.
+ */
+u32 pvmem_memmap_room(u64 avail, u64 margin, u64 per_mb)
+{
+	u64 n;
+
+	if (!per_mb || avail <= margin)
+		return 0;
+	n = (avail - margin) / per_mb;
+	return n > (u32)~0U ? (u32)~0U : (u32)n;
+}
+
 /* Unplug tiers, cheapest first; -1: never unplug from this state. */
 static int pvmem_unplug_tier(enum pvmem_mb_state state, bool online)
 {

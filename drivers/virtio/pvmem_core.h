@@ -182,6 +182,7 @@ bool pvmem_plan_remove(const struct pvmem_map *map, u32 *mb);
 bool pvmem_plan_owed(const struct pvmem_map *map, struct pvmem_run *run);
 bool pvmem_mb_added(const struct pvmem_map *map, u32 mb);
 void pvmem_map_set_busy(struct pvmem_map *map, u32 mb);
+u32 pvmem_memmap_room(u64 avail, u64 margin, u64 per_mb);
 void pvmem_map_clear_busy(struct pvmem_map *map);
 
 #endif /* _PVMEM_CORE_H */

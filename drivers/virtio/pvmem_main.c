@@ -358,12 +358,26 @@ static u32 pvmem_new_mb_allowed(struct pvmem_dev *pv)
 	return cap > offline ? min_t(u64, cap - offline, U32_MAX) : 0;
 }
 
+/*
+ * No room for another memory map: retry with backoff.  Said once per
+ * stall, counted every pass.
+ */
+static int pvmem_plug_starved(struct pvmem_dev *pv)
+{
+	if (!pv->plug_starved)
+		dev_warn(&pv->vdev->dev,
+			 "plugging paused: too little free memory for memory maps, retrying\n");
+	pv->plug_starved = true;
+	pv->nr_plug_nomem++;
+	return -ENOMEM;
+}
+
 /* Plug @want device blocks, one run at a time. */
 static int pvmem_plug(struct pvmem_dev *pv, u64 want)
 {
 	const u64 usable = pvmem_layout_usable_blocks(&pv->lo, &pv->cfg);
 	struct pvmem_run run;
-	u32 allowed;
+	u32 capped, room;
 	bool found;
 	int rc;
 
@@ -372,12 +386,16 @@ static int pvmem_plug(struct pvmem_dev *pv, u64 want)
 		/* A new request may lower the target: start over. */
 		if (atomic_read(&pv->config_changed))
 			return -EAGAIN;
+		room = pvmem_mm_add_room(pv);
 		mutex_lock(&pv->hp_lock);
-		allowed = pvmem_new_mb_allowed(pv);
-		found = pvmem_plan_plug(&pv->map, want, usable, allowed, &run);
+		capped = pvmem_new_mb_allowed(pv);
+		found = pvmem_plan_plug(&pv->map, want, usable, min(capped, room),
+					&run);
 		mutex_unlock(&pv->hp_lock);
-		if (!found && !allowed)
+		if (!found && !capped)
 			return PVMEM_WAIT_ONLINE;
+		if (!found && !room)
+			return pvmem_plug_starved(pv);
 		if (!found) {
 			dev_warn_once(&pv->vdev->dev,
 				      "requested size needs device blocks outside whole memory blocks of the usable region\n");
@@ -386,6 +404,7 @@ static int pvmem_plug(struct pvmem_dev *pv, u64 want)
 		rc = pvmem_plug_run(pv, &run);
 		if (rc)
 			return rc;
+		pv->plug_starved = false;
 		want -= run.nb;
 	}
 	return 0;
@@ -686,6 +705,7 @@ static void pvmem_settle(struct pvmem_dev *pv, int rc)
 	case 0:
 	case PVMEM_WAIT_ONLINE:
 		pv->retry_ms = READ_ONCE(pv->retry_min_ms);
+		pv->plug_starved = false;
 		/* Waiting for onlining: the memory notifier kicks us. */
 		pvmem_set_state(pv, rc ? PVMEM_DEV_WAIT_ONLINE : PVMEM_DEV_IDLE);
 		if (!atomic_read(&pv->config_changed))

@@ -316,6 +316,7 @@ PVMEM_STAT(bytes_unplugged, pv->bytes_unplugged);
 PVMEM_STAT(unplug_failed_busy, pv->nr_isolate_busy);
 PVMEM_STAT(unplug_failed_nomem, pv->nr_isolate_nomem);
 PVMEM_STAT(remove_failed, pv->nr_remove_failed);
+PVMEM_STAT(plug_paused_nomem, pv->nr_plug_nomem);
 PVMEM_STAT(retries, pv->nr_retries);
 
 static struct attribute *pvmem_stats_attrs[] = {
@@ -333,6 +334,7 @@ static struct attribute *pvmem_stats_attrs[] = {
 	&dev_attr_unplug_failed_busy.attr,
 	&dev_attr_unplug_failed_nomem.attr,
 	&dev_attr_remove_failed.attr,
+	&dev_attr_plug_paused_nomem.attr,
 	&dev_attr_retries.attr,
 	NULL,
 };

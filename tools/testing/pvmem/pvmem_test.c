@@ -412,6 +412,22 @@ TEST_F(map, offline_cap_limits_new_blocks)
 	EXPECT_EQ(54U, run.nb);
 }
 
+/* 128 MiB memory blocks of 4 KiB pages need 512 pages of memory map each. */
+TEST(memmap_room)
+{
+	/* 16 MiB margin (4096 pages); what is left above it, in whole maps. */
+	EXPECT_EQ(0U, pvmem_memmap_room(0, 4096, 512));
+	EXPECT_EQ(0U, pvmem_memmap_room(4096, 4096, 512));
+	EXPECT_EQ(0U, pvmem_memmap_room(4096 + 511, 4096, 512));
+	EXPECT_EQ(1U, pvmem_memmap_room(4096 + 512, 4096, 512));
+	EXPECT_EQ(16U, pvmem_memmap_room(4096 + 16 * 512 + 100, 4096, 512));
+	/* Less available than the margin is not a huge unsigned room. */
+	EXPECT_EQ(0U, pvmem_memmap_room(100, 4096, 512));
+	/* No division by zero, and no truncation to a small number. */
+	EXPECT_EQ(0U, pvmem_memmap_room(1ULL << 40, 0, 0));
+	EXPECT_EQ(0xffffffffU, pvmem_memmap_room(~0ULL, 0, 1));
+}
+
 TEST_F(map, stops_at_usable_region)
 {
 	int runs;

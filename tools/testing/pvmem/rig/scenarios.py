@@ -37,6 +37,13 @@ SCENARIOS = [
         'tests': ['pvmem_fault_test'],
     },
     {
+        'name': 'pressure',
+        'doc': 'one 8 GiB device plugged while a process holds all but 40 MiB '
+               'of the 1 GiB boot memory',
+        'devices': lambda: [Device('vm0', size=8 * GiB)],
+        'tests': ['pvmem_pressure_test'],
+    },
+    {
         'name': 'lifecycle',
         'doc': 'one 8 GiB device: requested-size flapping for a minute over '
                'checksummed data, then five system_resets',

@@ -30,7 +30,7 @@ static const struct {
 	{ "pvmem_stats/responses_invalid", 0444 }, { "pvmem_stats/bytes_plugged", 0444 },
 	{ "pvmem_stats/bytes_unplugged", 0444 }, { "pvmem_stats/unplug_failed_busy", 0444 },
 	{ "pvmem_stats/unplug_failed_nomem", 0444 }, { "pvmem_stats/remove_failed", 0444 },
-	{ "pvmem_stats/retries", 0444 },
+	{ "pvmem_stats/plug_paused_nomem", 0444 }, { "pvmem_stats/retries", 0444 },
 };
 
 TEST(attributes_exist_with_modes)
@@ -190,7 +190,7 @@ static const char * const stats[] = {
 	"requests_plug", "requests_unplug", "requests_unplug_all", "requests_state",
 	"responses_ack", "responses_nack", "responses_busy", "responses_error",
 	"responses_invalid", "bytes_plugged", "bytes_unplugged", "unplug_failed_busy",
-	"unplug_failed_nomem", "remove_failed", "retries",
+	"unplug_failed_nomem", "remove_failed", "plug_paused_nomem", "retries",
 };
 
 static void read_stats(uint64_t *v)

@@ -217,11 +217,6 @@ static int holder_check(struct holder *h)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-static int oom_seen(void)
-{
-	return dmesg_has("invoked oom-killer") || dmesg_has("Out of memory");
-}
-
 TEST(unplug_under_load)
 {
 	const size_t anon = 384 * MiB, file = 384 * MiB;

@@ -274,6 +274,12 @@ static inline int dmesg_has(const char *needle)
 	return system(cmd) == 0;
 }
 
+/* Has the OOM killer run since boot? */
+static inline int oom_seen(void)
+{
+	return dmesg_has("invoked oom-killer") || dmesg_has("Out of memory");
+}
+
 /* --- the (first) bound pvmem device's sysfs attributes --- */
 
 #define DRV "/sys/bus/virtio/drivers/pvmem"
