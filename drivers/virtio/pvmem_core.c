@@ -476,6 +476,72 @@ static bool pvmem_run_fit(const struct pvmem_map *map, u64 want,
 	return nb > 0;
 }
 
+/*
+ * The memory block to plug last in this pass, the keeper; nb_mb if none.
+ *
+ * Linux 6.1 rechecks a zone for holes after every memory block it onlines
+ * (set_zone_contiguous()), walking from the zone's start to the first
+ * hole.  Started in address order, new memory blocks leave no hole, so
+ * each walk covers the whole zone and onlining N blocks costs O(N^2).
+ * Leaving one unused memory block just above plugged memory for last
+ * keeps a hole near the zone's start until the pass ends, so each walk
+ * stops there.  What is plugged in the end is the same.
+ */
+static u32 pvmem_plug_keeper(const struct pvmem_map *map, u64 want,
+			     u64 usable_blocks)
+{
+	bool used_below = false, unused_below = false;
+	u32 mb;
+
+	/* Worth it only if a whole other memory block is started first. */
+	if (want < 2 * (u64)map->sbs_per_mb)
+		return map->nb_mb;
+	/*
+	 * The lowest unused memory block above one in use; or, with none in
+	 * use below, the second unused one: the first then starts the zone.
+	 */
+	for (mb = 0; mb < map->nb_mb; mb++) {
+		if (map->state[mb] != PVMEM_MB_UNUSED) {
+			used_below = true;
+			continue;
+		}
+		if (used_below || unused_below)
+			break;
+		unused_below = true;
+	}
+	if (mb >= map->nb_mb ||
+	    (u64)(mb + 1) * map->sbs_per_mb > usable_blocks)
+		return map->nb_mb;
+	return mb;
+}
+
+/*
+ * The lowest unused memory block other than @keeper and up to
+ * PVMEM_PLUG_BATCH_MB unused ones after it, for @want device blocks.
+ */
+static bool pvmem_plan_new(const struct pvmem_map *map, u64 want,
+			   u64 usable_blocks, u32 max_new_mb, u32 keeper,
+			   struct pvmem_run *run)
+{
+	u32 mb, end;
+
+	for (mb = 0; mb < map->nb_mb; mb++) {
+		if (map->state[mb] != PVMEM_MB_UNUSED || mb == keeper)
+			continue;
+		for (end = mb + 1; end < map->nb_mb && end != keeper &&
+		     end - mb < PVMEM_PLUG_BATCH_MB && end - mb < max_new_mb &&
+		     map->state[end] == PVMEM_MB_UNUSED &&
+		     (u64)(end - mb) * map->sbs_per_mb < want; end++)
+			;
+		/* At most 2^26 device blocks in all: fits; capped below. */
+		*run = (struct pvmem_run) {
+			.mb = mb, .nb = (end - mb) * map->sbs_per_mb,
+		};
+		return pvmem_run_fit(map, want, usable_blocks, run);
+	}
+	return false;
+}
+
 /**
  * pvmem_plan_plug - choose the next device blocks to plug
  * @map: the map
@@ -488,14 +554,18 @@ static bool pvmem_run_fit(const struct pvmem_map *map, u64 want,
  * Policy: first fill holes in memory blocks already added to Linux, which
  * costs no new memmap and no hot-add, lowest address first; then start the
  * lowest unused memory block, and take up to PVMEM_PLUG_BATCH_MB unused
- * memory blocks after it in the same run (one PLUG, one hot-add).
+ * memory blocks after it in the same run (one PLUG, one hot-add).  The
+ * keeper (see pvmem_plug_keeper()) is skipped while at least one other
+ * whole memory block is wanted besides it; those runs take whole memory
+ * blocks only, so what is plugged in the end matches address order.
  *
  * Return: true if there is something to plug.
  */
 bool pvmem_plan_plug(const struct pvmem_map *map, u64 want, u64 usable_blocks,
 		     u32 max_new_mb, struct pvmem_run *run)
 {
-	u32 mb, sb, end;
+	u32 mb, sb, end, keeper;
+	u64 run_want;
 
 	if (!want)
 		return false;
@@ -512,21 +582,20 @@ bool pvmem_plan_plug(const struct pvmem_map *map, u64 want, u64 usable_blocks,
 		if (pvmem_run_fit(map, want, usable_blocks, run))
 			return true;
 	}
-	for (mb = 0; max_new_mb && mb < map->nb_mb; mb++) {
-		if (map->state[mb] != PVMEM_MB_UNUSED)
-			continue;
-		for (end = mb + 1; end < map->nb_mb &&
-		     end - mb < PVMEM_PLUG_BATCH_MB && end - mb < max_new_mb &&
-		     map->state[end] == PVMEM_MB_UNUSED &&
-		     (u64)(end - mb) * map->sbs_per_mb < want; end++)
-			;
-		/* At most 2^26 device blocks in all: fits; capped below. */
-		*run = (struct pvmem_run) {
-			.mb = mb, .nb = (end - mb) * map->sbs_per_mb,
-		};
+	if (!max_new_mb)
+		return false;
+	keeper = pvmem_plug_keeper(map, want, usable_blocks);
+	if (keeper < map->nb_mb) {
+		/* Whole memory blocks, one left for the keeper. */
+		run_want = (want / map->sbs_per_mb - 1) * map->sbs_per_mb;
+		if (pvmem_plan_new(map, run_want, usable_blocks, max_new_mb,
+				   keeper, run))
+			return true;
+		/* Nothing else will fit: the keeper after all. */
+		*run = (struct pvmem_run) { .mb = keeper, .nb = map->sbs_per_mb };
 		return pvmem_run_fit(map, want, usable_blocks, run);
 	}
-	return false;
+	return pvmem_plan_new(map, want, usable_blocks, max_new_mb, keeper, run);
 }
 
 /**

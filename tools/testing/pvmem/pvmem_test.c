@@ -371,8 +371,11 @@ TEST_F(map, plug_4g_plus_6m_exactly)
 
 	EXPECT_EQ(want, plug_all(&self->map, want, 4096, &runs));
 	EXPECT_EQ(want, self->map.total_plugged);
-	/* 33 new memory blocks, at most 8 per PLUG. */
-	EXPECT_EQ(5, runs);
+	/*
+	 * 33 new memory blocks: block 0 alone, blocks 2-31 at most 8 per
+	 * PLUG, block 1 (the keeper), the 3 device blocks of block 32.
+	 */
+	EXPECT_EQ(7, runs);
 	EXPECT_EQ(33U, self->map.count[PVMEM_MB_MOVABLE]);
 	EXPECT_EQ(3U, self->map.nr_plugged[32]);
 	EXPECT_TRUE(pvmem_map_test(&self->map, 32, 0, 3, true));
@@ -386,9 +389,11 @@ TEST_F(map, holes_in_added_blocks_first)
 
 	EXPECT_EQ(3U, plug_all(&self->map, 3, 4096, &runs));
 	EXPECT_EQ(200U, plug_all(&self->map, 200, 4096, &runs));
-	/* 3 + 61 fill block 0, then 64 + 64 + 11 in one run of new blocks. */
-	EXPECT_EQ(2, runs);
+	/* 61 fill block 0, then block 2, the keeper block 1, 11 in block 3. */
+	EXPECT_EQ(4, runs);
 	EXPECT_EQ(64U, self->map.nr_plugged[0]);
+	EXPECT_EQ(64U, self->map.nr_plugged[1]);
+	EXPECT_EQ(64U, self->map.nr_plugged[2]);
 	EXPECT_EQ(11U, self->map.nr_plugged[3]);
 	pvmem_map_set(&self->map, 1, 10, 5, false);
 	ASSERT_TRUE(pvmem_plan_plug(&self->map, 100, 4096, ~0U, &run));
@@ -402,14 +407,62 @@ TEST_F(map, offline_cap_limits_new_blocks)
 	struct pvmem_run run;
 	int runs;
 
+	/* Block 0 goes alone (block 1 is the keeper); then at most 3. */
 	ASSERT_TRUE(pvmem_plan_plug(&self->map, 1000, 4096, 3, &run));
+	EXPECT_EQ(0U, run.mb);
+	EXPECT_EQ(64U, run.nb);
+	pvmem_map_set(&self->map, 0, 0, 64, true);
+	pvmem_map_set_state(&self->map, 0, PVMEM_MB_MOVABLE);
+	ASSERT_TRUE(pvmem_plan_plug(&self->map, 1000, 4096, 3, &run));
+	EXPECT_EQ(2U, run.mb);
 	EXPECT_EQ(3U * 64, run.nb);
 	EXPECT_FALSE(pvmem_plan_plug(&self->map, 1000, 4096, 0, &run));
 	/* Holes in added blocks are filled whatever the cap. */
-	plug_all(&self->map, 10, 4096, &runs);
+	pvmem_map_set(&self->map, 0, 10, 54, false);
 	ASSERT_TRUE(pvmem_plan_plug(&self->map, 1000, 4096, 0, &run));
 	EXPECT_EQ(0U, run.mb);
+	EXPECT_EQ(10U, run.sb);
 	EXPECT_EQ(54U, run.nb);
+	(void)runs;
+}
+
+/*
+ * Linux rechecks a zone after each onlined memory block, walking from its
+ * start to the first hole.  Model that over the order pvmem starts memory
+ * blocks in: the walks must add up to about one per block, not N^2 / 2.
+ */
+TEST_F(map, keeper_keeps_zone_walks_short)
+{
+	u32 order[64], n = 0, mb, i, lo;
+	u64 done = 0, walked = 0;
+	struct pvmem_run run;
+
+	while (pvmem_plan_plug(&self->map, 4096 - done, 4096, ~0U, &run)) {
+		ASSERT_EQ(0U, run.sb);
+		for (mb = run.mb; mb < run.mb + run.nb / 64; mb++) {
+			ASSERT_EQ(PVMEM_MB_UNUSED, self->map.state[mb]);
+			pvmem_map_set_state(&self->map, mb, PVMEM_MB_MOVABLE);
+			order[n++] = mb;
+		}
+		pvmem_map_set(&self->map, run.mb, 0, run.nb, true);
+		done += run.nb;
+		ASSERT_GE(64U, n);
+		/* The zone walk after each block this run onlined. */
+		for (i = n - run.nb / 64; i < n; i++) {
+			for (lo = 0; lo < 128 && self->map.state[lo] == PVMEM_MB_UNUSED; lo++)
+				;
+			for (mb = lo; mb < 128 && self->map.state[mb] != PVMEM_MB_UNUSED; mb++)
+				walked++;
+		}
+	}
+	EXPECT_EQ(4096U, done);
+	EXPECT_EQ(64U, n);
+	EXPECT_EQ(0U, order[0]);
+	EXPECT_EQ(2U, order[1]);
+	EXPECT_EQ(1U, order[63]);
+	/* The 64 usable blocks: 2080 in address order; here 63 short, 1 full. */
+	TH_LOG("zone walks: %llu memory blocks", (unsigned long long)walked);
+	EXPECT_GE(2U * 64 + 64, walked);
 }
 
 /* 128 MiB memory blocks of 4 KiB pages need 512 pages of memory map each. */
