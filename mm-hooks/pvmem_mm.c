@@ -16,11 +16,12 @@
  *  - when a device block is plugged inside a memory block that is already
  *    online, pvmem_mm_release() hands its pages to the buddy.
  *
- * Phases of onlining one memory block, all under the device's hp_lock:
+ * Phases of onlining one memory block, all under the device's lock:
  * MEM_GOING_ONLINE takes it, the online page callback runs for every chunk,
  * MEM_ONLINE (or MEM_CANCEL_ONLINE) drops it.  Offlining likewise.
  */
 #include <linux/gfp.h>
+#include <linux/io.h>
 #include <linux/memory.h>
 #include <linux/memory_hotplug.h>
 #include <linux/mm.h>
@@ -30,32 +31,35 @@
 #include <linux/page_ref.h>
 #include <linux/rculist.h>
 #include <linux/sizes.h>
+#include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/vmstat.h>
 
-#include "pvmem.h"
+#include "pvmem_mm.h"
+#include "pvmem_trace.h"
 
 /*
- * pvmem_mm_lock protects the registration of the online page callback and
+ * pvmem_mm_list_lock protects the registration of the online page callback and
  * writers of pvmem_mm_devs; the callback itself walks the list under RCU.
  */
-static DEFINE_MUTEX(pvmem_mm_lock);
+static DEFINE_MUTEX(pvmem_mm_list_lock);
 static LIST_HEAD(pvmem_mm_devs);
 
-static bool pvmem_mm_overlaps(const struct pvmem_dev *pv, u64 start, u64 size)
+static bool pvmem_mm_overlaps(const struct pvmem_mm *mm, u64 start, u64 size)
 {
-	const u64 end = pv->lo.first_mb_addr + (u64)pv->lo.nb_mb * pv->lo.mb_size;
+	const u64 end = mm->lo.first_mb_addr + (u64)mm->lo.nb_mb * mm->lo.mb_size;
 
-	return start < end && start + size > pv->lo.first_mb_addr;
+	return start < end && start + size > mm->lo.first_mb_addr;
 }
 
-static u32 pvmem_mm_mb(const struct pvmem_dev *pv, u64 addr)
+static u32 pvmem_mm_mb(const struct pvmem_mm *mm, u64 addr)
 {
-	return (addr - pv->lo.first_mb_addr) / pv->lo.mb_size;
+	return (addr - mm->lo.first_mb_addr) / mm->lo.mb_size;
 }
 
-static u32 pvmem_mm_sb(const struct pvmem_dev *pv, u64 addr)
+static u32 pvmem_mm_sb(const struct pvmem_mm *mm, u64 addr)
 {
-	return (addr & (pv->lo.mb_size - 1)) / pv->lo.block_size;
+	return (addr & (mm->lo.mb_size - 1)) / mm->lo.block_size;
 }
 
 /* Keep pages away from the buddy; they were never given to it. */
@@ -74,31 +78,31 @@ static void pvmem_mm_fake_offline(unsigned long pfn, unsigned long nr_pages)
 
 /*
  * Online one chunk (at most MAX_ORDER - 1, inside one memory block) of a
- * device's memory.  Called with hp_lock held by the notifier.
+ * device's memory.  Called with lock held by the notifier.
  */
-static void pvmem_mm_online_chunk(struct pvmem_dev *pv, struct page *page,
+static void pvmem_mm_online_chunk(struct pvmem_mm *mm, struct page *page,
 				  unsigned int order)
 {
-	const unsigned long bs_pages = PHYS_PFN(pv->lo.block_size);
+	const unsigned long bs_pages = PHYS_PFN(mm->lo.block_size);
 	const u64 addr = page_to_phys(page);
 	const unsigned long nr = 1UL << order;
-	const u32 mb = pvmem_mm_mb(pv, addr);
-	const u32 sb = pvmem_mm_sb(pv, addr);
+	const u32 mb = pvmem_mm_mb(mm, addr);
+	const u32 sb = pvmem_mm_sb(mm, addr);
 	unsigned long pfn = page_to_pfn(page), step, i;
 	u32 nb_sb = max_t(unsigned long, nr / bs_pages, 1);
 
-	if (pvmem_map_test(&pv->map, mb, sb, nb_sb, true)) {
+	if (pvmem_map_test(&mm->map, mb, sb, nb_sb, true)) {
 		generic_online_page(page, order);
 		return;
 	}
-	if (pvmem_map_test(&pv->map, mb, sb, nb_sb, false)) {
+	if (pvmem_map_test(&mm->map, mb, sb, nb_sb, false)) {
 		pvmem_mm_fake_offline(pfn, nr);
 		return;
 	}
 	/* A mix: go device block by device block. */
 	step = min(nr, bs_pages);
 	for (i = 0; i < nr; i += step) {
-		if (pvmem_map_test(&pv->map, mb, sb + i / bs_pages, 1, true))
+		if (pvmem_map_test(&mm->map, mb, sb + i / bs_pages, 1, true))
 			generic_online_page(pfn_to_page(pfn + i), ilog2(step));
 		else
 			pvmem_mm_fake_offline(pfn + i, step);
@@ -108,19 +112,19 @@ static void pvmem_mm_online_chunk(struct pvmem_dev *pv, struct page *page,
 static void pvmem_mm_online_page(struct page *page, unsigned int order)
 {
 	const u64 addr = page_to_phys(page);
-	struct pvmem_dev *pv;
+	struct pvmem_mm *mm;
 
 	rcu_read_lock();
-	list_for_each_entry_rcu(pv, &pvmem_mm_devs, mm_node) {
-		if (!pvmem_mm_overlaps(pv, addr, PAGE_SIZE << order))
+	list_for_each_entry_rcu(mm, &pvmem_mm_devs, node) {
+		if (!pvmem_mm_overlaps(mm, addr, PAGE_SIZE << order))
 			continue;
 		/*
 		 * The device cannot go away: its memory block is being
-		 * onlined, so its notifier holds hp_lock, which removal
+		 * onlined, so its notifier holds lock, which removal
 		 * takes before it unregisters.  Fake-offlining may sleep.
 		 */
 		rcu_read_unlock();
-		pvmem_mm_online_chunk(pv, page, order);
+		pvmem_mm_online_chunk(mm, page, order);
 		return;
 	}
 	rcu_read_unlock();
@@ -134,15 +138,15 @@ static void pvmem_mm_online_page(struct page *page, unsigned int order)
  * whole memory block from the managed page count, so count them in first.
  * CANCEL_OFFLINE undoes both.
  */
-static void pvmem_mm_unplugged_refs(struct pvmem_dev *pv, u32 mb, bool drop)
+static void pvmem_mm_unplugged_refs(struct pvmem_mm *mm, u32 mb, bool drop)
 {
-	const unsigned long bs_pages = PHYS_PFN(pv->lo.block_size);
-	const unsigned long base = PHYS_PFN(pvmem_mb_addr(pv, mb));
+	const unsigned long bs_pages = PHYS_PFN(mm->lo.block_size);
+	const unsigned long base = PHYS_PFN(pvmem_layout_mb_addr(&mm->lo, mb));
 	unsigned long pfn, i;
 	u32 sb;
 
-	for (sb = 0; sb < pv->lo.sbs_per_mb; sb++) {
-		if (pvmem_map_test(&pv->map, mb, sb, 1, true))
+	for (sb = 0; sb < mm->lo.sbs_per_mb; sb++) {
+		if (pvmem_map_test(&mm->map, mb, sb, 1, true))
 			continue;
 		pfn = base + sb * bs_pages;
 		adjust_managed_page_count(pfn_to_page(pfn),
@@ -154,7 +158,7 @@ static void pvmem_mm_unplugged_refs(struct pvmem_dev *pv, u32 mb, bool drop)
 				page_ref_inc(page);
 			else if (!page_ref_dec_and_test(page))
 				pr_warn_ratelimited("%s: fake-offline page %#lx is referenced\n",
-						    pv->name, page_to_pfn(page));
+						    mm->name, page_to_pfn(page));
 		}
 	}
 }
@@ -166,88 +170,88 @@ static enum pvmem_mb_state pvmem_mm_online_state(unsigned long pfn)
 	return PVMEM_MB_KERNEL;
 }
 
-/* MEM_GOING_ONLINE/OFFLINE: take hp_lock and check the block's state. */
-static int pvmem_mm_going(struct pvmem_dev *pv, u32 mb, bool online)
+/* MEM_GOING_ONLINE/OFFLINE: take lock and check the block's state. */
+static int pvmem_mm_going(struct pvmem_mm *mm, u32 mb, bool online)
 {
 	enum pvmem_mb_state state;
 
-	mutex_lock(&pv->hp_lock);
-	if (pv->removing) {
-		mutex_unlock(&pv->hp_lock);
+	mutex_lock(&mm->lock);
+	if (mm->removing) {
+		mutex_unlock(&mm->lock);
 		return notifier_from_errno(-EBUSY);
 	}
-	state = pv->map.state[mb];
-	if (online ? state != PVMEM_MB_ADDING && state != PVMEM_MB_OFFLINE :
-		     state != PVMEM_MB_KERNEL && state != PVMEM_MB_MOVABLE) {
+	state = mm->map.state[mb];
+	if (!pvmem_mb_transition_ok(state, online ? PVMEM_MB_MOVABLE :
+					      PVMEM_MB_OFFLINE)) {
 		pr_warn("%s: memory block at %#llx cannot go %s while %s\n",
-			pv->name, pvmem_mb_addr(pv, mb),
+			mm->name, pvmem_layout_mb_addr(&mm->lo, mb),
 			online ? "online" : "offline",
 			pvmem_mb_state_name(state));
-		mutex_unlock(&pv->hp_lock);
+		mutex_unlock(&mm->lock);
 		return NOTIFY_BAD;
 	}
-	pv->hp_active = true;
+	mm->active = true;
 	if (!online)
-		pvmem_mm_unplugged_refs(pv, mb, true);
+		pvmem_mm_unplugged_refs(mm, mb, true);
 	return NOTIFY_OK;
 }
 
-/* MEM_ONLINE/OFFLINE/CANCEL_*: finish and drop hp_lock. */
-static void pvmem_mm_done(struct pvmem_dev *pv, u32 mb, int state)
+/* MEM_ONLINE/OFFLINE/CANCEL_*: finish and drop lock. */
+static void pvmem_mm_done(struct pvmem_mm *mm, u32 mb, int state)
 {
-	if (!pv->hp_active)
+	if (!mm->active)
 		return;
 	if (state >= 0)
-		pvmem_mb_set_state(pv, mb, state);
-	pv->hp_active = false;
-	mutex_unlock(&pv->hp_lock);
+		pvmem_mm_set_state(mm, mb, state);
+	mm->active = false;
+	mutex_unlock(&mm->lock);
 }
 
 static int pvmem_mm_notify(struct notifier_block *nb, unsigned long action,
 			   void *arg)
 {
-	struct pvmem_dev *pv = container_of(nb, struct pvmem_dev, notifier);
+	struct pvmem_mm *mm = container_of(nb, struct pvmem_mm, notifier);
 	const struct memory_notify *mhp = arg;
 	const u64 start = PFN_PHYS(mhp->start_pfn);
 	const u64 size = PFN_PHYS(mhp->nr_pages);
 	int rc = NOTIFY_OK;
 	u32 mb;
 
-	if (!pvmem_mm_overlaps(pv, start, size))
+	if (!pvmem_mm_overlaps(mm, start, size))
 		return NOTIFY_DONE;
 	/* pvmem adds single memory blocks; anything else is not ours. */
-	if (size != pv->lo.mb_size || !IS_ALIGNED(start, pv->lo.mb_size) ||
-	    start < pv->lo.first_mb_addr) {
+	if (size != mm->lo.mb_size || !IS_ALIGNED(start, mm->lo.mb_size) ||
+	    start < mm->lo.first_mb_addr) {
 		pr_warn_ratelimited("%s: unexpected hotplug range %#llx+%#llx\n",
-				    pv->name, start, size);
+				    mm->name, start, size);
 		return NOTIFY_BAD;
 	}
-	mb = pvmem_mm_mb(pv, start);
+	mb = pvmem_mm_mb(mm, start);
 
-	/* hp_lock is held across two notifier calls; lockdep cannot see it. */
+	/* lock is held across two notifier calls; lockdep cannot see it. */
 	lockdep_off();
 	switch (action) {
 	case MEM_GOING_ONLINE:
-		rc = pvmem_mm_going(pv, mb, true);
+		rc = pvmem_mm_going(mm, mb, true);
 		break;
 	case MEM_GOING_OFFLINE:
-		rc = pvmem_mm_going(pv, mb, false);
+		rc = pvmem_mm_going(mm, mb, false);
 		break;
 	case MEM_ONLINE:
-		pvmem_mm_done(pv, mb, pvmem_mm_online_state(mhp->start_pfn));
+		pvmem_mm_done(mm, mb, pvmem_mm_online_state(mhp->start_pfn));
 		/* Below offline_cap again: plugging may go on. */
-		pvmem_kick(pv);
+		mm->ops->onlined(mm->data);
 		break;
 	case MEM_OFFLINE:
-		pvmem_mm_done(pv, mb, PVMEM_MB_OFFLINE);
+		pvmem_mm_done(mm, mb, PVMEM_MB_OFFLINE);
 		break;
 	case MEM_CANCEL_OFFLINE:
-		if (pv->hp_active)
-			pvmem_mm_unplugged_refs(pv, mb, false);
-		pvmem_mm_done(pv, mb, -1);
+		if (mm->active)
+			pvmem_mm_unplugged_refs(mm, mb, false);
+		pvmem_mm_done(mm, mb, -1);
 		break;
 	case MEM_CANCEL_ONLINE:
-		pvmem_mm_done(pv, mb, -1);
+		pvmem_mm_done(mm, mb, -1);
 		break;
 	default:
 		break;
@@ -257,60 +261,112 @@ static int pvmem_mm_notify(struct notifier_block *nb, unsigned long action,
 }
 
 /**
+ * pvmem_mm_init - set up the memory layer of a device
+ * @mm: the memory layer, zeroed
+ * @lo: the layout of a validated region
+ * @name: the device's name
+ * @nid: the NUMA node memory is added on
+ *
+ * Allocates the block map (nothing added, nothing plugged) and registers
+ * the dynamic memory group.
+ *
+ * Context: process, may sleep.
+ * Return: 0 or -errno.
+ */
+int pvmem_mm_init(struct pvmem_mm *mm, const struct pvmem_layout *lo,
+		  const char *name, int nid)
+{
+	const u64 bytes = pvmem_map_bytes(lo->nb_mb, lo->sbs_per_mb);
+	int rc;
+
+	mm->lo = *lo;
+	strscpy(mm->name, name, sizeof(mm->name));
+	mutex_init(&mm->lock);
+	INIT_LIST_HEAD(&mm->node);
+	mm->map_mem = kvzalloc(bytes, GFP_KERNEL);
+	if (!mm->map_mem)
+		return -ENOMEM;
+	pvmem_map_init(&mm->map, lo->nb_mb, lo->sbs_per_mb, mm->map_mem);
+	rc = memory_group_register_dynamic(nid, PHYS_PFN(lo->mb_size));
+	if (rc < 0) {
+		kvfree(mm->map_mem);
+		return rc;
+	}
+	mm->mgid = rc;
+	return 0;
+}
+
+/**
+ * pvmem_mm_exit - undo pvmem_mm_init()
+ * @mm: the memory layer; none of its memory is added any more
+ */
+void pvmem_mm_exit(struct pvmem_mm *mm)
+{
+	memory_group_unregister(mm->mgid);
+	kvfree(mm->map_mem);
+	mm->map_mem = NULL;
+}
+
+/**
  * pvmem_mm_register - start answering for a device's memory
- * @pv: the device; its layout and map are set up
+ * @mm: the device's memory layer, set up by pvmem_mm_init()
+ * @ops: how to tell the layer's user what happened
+ * @data: passed to @ops
  *
  * Takes the online page callback when the first device registers.
  *
  * Context: process, may sleep.
  * Return: 0, or -EBUSY if another driver owns the online page callback.
  */
-int pvmem_mm_register(struct pvmem_dev *pv)
+int pvmem_mm_register(struct pvmem_mm *mm, const struct pvmem_mm_ops *ops,
+		      void *data)
 {
 	int rc;
 
-	pv->notifier.notifier_call = pvmem_mm_notify;
-	rc = register_memory_notifier(&pv->notifier);
+	mm->ops = ops;
+	mm->data = data;
+	mm->notifier.notifier_call = pvmem_mm_notify;
+	rc = register_memory_notifier(&mm->notifier);
 	if (rc)
 		return rc;
 
-	mutex_lock(&pvmem_mm_lock);
+	mutex_lock(&pvmem_mm_list_lock);
 	if (list_empty(&pvmem_mm_devs)) {
 		rc = set_online_page_callback(pvmem_mm_online_page);
 		if (rc) {
-			mutex_unlock(&pvmem_mm_lock);
-			unregister_memory_notifier(&pv->notifier);
+			mutex_unlock(&pvmem_mm_list_lock);
+			unregister_memory_notifier(&mm->notifier);
 			return -EBUSY;
 		}
 	}
-	list_add_rcu(&pv->mm_node, &pvmem_mm_devs);
-	mutex_unlock(&pvmem_mm_lock);
+	list_add_rcu(&mm->node, &pvmem_mm_devs);
+	mutex_unlock(&pvmem_mm_list_lock);
 	return 0;
 }
 
 /**
  * pvmem_mm_unregister - stop answering for a device's memory
- * @pv: the device; none of its memory is added any more
+ * @mm: the device's memory layer; none of its memory is added any more
  *
  * Order: unlink from the list, wait for callback readers, give back the
  * callback if this was the last device, then drop the notifier.
  *
  * Context: process, may sleep.
  */
-void pvmem_mm_unregister(struct pvmem_dev *pv)
+void pvmem_mm_unregister(struct pvmem_mm *mm)
 {
-	mutex_lock(&pvmem_mm_lock);
-	list_del_rcu(&pv->mm_node);
+	mutex_lock(&pvmem_mm_list_lock);
+	list_del_rcu(&mm->node);
 	synchronize_rcu();
 	if (list_empty(&pvmem_mm_devs))
 		restore_online_page_callback(pvmem_mm_online_page);
-	mutex_unlock(&pvmem_mm_lock);
-	unregister_memory_notifier(&pv->notifier);
+	mutex_unlock(&pvmem_mm_list_lock);
+	unregister_memory_notifier(&mm->notifier);
 }
 
 /**
  * pvmem_mm_add - add memory blocks of the device to Linux
- * @pv: the device
+ * @mm: the device's memory layer
  * @mb: first memory block index
  * @nr: number of memory blocks, all in state PVMEM_MB_ADDING
  *
@@ -319,28 +375,28 @@ void pvmem_mm_unregister(struct pvmem_dev *pv)
  * away (auto-online), which runs the notifier and the online page callback
  * from here.
  *
- * Context: process, may sleep; hp_lock must not be held.
+ * Context: process, may sleep; lock must not be held.
  * Return: 0 or the error of add_memory_driver_managed(); all or nothing.
  */
-int pvmem_mm_add(struct pvmem_dev *pv, u32 mb, u32 nr)
+int pvmem_mm_add(struct pvmem_mm *mm, u32 mb, u32 nr)
 {
-	return add_memory_driver_managed(pv->mgid, pvmem_mb_addr(pv, mb),
-					 (u64)nr * pv->lo.mb_size,
+	return add_memory_driver_managed(mm->mgid, pvmem_layout_mb_addr(&mm->lo, mb),
+					 (u64)nr * mm->lo.mb_size,
 					 PVMEM_RESOURCE_NAME,
 					 MHP_MERGE_RESOURCE | MHP_NID_IS_MGID);
 }
 
 /**
  * pvmem_mm_remove - offline (if needed) and remove one memory block
- * @pv: the device
+ * @mm: the device's memory layer
  * @mb: memory block index
  *
- * Context: process, may sleep; hp_lock must not be held.
+ * Context: process, may sleep; lock must not be held.
  * Return: 0 or the error of offline_and_remove_memory().
  */
-int pvmem_mm_remove(struct pvmem_dev *pv, u32 mb)
+int pvmem_mm_remove(struct pvmem_mm *mm, u32 mb)
 {
-	return offline_and_remove_memory(pvmem_mb_addr(pv, mb), pv->lo.mb_size);
+	return offline_and_remove_memory(pvmem_layout_mb_addr(&mm->lo, mb), mm->lo.mb_size);
 }
 
 /*
@@ -376,17 +432,17 @@ static void pvmem_mm_give_back(unsigned long pfn, unsigned long nr)
 /**
  * pvmem_mm_release - hand device blocks of an online memory block to the
  *	buddy
- * @pv: the device
+ * @mm: the device's memory layer
  * @run: device blocks just plugged (and so marked in the map), or
  *	isolated by pvmem_mm_isolate() but not unplugged after all
  *
- * Context: hp_lock held, memory block online.
+ * Context: lock held, memory block online.
  */
-void pvmem_mm_release(struct pvmem_dev *pv, const struct pvmem_run *run)
+void pvmem_mm_release(struct pvmem_mm *mm, const struct pvmem_run *run)
 {
-	lockdep_assert_held(&pv->hp_lock);
-	pvmem_mm_give_back(PHYS_PFN(pvmem_run_addr(pv, run)),
-			   (unsigned long)run->nb * PHYS_PFN(pv->lo.block_size));
+	lockdep_assert_held(&mm->lock);
+	pvmem_mm_give_back(PHYS_PFN(pvmem_layout_run_addr(&mm->lo, run)),
+			   (unsigned long)run->nb * PHYS_PFN(mm->lo.block_size));
 }
 
 /*
@@ -437,16 +493,16 @@ static bool pvmem_mm_room_for(unsigned long pfn, unsigned long nr)
 
 /**
  * pvmem_mm_room - could what is in use in a memory block move elsewhere?
- * @pv: the device
+ * @mm: the device's memory layer
  * @mb: memory block index
  *
  * Context: may sleep.
  * Return: true if there is room (see pvmem_mm_room_for()).
  */
-bool pvmem_mm_room(struct pvmem_dev *pv, u32 mb)
+bool pvmem_mm_room(struct pvmem_mm *mm, u32 mb)
 {
-	return pvmem_mm_room_for(PHYS_PFN(pvmem_mb_addr(pv, mb)),
-				 PHYS_PFN(pv->lo.mb_size));
+	return pvmem_mm_room_for(PHYS_PFN(pvmem_layout_mb_addr(&mm->lo, mb)),
+				 PHYS_PFN(mm->lo.mb_size));
 }
 
 /*
@@ -489,7 +545,7 @@ static unsigned long pvmem_mm_memmap_avail(void)
 
 /**
  * pvmem_mm_add_room - how many memory blocks may be hot-added now
- * @pv: the device
+ * @mm: the device's memory layer
  *
  * Each memory block needs its memory map (64 bytes per 4 KiB page: 2 MiB
  * for 128 MiB) from the kernel zones, and memory pvmem adds to
@@ -500,9 +556,9 @@ static unsigned long pvmem_mm_memmap_avail(void)
  * Context: any.
  * Return: the number of memory blocks whose memory maps fit.
  */
-u32 pvmem_mm_add_room(struct pvmem_dev *pv)
+u32 pvmem_mm_add_room(struct pvmem_mm *mm)
 {
-	const u64 per_mb = DIV_ROUND_UP(PHYS_PFN(pv->lo.mb_size) *
+	const u64 per_mb = DIV_ROUND_UP(PHYS_PFN(mm->lo.mb_size) *
 					sizeof(struct page), PAGE_SIZE);
 
 	return pvmem_memmap_room(pvmem_mm_memmap_avail(), pvmem_mm_margin(),
@@ -512,7 +568,7 @@ u32 pvmem_mm_add_room(struct pvmem_dev *pv)
 /**
  * pvmem_mm_isolate - take plugged device blocks of an online memory block
  *	away from Linux: the range-restricted allocator
- * @pv: the device
+ * @mm: the device's memory layer
  * @run: plugged device blocks of one online memory block
  *
  * alloc_contig_range() isolates the range and migrates whatever is in use
@@ -524,19 +580,19 @@ u32 pvmem_mm_add_room(struct pvmem_dev *pv)
  * succeed; kernel zones once.  Nothing is tried if what is in use could
  * not fit elsewhere (see pvmem_mm_room_for()).
  *
- * Context: hp_lock held, may sleep.
+ * Context: lock held, may sleep.
  * Return: 0; -EBUSY if something in the range could not be migrated;
  * -ENOMEM if there is no room to migrate to.
  */
-int pvmem_mm_isolate(struct pvmem_dev *pv, const struct pvmem_run *run)
+int pvmem_mm_isolate(struct pvmem_mm *mm, const struct pvmem_run *run)
 {
-	const unsigned long pfn = PHYS_PFN(pvmem_run_addr(pv, run));
-	const unsigned long nr = (unsigned long)run->nb * PHYS_PFN(pv->lo.block_size);
+	const unsigned long pfn = PHYS_PFN(pvmem_layout_run_addr(&mm->lo, run));
+	const unsigned long nr = (unsigned long)run->nb * PHYS_PFN(mm->lo.block_size);
 	const int tries = page_zonenum(pfn_to_page(pfn)) == ZONE_MOVABLE ? 3 : 1;
 	unsigned long i;
 	int rc = -EBUSY, t;
 
-	lockdep_assert_held(&pv->hp_lock);
+	lockdep_assert_held(&mm->lock);
 	if (!pvmem_mm_room_for(pfn, nr))
 		return -ENOMEM;
 	for (t = 0; t < tries; t++) {
@@ -553,4 +609,120 @@ int pvmem_mm_isolate(struct pvmem_dev *pv, const struct pvmem_run *run)
 	page_offline_end();
 	adjust_managed_page_count(pfn_to_page(pfn), -(long)nr);
 	return 0;
+}
+
+/**
+ * pvmem_mm_refuse - refuse onlining and offlining from now on
+ * @mm: the memory layer of a device going away
+ *
+ * Context: process; may sleep.
+ */
+void pvmem_mm_refuse(struct pvmem_mm *mm)
+{
+	mutex_lock(&mm->lock);
+	mm->removing = true;
+	mutex_unlock(&mm->lock);
+}
+
+/**
+ * pvmem_mm_lock - take the map lock
+ * @mm: the memory layer
+ *
+ * Context: process; may sleep (the notifier may hold it while Linux
+ * onlines or offlines a memory block).
+ */
+void pvmem_mm_lock(struct pvmem_mm *mm)
+{
+	mutex_lock(&mm->lock);
+}
+
+void pvmem_mm_unlock(struct pvmem_mm *mm)
+{
+	mutex_unlock(&mm->lock);
+}
+
+/* Pin the module while Linux holds memory of ours: rmmod is refused. */
+static void pvmem_mm_update_pin(struct pvmem_mm *mm)
+{
+	const bool added = mm->map.count[PVMEM_MB_UNUSED] != mm->map.nb_mb;
+
+	if (added && !mm->pinned)
+		__module_get(THIS_MODULE);
+	else if (!added && mm->pinned)
+		module_put(THIS_MODULE);
+	mm->pinned = added;
+}
+
+/**
+ * pvmem_mm_set_state - change a memory block's state, traced
+ * @mm: the memory layer
+ * @mb: memory block index
+ * @state: the new state; the transition must be one enum pvmem_mb_state
+ *	allows (pvmem's own bookkeeping: nothing the host can cause)
+ *
+ * Context: lock held (or the worker stopped and no notifier possible).
+ */
+void pvmem_mm_set_state(struct pvmem_mm *mm, u32 mb, enum pvmem_mb_state state)
+{
+	const enum pvmem_mb_state from = mm->map.state[mb];
+
+	trace_pvmem_block(mm->name, pvmem_layout_mb_addr(&mm->lo, mb), from,
+			  state, mm->map.nr_plugged[mb]);
+	WARN_ON_ONCE(!pvmem_map_set_state(&mm->map, mb, state));
+	pvmem_mm_update_pin(mm);
+}
+
+/**
+ * pvmem_mm_plugged_bytes - what the map holds plugged
+ * @mm: the memory layer
+ *
+ * Context: any; a racy read, for reporting.
+ * Return: bytes.
+ */
+u64 pvmem_mm_plugged_bytes(const struct pvmem_mm *mm)
+{
+	return READ_ONCE(mm->map.total_plugged) * mm->lo.block_size;
+}
+
+/**
+ * pvmem_mm_print_blocks - the block map as text
+ * @mm: the memory layer
+ * @buf: where to print
+ * @size: room in @buf
+ *
+ * One line per run of memory blocks in the same state with the same
+ * number of device blocks plugged: "<first>-<last> <state> <plugged>/<per
+ * block>", first and last as memory block numbers (memoryN in
+ * /sys/devices/system/memory/).  Unused memory blocks are left out; "..."
+ * ends a map that did not fit.
+ *
+ * Context: process; takes the lock.
+ * Return: bytes printed.
+ */
+int pvmem_mm_print_blocks(struct pvmem_mm *mm, char *buf, int size)
+{
+	const u64 first = mm->lo.first_mb_addr / mm->lo.mb_size;
+	const struct pvmem_map *map = &mm->map;
+	int len = 0;
+	u32 mb, end;
+
+	mutex_lock(&mm->lock);
+	for (mb = 0; mb < map->nb_mb; mb = end) {
+		for (end = mb + 1; end < map->nb_mb &&
+		     map->state[end] == map->state[mb] &&
+		     map->nr_plugged[end] == map->nr_plugged[mb]; end++)
+			;
+		if (map->state[mb] == PVMEM_MB_UNUSED)
+			continue;
+		if (len > size - 80) {
+			len += scnprintf(buf + len, size - len, "...\n");
+			break;
+		}
+		len += scnprintf(buf + len, size - len, "%llu-%llu %s %u/%u\n",
+				 first + mb, first + end - 1,
+				 pvmem_mb_state_name(map->state[mb]),
+				 map->nr_plugged[mb], map->sbs_per_mb);
+	}
+	mutex_unlock(&mm->lock);
+	return len;
 }

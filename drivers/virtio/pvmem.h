@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * pvmem: paravirtualized memory driver, shared between the virtio driver
- * (drivers/virtio/pvmem_main.c) and the mm hooks (mm-hooks/pvmem_mm.c).
+ * pvmem: the virtio driver's device, shared by its files (pvmem_main.c,
+ * pvmem_sysfs.c, pvmem_fault.c).  Layers point down only: driver ->
+ * memory layer (mm-hooks/pvmem_mm.h) -> passes and core (pvmem_pass.h,
+ * pvmem_core.h).
  */
 #ifndef _PVMEM_H
 #define _PVMEM_H
@@ -15,7 +17,8 @@
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 
-#include "pvmem_core.h"
+#include "pvmem_mm.h"
+#include "pvmem_pass.h"
 
 /* Counters of faults to inject (CONFIG_PVMEM_FAULT_INJECT only). */
 struct pvmem_fault {
@@ -27,125 +30,71 @@ struct pvmem_fault {
 	atomic_t add;			/* memory additions to fail */
 };
 
-/* The name every memory resource pvmem adds carries in /proc/iomem. */
-#define PVMEM_RESOURCE_NAME	"System RAM (pvmem)"
-
-/* What the device worker is doing; changed only by pvmem_set_state(). */
-enum pvmem_dev_state {
-	PVMEM_DEV_IDLE,		/* plugged_size matches what can be reached */
-	PVMEM_DEV_UNPLUG_ALL,	/* clearing memory left plugged before probe */
-	PVMEM_DEV_PLUGGING,		/* plugging towards requested_size */
-	PVMEM_DEV_UNPLUGGING,	/* unplugging towards requested_size */
-	PVMEM_DEV_WAIT_ONLINE,	/* plugging paused: offline_cap reached */
-	PVMEM_DEV_RETRY,		/* waiting for the backoff to run again */
-	PVMEM_DEV_BROKEN,		/* device misbehaved; no request is sent */
-	PVMEM_DEV_STATE_NR
-};
-
 /**
  * struct pvmem_dev - one bound virtio-mem device
+ * @vdev: the virtio device; NULL once unbound with memory left in Linux
+ * @vq: the guest-to-host request queue
+ * @nid: NUMA node of the region
+ * @region: claims [addr, addr + region_size) against other drivers
+ * @name: the device's name, for messages once @vdev may be gone
+ * @pm_notifier: refuses suspend and hibernation while memory is plugged
+ * @mm: the memory layer: block map, its lock, notifier, hotplug calls
+ * @ctl: the passes: config, state, knobs, backoff, pass counters
+ * @nr_req: requests sent, by type
+ * @nr_resp: valid responses, by type
+ * @nr_resp_invalid: invalid or missing responses
+ * @bytes_plugged: acknowledged PLUGs, in bytes
+ * @bytes_unplugged: acknowledged UNPLUGs, in bytes
+ * @last_req_ns: boot time of the last request
+ * @last_req_type: PVMEM_REQ_* of the last request
+ * @last_resp_type: its answer, PVMEM_RESP_NR while none
+ * @req: request buffer, the device reads it
+ * @resp: response buffer, the device writes it
+ * @resp_wq: woken by the virtqueue callback
+ * @work: the worker, the only one that sends requests and runs passes
+ * @stop_lock: protects @stopping
+ * @stopping: once set, nothing queues @work any more
+ * @config_changed: a config interrupt came since the worker last read
+ *	the config
+ * @fault: counters of faults to inject (CONFIG_PVMEM_FAULT_INJECT)
  *
- * Fields set during probe and never changed after: @vdev, @vq, @boot_cfg,
- * @lim, @lo, @nid, @mgid, @region, @name, @notifier.
+ * Set at probe and never changed after: @vdev (until unbind), @vq, @nid,
+ * @region, @name.  The request counters and @last_* are written by the
+ * worker only (WRITE_ONCE()) and read racily for reporting.
  */
 struct pvmem_dev {
 	struct virtio_device *vdev;
 	struct virtqueue *vq;
-	struct pvmem_cfg boot_cfg;	/* config accepted at probe */
-	struct pvmem_limits lim;
-	struct pvmem_layout lo;
-	int nid;			/* NUMA node of the region */
-	int mgid;			/* dynamic memory group id */
-	struct resource *region;	/* claims [addr, addr + region_size) */
-	char name[32];			/* for messages once vdev may be gone */
-	struct notifier_block notifier;
-	struct notifier_block pm_notifier;	/* refuses suspend/hibernation */
+	int nid;
+	struct resource *region;
+	char name[32];
+	struct notifier_block pm_notifier;
 
-	/*
-	 * Owned by the worker (pvmem_work()): only it reads the config,
-	 * sends requests and changes these.  Others may read them racily
-	 * for reporting.
-	 */
-	struct pvmem_cfg cfg;		/* last validated config */
-	enum pvmem_dev_state state;
-	const char *broken_reason;
-	bool unplug_all_pending;	/* device had memory plugged at probe */
-	bool pinned;			/* holds a module reference */
-	unsigned int retry_ms;		/* next backoff */
-	u64 nr_req[PVMEM_REQ_NR];	/* requests sent, by type */
-	u64 nr_resp[PVMEM_RESP_NR];	/* valid responses, by type */
-	u64 nr_resp_invalid;		/* invalid or missing responses */
-	u64 bytes_plugged;		/* acknowledged PLUGs, in bytes */
-	u64 bytes_unplugged;		/* acknowledged UNPLUGs, in bytes */
-	u64 nr_retries;			/* backoff retries scheduled */
-	u64 last_req_ns;		/* boot time of the last request */
-	u16 last_req_type;		/* PVMEM_REQ_* of the last request */
-	u16 last_resp_type;		/* its answer, PVMEM_RESP_NR if none */
-	u64 nr_isolate_busy;		/* unplug runs that would not migrate */
-	u64 nr_isolate_nomem;		/* ... that found no memory to migrate to */
-	u64 nr_remove_failed;		/* empty memory blocks not yet removed */
-	u64 nr_plug_nomem;		/* plug passes paused for memory maps */
-	bool plug_starved;		/* the last plug pass was one of those */
-	struct pvmem_req req;		/* request buffer, device reads */
-	struct pvmem_resp resp;		/* response buffer, device writes */
-	wait_queue_head_t resp_wq;	/* woken by the virtqueue callback */
+	struct pvmem_mm mm;
+	struct pvmem_ctl ctl;
+
+	u64 nr_req[PVMEM_REQ_NR];
+	u64 nr_resp[PVMEM_RESP_NR];
+	u64 nr_resp_invalid;
+	u64 bytes_plugged;
+	u64 bytes_unplugged;
+	u64 last_req_ns;
+	u16 last_req_type;
+	u16 last_resp_type;
+	struct pvmem_req req;
+	struct pvmem_resp resp;
+	wait_queue_head_t resp_wq;
 	struct delayed_work work;
 
-	/*
-	 * @stop_lock protects @stopping: once set under it, the config
-	 * interrupt no longer queues the worker.
-	 */
-	spinlock_t stop_lock;
+	spinlock_t stop_lock;		/* protects @stopping */
 	bool stopping;
-	atomic_t config_changed;	/* config interrupt since last read */
-
-	/*
-	 * @hp_lock protects @map and @removing against the memory notifier,
-	 * which holds it from MEM_GOING_ONLINE/OFFLINE until the matching
-	 * MEM_ONLINE/OFFLINE/CANCEL_*; the online page callback runs inside
-	 * that window.  Never call add_memory or offline_and_remove_memory
-	 * with it held.
-	 */
-	struct mutex hp_lock;
-	struct pvmem_map map;
-	void *map_mem;
-	bool removing;			/* onlining/offlining is refused */
-	bool hp_active;			/* notifier holds hp_lock */
-
-	struct list_head mm_node;	/* on pvmem_mm_devs, RCU */
-
-	/*
-	 * Knobs, set from the module parameters at probe and through sysfs;
-	 * written with WRITE_ONCE() by sysfs stores (which validate them),
-	 * read with READ_ONCE() by the worker.
-	 */
-	bool unplug_online;		/* may unplug online memory */
-	u64 offline_cap;		/* bytes added but not onlined, at most */
-	unsigned int retry_min_ms;	/* first backoff */
-	unsigned int retry_max_ms;	/* backoff cap */
+	atomic_t config_changed;
 
 	struct pvmem_fault fault;
 };
 
-/* Ranges the retry knobs are checked against. */
-#define PVMEM_RETRY_MS_MIN	10
-#define PVMEM_RETRY_MS_MAX	3600000
-
-static inline u64 pvmem_mb_addr(const struct pvmem_dev *pv, u32 mb)
-{
-	return pv->lo.first_mb_addr + (u64)mb * pv->lo.mb_size;
-}
-
-static inline u64 pvmem_run_addr(const struct pvmem_dev *pv,
-				 const struct pvmem_run *run)
-{
-	return pvmem_mb_addr(pv, run->mb) + (u64)run->sb * pv->lo.block_size;
-}
-
 /* drivers/virtio/pvmem_main.c */
-void pvmem_mb_set_state(struct pvmem_dev *pv, u32 mb, enum pvmem_mb_state state);
 void pvmem_kick(struct pvmem_dev *pv);
-const char *pvmem_dev_state_name(enum pvmem_dev_state state);
 
 /* drivers/virtio/pvmem_sysfs.c */
 extern const struct attribute_group *pvmem_groups[];
@@ -168,15 +117,5 @@ static inline void pvmem_fault_init(struct pvmem_dev *pv) { }
 static inline void pvmem_fault_exit(struct pvmem_dev *pv) { }
 static inline void pvmem_fault_cleanup(void) { }
 #endif
-
-/* mm-hooks/pvmem_mm.c */
-int pvmem_mm_register(struct pvmem_dev *pv);
-void pvmem_mm_unregister(struct pvmem_dev *pv);
-int pvmem_mm_add(struct pvmem_dev *pv, u32 mb, u32 nr);
-int pvmem_mm_remove(struct pvmem_dev *pv, u32 mb);
-void pvmem_mm_release(struct pvmem_dev *pv, const struct pvmem_run *run);
-int pvmem_mm_isolate(struct pvmem_dev *pv, const struct pvmem_run *run);
-bool pvmem_mm_room(struct pvmem_dev *pv, u32 mb);
-u32 pvmem_mm_add_room(struct pvmem_dev *pv);
 
 #endif /* _PVMEM_H */

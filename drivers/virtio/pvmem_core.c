@@ -350,18 +350,50 @@ void pvmem_map_init(struct pvmem_map *map, u32 nb_mb, u32 sbs_per_mb,
 	map->count[PVMEM_MB_UNUSED] = nb_mb;
 }
 
+/* Allowed memory block transitions, one bit per target state. */
+static const u8 pvmem_mb_next[PVMEM_MB_STATE_NR] = {
+	[PVMEM_MB_UNUSED] = 1 << PVMEM_MB_ADDING,
+	[PVMEM_MB_ADDING] = 1 << PVMEM_MB_OFFLINE | 1 << PVMEM_MB_KERNEL |
+			    1 << PVMEM_MB_MOVABLE | 1 << PVMEM_MB_OWED,
+	[PVMEM_MB_OFFLINE] = 1 << PVMEM_MB_KERNEL | 1 << PVMEM_MB_MOVABLE |
+			     1 << PVMEM_MB_OWED | 1 << PVMEM_MB_UNUSED,
+	[PVMEM_MB_KERNEL] = 1 << PVMEM_MB_OFFLINE,
+	[PVMEM_MB_MOVABLE] = 1 << PVMEM_MB_OFFLINE,
+	[PVMEM_MB_OWED] = 1 << PVMEM_MB_UNUSED,
+};
+
+/**
+ * pvmem_mb_transition_ok - may a memory block go from @from to @to?
+ * @from: its state
+ * @to: the state it would go to
+ *
+ * Return: true if the transition is one of enum pvmem_mb_state's diagram.
+ */
+bool pvmem_mb_transition_ok(enum pvmem_mb_state from, enum pvmem_mb_state to)
+{
+	if ((unsigned int)from >= PVMEM_MB_STATE_NR ||
+	    (unsigned int)to >= PVMEM_MB_STATE_NR)
+		return false;
+	return pvmem_mb_next[from] & (1 << to);
+}
+
 /**
  * pvmem_map_set_state - the one place a memory block changes state
  * @map: the map
  * @mb: memory block index
  * @state: its new state
+ *
+ * Return: false, changing nothing, if the transition is not allowed.
  */
-void pvmem_map_set_state(struct pvmem_map *map, u32 mb,
+bool pvmem_map_set_state(struct pvmem_map *map, u32 mb,
 			 enum pvmem_mb_state state)
 {
+	if (!pvmem_mb_transition_ok(map->state[mb], state))
+		return false;
 	map->count[map->state[mb]]--;
 	map->count[state]++;
 	map->state[mb] = state;
+	return true;
 }
 
 /**

@@ -125,7 +125,24 @@ void pvmem_layout_init(struct pvmem_layout *lo, const struct pvmem_cfg *cfg,
 u64 pvmem_layout_usable_blocks(const struct pvmem_layout *lo,
 			       const struct pvmem_cfg *cfg);
 
-/* State of one Linux memory block of the region. */
+/* Physical address of memory block @mb of the layout. */
+static inline u64 pvmem_layout_mb_addr(const struct pvmem_layout *lo, u32 mb)
+{
+	return lo->first_mb_addr + (u64)mb * lo->mb_size;
+}
+
+/*
+ * State of one Linux memory block of the region.  The transitions
+ * pvmem_map_set_state() allows:
+ *
+ *   UNUSED --plug--> ADDING --added--> OFFLINE <--online/offline--> KERNEL
+ *                     |  \--added, auto-onlined--> KERNEL, MOVABLE   MOVABLE
+ *                     \--add failed--> OWED
+ *   OFFLINE --removed, plugged--> OWED --UNPLUG acked--> UNUSED
+ *   OFFLINE --removed, empty--> UNUSED
+ *
+ * Online blocks are removed through OFFLINE (the notifier sees it first).
+ */
 enum pvmem_mb_state {
 	PVMEM_MB_UNUSED,	/* not added to Linux, nothing plugged */
 	PVMEM_MB_ADDING,	/* device blocks plugged, being added */
@@ -154,7 +171,8 @@ struct pvmem_map {
 u64 pvmem_map_bytes(u32 nb_mb, u32 sbs_per_mb);
 void pvmem_map_init(struct pvmem_map *map, u32 nb_mb, u32 sbs_per_mb,
 		    void *mem);
-void pvmem_map_set_state(struct pvmem_map *map, u32 mb,
+bool pvmem_mb_transition_ok(enum pvmem_mb_state from, enum pvmem_mb_state to);
+bool pvmem_map_set_state(struct pvmem_map *map, u32 mb,
 			 enum pvmem_mb_state state);
 bool pvmem_map_test(const struct pvmem_map *map, u32 mb, u32 sb, u32 nb,
 		    bool plugged);
@@ -173,6 +191,13 @@ struct pvmem_run {
 	u32 sb;
 	u32 nb;
 };
+
+/* Physical address of the first device block of @run. */
+static inline u64 pvmem_layout_run_addr(const struct pvmem_layout *lo,
+					const struct pvmem_run *run)
+{
+	return pvmem_layout_mb_addr(lo, run->mb) + (u64)run->sb * lo->block_size;
+}
 
 bool pvmem_plan_plug(const struct pvmem_map *map, u64 want, u64 usable_blocks,
 		     u32 max_new_mb, struct pvmem_run *run);

@@ -34,13 +34,13 @@ static ssize_t name##_show(struct device *dev,				\
 }									\
 static DEVICE_ATTR_RO(name)
 
-PVMEM_ATTR_U64(region_start, "0x%llx", pv->boot_cfg.addr);
-PVMEM_ATTR_U64(region_size, "%llu", pv->boot_cfg.region_size);
-PVMEM_ATTR_U64(usable_region_size, "%llu", READ_ONCE(pv->cfg.usable_region_size));
-PVMEM_ATTR_U64(block_size, "%llu", pv->lo.block_size);
-PVMEM_ATTR_U64(memory_block_size, "%llu", pv->lo.mb_size);
-PVMEM_ATTR_U64(plugged_size, "%llu", READ_ONCE(pv->map.total_plugged) * pv->lo.block_size);
-PVMEM_ATTR_U64(requested_size, "%llu", READ_ONCE(pv->cfg.requested_size));
+PVMEM_ATTR_U64(region_start, "0x%llx", pv->ctl.boot_cfg.addr);
+PVMEM_ATTR_U64(region_size, "%llu", pv->ctl.boot_cfg.region_size);
+PVMEM_ATTR_U64(usable_region_size, "%llu", READ_ONCE(pv->ctl.cfg.usable_region_size));
+PVMEM_ATTR_U64(block_size, "%llu", pv->ctl.lo.block_size);
+PVMEM_ATTR_U64(memory_block_size, "%llu", pv->ctl.lo.mb_size);
+PVMEM_ATTR_U64(plugged_size, "%llu", pvmem_mm_plugged_bytes(&pv->mm));
+PVMEM_ATTR_U64(requested_size, "%llu", READ_ONCE(pv->ctl.cfg.requested_size));
 
 static ssize_t node_show(struct device *dev, struct device_attribute *attr,
 			 char *buf)
@@ -61,10 +61,10 @@ static ssize_t state_show(struct device *dev, struct device_attribute *attr,
 			  char *buf)
 {
 	struct pvmem_dev *pv = to_pv(dev);
-	const enum pvmem_dev_state state = READ_ONCE(pv->state);
+	const enum pvmem_dev_state state = READ_ONCE(pv->ctl.state);
 
 	if (state == PVMEM_DEV_BROKEN)
-		return sysfs_emit(buf, "broken: %s\n", READ_ONCE(pv->broken_reason));
+		return sysfs_emit(buf, "broken: %s\n", READ_ONCE(pv->ctl.broken_reason));
 	return sysfs_emit(buf, "%s\n", pvmem_dev_state_name(state));
 }
 static DEVICE_ATTR_RO(state);
@@ -101,39 +101,11 @@ static ssize_t last_request_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(last_request);
 
-/*
- * One line per run of memory blocks in the same state with the same number
- * of device blocks plugged: "<first>-<last> <state> <plugged>/<per block>",
- * first and last as memory block numbers (/sys/devices/system/memory/
- * memoryN).  Unused memory blocks are left out.
- */
+/* The block map: see pvmem_mm_print_blocks(). */
 static ssize_t blocks_show(struct device *dev, struct device_attribute *attr,
 			   char *buf)
 {
-	struct pvmem_dev *pv = to_pv(dev);
-	const u64 first = pv->lo.first_mb_addr / pv->lo.mb_size;
-	const struct pvmem_map *map = &pv->map;
-	int len = 0;
-	u32 mb, end;
-
-	mutex_lock(&pv->hp_lock);
-	for (mb = 0; mb < map->nb_mb; mb = end) {
-		for (end = mb + 1; end < map->nb_mb &&
-		     map->state[end] == map->state[mb] &&
-		     map->nr_plugged[end] == map->nr_plugged[mb]; end++)
-			;
-		if (map->state[mb] == PVMEM_MB_UNUSED)
-			continue;
-		if (len > PAGE_SIZE - 80) {
-			len += sysfs_emit_at(buf, len, "...\n");
-			break;
-		}
-		len += sysfs_emit_at(buf, len, "%llu-%llu %s %u/%u\n", first + mb,
-				     first + end - 1, pvmem_mb_state_name(map->state[mb]),
-				     map->nr_plugged[mb], map->sbs_per_mb);
-	}
-	mutex_unlock(&pv->hp_lock);
-	return len;
+	return pvmem_mm_print_blocks(&to_pv(dev)->mm, buf, PAGE_SIZE);
 }
 static DEVICE_ATTR_RO(blocks);
 
@@ -175,7 +147,7 @@ static int pvmem_parse_range(const char *buf, u64 lo, u64 hi, u64 *val)
 static ssize_t unplug_online_show(struct device *dev,
 				  struct device_attribute *attr, char *buf)
 {
-	return sysfs_emit(buf, "%d\n", READ_ONCE(to_pv(dev)->unplug_online));
+	return sysfs_emit(buf, "%d\n", READ_ONCE(to_pv(dev)->ctl.knobs.unplug_online));
 }
 
 static ssize_t unplug_online_store(struct device *dev,
@@ -188,7 +160,7 @@ static ssize_t unplug_online_store(struct device *dev,
 	/* Takes effect at the next pass; retry_now runs one at once. */
 	if (pvmem_parse_bool(buf, &val))
 		return -EINVAL;
-	WRITE_ONCE(pv->unplug_online, val);
+	WRITE_ONCE(pv->ctl.knobs.unplug_online, val);
 	return count;
 }
 static DEVICE_ATTR_RW(unplug_online);
@@ -196,7 +168,7 @@ static DEVICE_ATTR_RW(unplug_online);
 static ssize_t offline_cap_show(struct device *dev,
 				struct device_attribute *attr, char *buf)
 {
-	return sysfs_emit(buf, "%llu\n", READ_ONCE(to_pv(dev)->offline_cap));
+	return sysfs_emit(buf, "%llu\n", READ_ONCE(to_pv(dev)->ctl.knobs.offline_cap));
 }
 
 /* Bytes, from one memory block up to the whole region. */
@@ -207,9 +179,9 @@ static ssize_t offline_cap_store(struct device *dev,
 	struct pvmem_dev *pv = to_pv(dev);
 	u64 val;
 
-	if (pvmem_parse_range(buf, pv->lo.mb_size, pv->boot_cfg.region_size, &val))
+	if (pvmem_parse_range(buf, pv->ctl.lo.mb_size, pv->ctl.boot_cfg.region_size, &val))
 		return -EINVAL;
-	WRITE_ONCE(pv->offline_cap, val);
+	WRITE_ONCE(pv->ctl.knobs.offline_cap, val);
 	pvmem_kick(pv);
 	return count;
 }
@@ -218,7 +190,7 @@ static DEVICE_ATTR_RW(offline_cap);
 static ssize_t retry_min_ms_show(struct device *dev, struct device_attribute *attr,
 				 char *buf)
 {
-	return sysfs_emit(buf, "%u\n", READ_ONCE(to_pv(dev)->retry_min_ms));
+	return sysfs_emit(buf, "%u\n", READ_ONCE(to_pv(dev)->ctl.knobs.retry_min_ms));
 }
 
 /* 10 ms to an hour, not above retry_max_ms. */
@@ -229,9 +201,9 @@ static ssize_t retry_min_ms_store(struct device *dev,
 	struct pvmem_dev *pv = to_pv(dev);
 	u64 val;
 
-	if (pvmem_parse_range(buf, PVMEM_RETRY_MS_MIN, READ_ONCE(pv->retry_max_ms), &val))
+	if (pvmem_parse_range(buf, PVMEM_RETRY_MS_MIN, READ_ONCE(pv->ctl.knobs.retry_max_ms), &val))
 		return -EINVAL;
-	WRITE_ONCE(pv->retry_min_ms, val);
+	WRITE_ONCE(pv->ctl.knobs.retry_min_ms, val);
 	return count;
 }
 static DEVICE_ATTR_RW(retry_min_ms);
@@ -239,7 +211,7 @@ static DEVICE_ATTR_RW(retry_min_ms);
 static ssize_t retry_max_ms_show(struct device *dev, struct device_attribute *attr,
 				 char *buf)
 {
-	return sysfs_emit(buf, "%u\n", READ_ONCE(to_pv(dev)->retry_max_ms));
+	return sysfs_emit(buf, "%u\n", READ_ONCE(to_pv(dev)->ctl.knobs.retry_max_ms));
 }
 
 /* Not below retry_min_ms, an hour at most. */
@@ -250,9 +222,9 @@ static ssize_t retry_max_ms_store(struct device *dev,
 	struct pvmem_dev *pv = to_pv(dev);
 	u64 val;
 
-	if (pvmem_parse_range(buf, READ_ONCE(pv->retry_min_ms), PVMEM_RETRY_MS_MAX, &val))
+	if (pvmem_parse_range(buf, READ_ONCE(pv->ctl.knobs.retry_min_ms), PVMEM_RETRY_MS_MAX, &val))
 		return -EINVAL;
-	WRITE_ONCE(pv->retry_max_ms, val);
+	WRITE_ONCE(pv->ctl.knobs.retry_max_ms, val);
 	return count;
 }
 static DEVICE_ATTR_RW(retry_max_ms);
@@ -313,11 +285,11 @@ PVMEM_STAT(responses_error, pv->nr_resp[PVMEM_RESP_ERROR]);
 PVMEM_STAT(responses_invalid, pv->nr_resp_invalid);
 PVMEM_STAT(bytes_plugged, pv->bytes_plugged);
 PVMEM_STAT(bytes_unplugged, pv->bytes_unplugged);
-PVMEM_STAT(unplug_failed_busy, pv->nr_isolate_busy);
-PVMEM_STAT(unplug_failed_nomem, pv->nr_isolate_nomem);
-PVMEM_STAT(remove_failed, pv->nr_remove_failed);
-PVMEM_STAT(plug_paused_nomem, pv->nr_plug_nomem);
-PVMEM_STAT(retries, pv->nr_retries);
+PVMEM_STAT(unplug_failed_busy, pv->ctl.stats[PVMEM_STAT_ISOLATE_BUSY]);
+PVMEM_STAT(unplug_failed_nomem, pv->ctl.stats[PVMEM_STAT_ISOLATE_NOMEM]);
+PVMEM_STAT(remove_failed, pv->ctl.stats[PVMEM_STAT_REMOVE_FAILED]);
+PVMEM_STAT(plug_paused_nomem, pv->ctl.stats[PVMEM_STAT_PLUG_NOMEM]);
+PVMEM_STAT(retries, pv->ctl.stats[PVMEM_STAT_RETRIES]);
 
 static struct attribute *pvmem_stats_attrs[] = {
 	&dev_attr_requests_plug.attr,

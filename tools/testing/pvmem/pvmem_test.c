@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Unit tests of pvmem's pure core: config and response validation, the
- * wire encoding, the block map and the plug planner.  Built with ASan and
- * UBSan; run by `make check`.
+ * Unit tests of pvmem's pure core and passes: config and response
+ * validation, the wire encoding, the block map and planners, and the
+ * worker's real plug and unplug passes driven against a fake device and
+ * fake memory (pvmem_fake.c).  Built with ASan and UBSan; run by `make
+ * check`.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "kselftest_harness.h"
-#include "pvmem_core.h"
+#include "pvmem_fake.h"
 
 #define MiB (1024ULL * 1024)
 #define GiB (1024ULL * MiB)
@@ -203,6 +205,17 @@ TEST(region_at_end_of_pluggable_range)
 	EXPECT_EQ(PVMEM_CFG_REGION_NOT_PLUGGABLE, pvmem_cfg_check(&cfg, &lim));
 }
 
+TEST(region_below_pluggable_range)
+{
+	struct pvmem_limits high = lim;
+	struct pvmem_cfg cfg = good_cfg();
+
+	high.plug_start = 8 * GiB;
+	EXPECT_EQ(PVMEM_CFG_REGION_NOT_PLUGGABLE, pvmem_cfg_check(&cfg, &high));
+	cfg.addr = 8 * GiB;
+	EXPECT_EQ(PVMEM_CFG_OK, pvmem_cfg_check(&cfg, &high));
+}
+
 TEST(runtime_change_of_immutable_fields)
 {
 	const struct pvmem_cfg old = good_cfg();
@@ -290,176 +303,188 @@ TEST(responses)
 	EXPECT_EQ(PVMEM_RESP_BAD_STATE, pvmem_resp_decode(PVMEM_REQ_STATE, &r, 10, &reply));
 }
 
-/* A map over a config, with the buffer the driver would kvzalloc(). */
-FIXTURE(map) {
-	struct pvmem_cfg cfg;
-	struct pvmem_layout lo;
+/* Every error has a message of its own, and none is the OK one. */
+TEST(every_error_has_its_own_message)
+{
+	int i, j;
+
+	for (i = 1; i < PVMEM_CFG_ERR_NR; i++) {
+		for (j = 0; j < i; j++)
+			EXPECT_NE(0, strcmp(pvmem_cfg_errstr(i), pvmem_cfg_errstr(j)))
+				TH_LOG("config errors %d and %d", i, j);
+	}
+	for (i = 1; i < PVMEM_RESP_ERR_NR; i++)
+		for (j = 0; j < i; j++)
+			EXPECT_NE(0, strcmp(pvmem_resp_errstr(i), pvmem_resp_errstr(j)));
+	EXPECT_STREQ("unknown config error", pvmem_cfg_errstr(PVMEM_CFG_ERR_NR));
+}
+
+TEST(block_transitions)
+{
 	struct pvmem_map map;
-	void *mem;
+	u64 mem[8] = { 0 };
+
+	pvmem_map_init(&map, 2, 64, mem);
+	/* Only through adding; never from online straight out. */
+	EXPECT_FALSE(pvmem_map_set_state(&map, 0, PVMEM_MB_MOVABLE));
+	EXPECT_EQ(PVMEM_MB_UNUSED, map.state[0]);
+	EXPECT_EQ(2U, map.count[PVMEM_MB_UNUSED]);
+	EXPECT_TRUE(pvmem_map_set_state(&map, 0, PVMEM_MB_ADDING));
+	EXPECT_TRUE(pvmem_map_set_state(&map, 0, PVMEM_MB_KERNEL));
+	EXPECT_FALSE(pvmem_map_set_state(&map, 0, PVMEM_MB_UNUSED));
+	EXPECT_FALSE(pvmem_map_set_state(&map, 0, PVMEM_MB_OWED));
+	EXPECT_FALSE(pvmem_map_set_state(&map, 0, PVMEM_MB_MOVABLE));
+	EXPECT_TRUE(pvmem_map_set_state(&map, 0, PVMEM_MB_OFFLINE));
+	EXPECT_TRUE(pvmem_map_set_state(&map, 0, PVMEM_MB_OWED));
+	EXPECT_FALSE(pvmem_map_set_state(&map, 0, PVMEM_MB_OFFLINE));
+	EXPECT_TRUE(pvmem_map_set_state(&map, 0, PVMEM_MB_UNUSED));
+	EXPECT_TRUE(pvmem_map_set_state(&map, 1, PVMEM_MB_ADDING));
+	EXPECT_TRUE(pvmem_map_set_state(&map, 1, PVMEM_MB_OWED));
+	EXPECT_EQ(1U, map.count[PVMEM_MB_UNUSED]);
+	EXPECT_EQ(1U, map.count[PVMEM_MB_OWED]);
+	EXPECT_FALSE(pvmem_mb_transition_ok(PVMEM_MB_STATE_NR, PVMEM_MB_UNUSED));
+	/* Marking twice counts once. */
+	pvmem_map_set(&map, 1, 0, 4, true);
+	pvmem_map_set(&map, 1, 2, 4, true);
+	EXPECT_EQ(6U, map.nr_plugged[1]);
+	EXPECT_EQ(6U, map.total_plugged);
+}
+
+/*
+ * The real passes over a fake device: 16 GiB region, 8 GiB usable, 2 MiB
+ * blocks, 128 memory blocks of 64 device blocks.
+ */
+FIXTURE(fake) {
+	struct fake f;
 };
 
-FIXTURE_SETUP(map)
+FIXTURE_SETUP(fake)
 {
-	self->cfg = good_cfg();
-	pvmem_layout_init(&self->lo, &self->cfg, lim.mb_size);
-	self->mem = calloc(1, pvmem_map_bytes(self->lo.nb_mb, self->lo.sbs_per_mb));
-	ASSERT_NE(NULL, self->mem);
-	pvmem_map_init(&self->map, self->lo.nb_mb, self->lo.sbs_per_mb, self->mem);
+	ASSERT_EQ(0, fake_init(&self->f, 16 * GiB, 2 * MiB, 8 * GiB));
 }
 
-FIXTURE_TEARDOWN(map)
+FIXTURE_TEARDOWN(fake)
 {
-	free(self->mem);
+	fake_free(&self->f);
 }
 
-/* Plug like the driver does: plan, mark plugged, new blocks get added. */
-static u64 plug_all(struct pvmem_map *map, u64 want, u64 usable, int *runs)
+#define BLK (2 * MiB)
+
+/* Ask for @blocks device blocks and run the worker until it rests. */
+static enum pvmem_result want(struct fake *f, u64 blocks)
 {
-	struct pvmem_run run;
-	u64 done = 0;
-
-	*runs = 0;
-	while (done < want && pvmem_plan_plug(map, want - done, usable, ~0U, &run)) {
-		const u32 last = (run.sb + run.nb - 1) / map->sbs_per_mb + run.mb;
-		u32 mb;
-
-		if (!run.nb || last >= map->nb_mb)
-			return ~0ULL;
-		/* Only runs over unused memory blocks may span several. */
-		if (last != run.mb && map->state[run.mb] != PVMEM_MB_UNUSED)
-			return ~0ULL;
-		if (!pvmem_map_test(map, run.mb, run.sb, run.nb, false))
-			return ~0ULL;
-		pvmem_map_set(map, run.mb, run.sb, run.nb, true);
-		for (mb = run.mb; mb <= last; mb++)
-			if (map->state[mb] == PVMEM_MB_UNUSED)
-				pvmem_map_set_state(map, mb, PVMEM_MB_MOVABLE);
-		done += run.nb;
-		(*runs)++;
-	}
-	return done;
+	fake_request(f, blocks * BLK);
+	return fake_run(f, 50);
 }
 
-TEST_F(map, layout_of_aligned_region)
+/* Device and driver agree on @blocks plugged, and every invariant holds. */
+static void assert_at(struct __test_metadata *_metadata, struct fake *f,
+		      u64 blocks)
 {
-	EXPECT_EQ(4 * GiB, self->lo.first_mb_addr);
-	EXPECT_EQ(128U, self->lo.nb_mb);
-	EXPECT_EQ(64U, self->lo.sbs_per_mb);
-	EXPECT_EQ(4096U, pvmem_layout_usable_blocks(&self->lo, &self->cfg));
+	ASSERT_TRUE(fake_check(f)) TH_LOG("%s", f->err);
+	ASSERT_EQ(blocks, fake_dev_plugged(f));
+	ASSERT_EQ(blocks, f->map.total_plugged);
 }
 
-TEST(layout_of_unaligned_region)
+#define ASSERT_AT(f, blocks) assert_at(_metadata, f, blocks)
+
+TEST_F(fake, plug_4g_plus_6m_exactly)
 {
-	struct pvmem_cfg cfg = good_cfg();
-	struct pvmem_layout lo;
+	struct fake *f = &self->f;
+	const u64 n = (4 * GiB + 6 * MiB) / BLK;
 
-	cfg.addr = 4 * GiB + 2 * MiB;
-	cfg.usable_region_size = 130 * MiB;
-	pvmem_layout_init(&lo, &cfg, lim.mb_size);
-	EXPECT_EQ(4 * GiB + 128 * MiB, lo.first_mb_addr);
-	EXPECT_EQ(127U, lo.nb_mb);
-	/* usable ends at 4G + 132M: two device blocks of the first block. */
-	EXPECT_EQ(2U, pvmem_layout_usable_blocks(&lo, &cfg));
-	cfg.usable_region_size = 64 * MiB;
-	EXPECT_EQ(0U, pvmem_layout_usable_blocks(&lo, &cfg));
-}
-
-TEST_F(map, plug_4g_plus_6m_exactly)
-{
-	const u64 want = (4 * GiB + 6 * MiB) / (2 * MiB);
-	int runs;
-
-	EXPECT_EQ(want, plug_all(&self->map, want, 4096, &runs));
-	EXPECT_EQ(want, self->map.total_plugged);
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, n));
+	ASSERT_AT(f, n);
+	EXPECT_EQ(n, fake_usable(f));
+	EXPECT_EQ(PVMEM_DEV_IDLE, f->ctl.state);
 	/*
 	 * 33 new memory blocks: block 0 alone, blocks 2-31 at most 8 per
 	 * PLUG, block 1 (the keeper), the 3 device blocks of block 32.
 	 */
-	EXPECT_EQ(7, runs);
-	EXPECT_EQ(33U, self->map.count[PVMEM_MB_MOVABLE]);
-	EXPECT_EQ(3U, self->map.nr_plugged[32]);
-	EXPECT_TRUE(pvmem_map_test(&self->map, 32, 0, 3, true));
-	EXPECT_TRUE(pvmem_map_test(&self->map, 32, 3, 61, false));
+	EXPECT_EQ(7, f->nr_type[PVMEM_REQ_PLUG]);
+	EXPECT_EQ(33U, f->map.count[PVMEM_MB_MOVABLE]);
+	EXPECT_EQ(3U, f->map.nr_plugged[32]);
+	EXPECT_TRUE(pvmem_map_test(&f->map, 32, 0, 3, true));
+	EXPECT_TRUE(pvmem_map_test(&f->map, 32, 3, 61, false));
+	EXPECT_EQ(0, f->sends_locked);
 }
 
-TEST_F(map, holes_in_added_blocks_first)
+TEST_F(fake, holes_in_added_blocks_first)
 {
+	struct fake *f = &self->f;
 	struct pvmem_run run;
-	int runs;
+	long plugs;
 
-	EXPECT_EQ(3U, plug_all(&self->map, 3, 4096, &runs));
-	EXPECT_EQ(200U, plug_all(&self->map, 200, 4096, &runs));
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 3));
+	plugs = f->nr_type[PVMEM_REQ_PLUG];
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 203));
+	ASSERT_AT(f, 203);
 	/* 61 fill block 0, then block 2, the keeper block 1, 11 in block 3. */
-	EXPECT_EQ(4, runs);
-	EXPECT_EQ(64U, self->map.nr_plugged[0]);
-	EXPECT_EQ(64U, self->map.nr_plugged[1]);
-	EXPECT_EQ(64U, self->map.nr_plugged[2]);
-	EXPECT_EQ(11U, self->map.nr_plugged[3]);
-	pvmem_map_set(&self->map, 1, 10, 5, false);
-	ASSERT_TRUE(pvmem_plan_plug(&self->map, 100, 4096, ~0U, &run));
+	EXPECT_EQ(4, f->nr_type[PVMEM_REQ_PLUG] - plugs);
+	EXPECT_EQ(64U, f->map.nr_plugged[0]);
+	EXPECT_EQ(64U, f->map.nr_plugged[1]);
+	EXPECT_EQ(64U, f->map.nr_plugged[2]);
+	EXPECT_EQ(11U, f->map.nr_plugged[3]);
+	/* A hole inside an added block is what the planner fills first. */
+	pvmem_map_set(&f->map, 1, 10, 5, false);
+	ASSERT_TRUE(pvmem_plan_plug(&f->map, 100, 4096, ~0U, &run));
 	EXPECT_EQ(1U, run.mb);
 	EXPECT_EQ(10U, run.sb);
 	EXPECT_EQ(5U, run.nb);
 }
 
-TEST_F(map, offline_cap_limits_new_blocks)
+TEST_F(fake, offline_cap_waits_for_onlining)
 {
-	struct pvmem_run run;
-	int runs;
+	struct fake *f = &self->f;
+	int i;
 
-	/* Block 0 goes alone (block 1 is the keeper); then at most 3. */
-	ASSERT_TRUE(pvmem_plan_plug(&self->map, 1000, 4096, 3, &run));
-	EXPECT_EQ(0U, run.mb);
-	EXPECT_EQ(64U, run.nb);
-	pvmem_map_set(&self->map, 0, 0, 64, true);
-	pvmem_map_set_state(&self->map, 0, PVMEM_MB_MOVABLE);
-	ASSERT_TRUE(pvmem_plan_plug(&self->map, 1000, 4096, 3, &run));
-	EXPECT_EQ(2U, run.mb);
-	EXPECT_EQ(3U * 64, run.nb);
-	EXPECT_FALSE(pvmem_plan_plug(&self->map, 1000, 4096, 0, &run));
-	/* Holes in added blocks are filled whatever the cap. */
-	pvmem_map_set(&self->map, 0, 10, 54, false);
-	ASSERT_TRUE(pvmem_plan_plug(&self->map, 1000, 4096, 0, &run));
-	EXPECT_EQ(0U, run.mb);
-	EXPECT_EQ(10U, run.sb);
-	EXPECT_EQ(54U, run.nb);
-	(void)runs;
+	f->auto_online = false;
+	f->ctl.knobs.offline_cap = 3 * 128 * MiB;
+	EXPECT_EQ(PVMEM_RES_WAIT_ONLINE, want(f, 1000));
+	EXPECT_EQ(PVMEM_DEV_WAIT_ONLINE, f->ctl.state);
+	EXPECT_EQ(3U, f->map.count[PVMEM_MB_OFFLINE]);
+	EXPECT_EQ(0U, fake_usable(f));
+	/* Each onlining lets one more block in, never more than 3 offline. */
+	for (i = 0; i < 30 && f->map.total_plugged < 1000; i++) {
+		u32 mb;
+
+		for (mb = 0; f->map.state[mb] != PVMEM_MB_OFFLINE; mb++)
+			;
+		ASSERT_EQ(0, fake_online(f, mb, true));
+		EXPECT_EQ(i + 1, f->kicks);
+		fake_run(f, 50);
+		ASSERT_TRUE(fake_check(f)) TH_LOG("%s", f->err);
+		EXPECT_GE(3U, f->map.count[PVMEM_MB_OFFLINE]);
+	}
+	EXPECT_EQ(1000U, fake_dev_plugged(f));
 }
 
 /*
  * Linux rechecks a zone after each onlined memory block, walking from its
- * start to the first hole.  Model that over the order pvmem starts memory
- * blocks in: the walks must add up to about one per block, not N^2 / 2.
+ * start to the first hole.  Model that over the order the real pass adds
+ * memory blocks in: the walks must add up to about one per block, not
+ * N^2 / 2.
  */
-TEST_F(map, keeper_keeps_zone_walks_short)
+TEST_F(fake, keeper_keeps_zone_walks_short)
 {
-	u32 order[64], n = 0, mb, i, lo;
-	u64 done = 0, walked = 0;
-	struct pvmem_run run;
+	struct fake *f = &self->f;
+	unsigned char present[128] = { 0 };
+	u64 walked = 0;
+	int i, lo, mb;
 
-	while (pvmem_plan_plug(&self->map, 4096 - done, 4096, ~0U, &run)) {
-		ASSERT_EQ(0U, run.sb);
-		for (mb = run.mb; mb < run.mb + run.nb / 64; mb++) {
-			ASSERT_EQ(PVMEM_MB_UNUSED, self->map.state[mb]);
-			pvmem_map_set_state(&self->map, mb, PVMEM_MB_MOVABLE);
-			order[n++] = mb;
-		}
-		pvmem_map_set(&self->map, run.mb, 0, run.nb, true);
-		done += run.nb;
-		ASSERT_GE(64U, n);
-		/* The zone walk after each block this run onlined. */
-		for (i = n - run.nb / 64; i < n; i++) {
-			for (lo = 0; lo < 128 && self->map.state[lo] == PVMEM_MB_UNUSED; lo++)
-				;
-			for (mb = lo; mb < 128 && self->map.state[mb] != PVMEM_MB_UNUSED; mb++)
-				walked++;
-		}
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 4096));
+	ASSERT_AT(f, 4096);
+	ASSERT_EQ(64, f->nadd);
+	EXPECT_EQ(0U, f->add_log[0]);
+	EXPECT_EQ(2U, f->add_log[1]);
+	EXPECT_EQ(1U, f->add_log[63]);
+	for (i = 0; i < f->nadd; i++) {
+		present[f->add_log[i]] = 1;
+		for (lo = 0; lo < 128 && !present[lo]; lo++)
+			;
+		for (mb = lo; mb < 128 && present[mb]; mb++)
+			walked++;
 	}
-	EXPECT_EQ(4096U, done);
-	EXPECT_EQ(64U, n);
-	EXPECT_EQ(0U, order[0]);
-	EXPECT_EQ(2U, order[1]);
-	EXPECT_EQ(1U, order[63]);
 	/* The 64 usable blocks: 2080 in address order; here 63 short, 1 full. */
 	TH_LOG("zone walks: %llu memory blocks", (unsigned long long)walked);
 	EXPECT_GE(2U * 64 + 64, walked);
@@ -481,167 +506,514 @@ TEST(memmap_room)
 	EXPECT_EQ(0xffffffffU, pvmem_memmap_room(~0ULL, 0, 1));
 }
 
-TEST_F(map, stops_at_usable_region)
+TEST_F(fake, stops_at_usable_region)
 {
-	int runs;
+	struct fake *f = &self->f;
 
-	/* 8 GiB usable = 4096 blocks; more is never planned. */
-	EXPECT_EQ(4096U, plug_all(&self->map, 5000, 4096, &runs));
-	EXPECT_EQ(64U, self->map.count[PVMEM_MB_MOVABLE]);
-	EXPECT_EQ(100U, plug_all(&self->map, 100, 4196, &runs));
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 4096));
+	ASSERT_AT(f, 4096);
+	EXPECT_EQ(64U, f->map.count[PVMEM_MB_MOVABLE]);
+	/* The host grows the usable region: the next 100 blocks go in. */
+	f->dev.usable_region_size = 8 * GiB + 200 * MiB;
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 4196));
+	ASSERT_AT(f, 4196);
 }
 
-TEST_F(map, state_counters_add_up)
+/*
+ * One request carries at most 65535 device blocks.  With 4 KiB device
+ * blocks a memory block holds 32768 of them, so plug runs (8 memory
+ * blocks) and owed UNPLUGs (batches of 8) must be cut into several.
+ */
+TEST(request_cap_is_16_bits)
 {
-	u32 sum = 0;
-	int s;
+	const u64 n = GiB / 4096;
+	struct fake f;
 
-	pvmem_map_set_state(&self->map, 5, PVMEM_MB_ADDING);
-	pvmem_map_set_state(&self->map, 5, PVMEM_MB_OFFLINE);
-	pvmem_map_set_state(&self->map, 6, PVMEM_MB_KERNEL);
-	for (s = 0; s < PVMEM_MB_STATE_NR; s++)
-		sum += self->map.count[s];
-	EXPECT_EQ(self->map.nb_mb, sum);
-	EXPECT_EQ(1U, self->map.count[PVMEM_MB_OFFLINE]);
-	EXPECT_EQ(1U, self->map.count[PVMEM_MB_KERNEL]);
-	EXPECT_EQ(0U, self->map.count[PVMEM_MB_ADDING]);
-	/* Marking twice counts once. */
-	pvmem_map_set(&self->map, 5, 0, 4, true);
-	pvmem_map_set(&self->map, 5, 2, 4, true);
-	EXPECT_EQ(6U, self->map.nr_plugged[5]);
-	EXPECT_EQ(6U, self->map.total_plugged);
+	ASSERT_EQ(0, fake_init(&f, 2 * GiB, 4096, 2 * GiB));
+	fake_request(&f, GiB);
+	ASSERT_EQ(PVMEM_RES_DONE, fake_run(&f, 50));
+	ASSERT_AT(&f, n);
+	EXPECT_LE((long)(n / 65535 + 1), f.nr_type[PVMEM_REQ_PLUG]);
+	fake_request(&f, 0);
+	ASSERT_EQ(PVMEM_RES_DONE, fake_run(&f, 50));
+	ASSERT_AT(&f, 0);
+	EXPECT_LE((long)(n / 65535 + 1), f.nr_type[PVMEM_REQ_UNPLUG]);
+	fake_free(&f);
 }
 
-/* Unplug like the driver does when nothing fails; returns runs used. */
-static int unplug_all(struct pvmem_map *map, u64 want, bool online)
+TEST_F(fake, unplug_offline_before_online)
 {
+	struct fake *f = &self->f;
+
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 4 * 64));
+	ASSERT_EQ(0, fake_offline(f, 1));
+	ASSERT_EQ(0, fake_offline(f, 2));
+	ASSERT_EQ(0, fake_online(f, 2, false));
+	f->nremove = 0;
+	/* Offline first, then movable (highest address on a tie), kernel last. */
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 3 * 64));
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 2 * 64));
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 1 * 64));
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 0));
+	ASSERT_AT(f, 0);
+	ASSERT_EQ(4, f->nremove);
+	EXPECT_EQ(1U, f->remove_log[0]);
+	EXPECT_EQ(3U, f->remove_log[1]);
+	EXPECT_EQ(0U, f->remove_log[2]);
+	EXPECT_EQ(2U, f->remove_log[3]);
+}
+
+TEST_F(fake, unplug_online_forbidden)
+{
+	struct fake *f = &self->f;
+
+	f->ctl.knobs.unplug_online = false;
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 2 * 64));
+	EXPECT_EQ(PVMEM_RES_RETRY, want(f, 2 * 64 - 10));
+	EXPECT_EQ(PVMEM_WHY_STUCK, f->ctl.why);
+	EXPECT_EQ(PVMEM_DEV_RETRY, f->ctl.state);
+	ASSERT_AT(f, 128);
+	/* An offline block may go: from its top. */
+	ASSERT_EQ(0, fake_offline(f, 0));
+	ASSERT_EQ(PVMEM_RES_DONE, fake_run(f, 50));
+	ASSERT_TRUE(fake_check(f)) TH_LOG("%s", f->err);
+	EXPECT_EQ(118U, fake_dev_plugged(f));
+	EXPECT_EQ(54U, f->map.nr_plugged[0]);
+	EXPECT_TRUE(pvmem_map_test(&f->map, 0, 54, 10, false));
+}
+
+TEST_F(fake, unplug_fewest_plugged_first)
+{
+	struct fake *f = &self->f;
+
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 3 * 64 + 5));
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 3 * 64 + 5 - 20));
+	ASSERT_AT(f, 3 * 64 - 15);
+	/* Block 3's five went first and it is gone; then 15 from the top. */
+	EXPECT_EQ(PVMEM_MB_UNUSED, f->map.state[3]);
+	EXPECT_EQ(49U, f->map.nr_plugged[2]);
+	EXPECT_TRUE(pvmem_map_test(&f->map, 2, 49, 15, false));
+}
+
+/* The planner takes the topmost contiguous run, cut to what is wanted. */
+TEST_F(fake, unplug_planner_takes_topmost_run)
+{
+	struct fake *f = &self->f;
 	struct pvmem_run run;
-	int runs = 0;
 
-	while (want && pvmem_plan_unplug(map, want, online, &run)) {
-		if (!run.nb || run.nb > want || run.sb + run.nb > map->sbs_per_mb ||
-		    !pvmem_map_test(map, run.mb, run.sb, run.nb, true))
-			return -1;
-		pvmem_map_set(map, run.mb, run.sb, run.nb, false);
-		want -= run.nb;
-		runs++;
-	}
-	return want ? -1 : runs;
-}
-
-TEST_F(map, unplug_offline_before_online)
-{
-	struct pvmem_run run;
-	int runs;
-
-	plug_all(&self->map, 4 * 64, 4096, &runs);	/* blocks 0-3 movable */
-	pvmem_map_set_state(&self->map, 1, PVMEM_MB_OFFLINE);
-	pvmem_map_set_state(&self->map, 2, PVMEM_MB_KERNEL);
-	ASSERT_TRUE(pvmem_plan_unplug(&self->map, 64, true, &run));
-	EXPECT_EQ(1U, run.mb);
-	EXPECT_EQ(0U, run.sb);
-	EXPECT_EQ(64U, run.nb);
-	pvmem_map_set(&self->map, run.mb, run.sb, run.nb, false);
-	/* Then movable (highest address on a tie), kernel last. */
-	ASSERT_TRUE(pvmem_plan_unplug(&self->map, 64, true, &run));
-	EXPECT_EQ(3U, run.mb);
-	pvmem_map_set(&self->map, run.mb, run.sb, run.nb, false);
-	ASSERT_TRUE(pvmem_plan_unplug(&self->map, 64, true, &run));
-	EXPECT_EQ(0U, run.mb);
-	pvmem_map_set(&self->map, run.mb, run.sb, run.nb, false);
-	ASSERT_TRUE(pvmem_plan_unplug(&self->map, 64, true, &run));
-	EXPECT_EQ(2U, run.mb);
-}
-
-TEST_F(map, unplug_online_forbidden)
-{
-	struct pvmem_run run;
-	int runs;
-
-	plug_all(&self->map, 2 * 64, 4096, &runs);
-	EXPECT_FALSE(pvmem_plan_unplug(&self->map, 10, false, &run));
-	pvmem_map_set_state(&self->map, 0, PVMEM_MB_OFFLINE);
-	ASSERT_TRUE(pvmem_plan_unplug(&self->map, 10, false, &run));
-	EXPECT_EQ(0U, run.mb);
-	/* Partial: from the top of the block. */
-	EXPECT_EQ(54U, run.sb);
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 64));
+	pvmem_map_set(&f->map, 0, 20, 4, false);	/* runs 0-19, 24-63 */
+	ASSERT_TRUE(pvmem_plan_unplug(&f->map, 60, true, &run));
+	EXPECT_EQ(24U, run.sb);
+	EXPECT_EQ(40U, run.nb);
+	pvmem_map_set(&f->map, 0, 24, 40, false);
+	ASSERT_TRUE(pvmem_plan_unplug(&f->map, 10, true, &run));
+	EXPECT_EQ(10U, run.sb);
 	EXPECT_EQ(10U, run.nb);
+	pvmem_map_set_busy(&f->map, 0);
+	EXPECT_FALSE(pvmem_plan_unplug(&f->map, 10, true, &run));
+	pvmem_map_clear_busy(&f->map);
+	EXPECT_TRUE(pvmem_plan_unplug(&f->map, 10, true, &run));
 }
 
-TEST_F(map, unplug_fewest_plugged_first_and_skips_busy)
+TEST_F(fake, owed_unplug_spans_memory_blocks)
 {
+	struct fake *f = &self->f;
 	struct pvmem_run run;
-	int runs;
 
-	plug_all(&self->map, 3 * 64 + 5, 4096, &runs);	/* block 3 holds 5 */
-	ASSERT_TRUE(pvmem_plan_unplug(&self->map, 100, true, &run));
-	EXPECT_EQ(3U, run.mb);
-	EXPECT_EQ(5U, run.nb);
-	pvmem_map_set_busy(&self->map, 3);
-	ASSERT_TRUE(pvmem_plan_unplug(&self->map, 100, true, &run));
-	EXPECT_EQ(2U, run.mb);
-	pvmem_map_clear_busy(&self->map);
-	ASSERT_TRUE(pvmem_plan_unplug(&self->map, 100, true, &run));
-	EXPECT_EQ(3U, run.mb);
-}
-
-TEST_F(map, unplug_holes_one_run_per_contiguous_range)
-{
-	int runs;
-
-	plug_all(&self->map, 64, 4096, &runs);
-	pvmem_map_set(&self->map, 0, 20, 4, false);	/* runs 0-19, 24-63 */
-	EXPECT_EQ(2, unplug_all(&self->map, 60, true));
-	EXPECT_EQ(0U, self->map.total_plugged);
-}
-
-TEST_F(map, owed_unplug_spans_memory_blocks)
-{
-	struct pvmem_run run;
-	int runs;
-
-	plug_all(&self->map, 5 * 64, 4096, &runs);
-	EXPECT_FALSE(pvmem_plan_owed(&self->map, &run));
-	pvmem_map_set_state(&self->map, 1, PVMEM_MB_OWED);
-	pvmem_map_set_state(&self->map, 2, PVMEM_MB_OWED);
-	pvmem_map_set_state(&self->map, 4, PVMEM_MB_OWED);
+	f->auto_online = false;
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 5 * 64));
+	EXPECT_FALSE(pvmem_plan_owed(&f->map, &run));
+	ASSERT_TRUE(pvmem_map_set_state(&f->map, 1, PVMEM_MB_OWED));
+	ASSERT_TRUE(pvmem_map_set_state(&f->map, 2, PVMEM_MB_OWED));
+	ASSERT_TRUE(pvmem_map_set_state(&f->map, 4, PVMEM_MB_OWED));
 	/* Blocks 1 and 2 in one request; block 4 is not adjacent. */
-	ASSERT_TRUE(pvmem_plan_owed(&self->map, &run));
+	ASSERT_TRUE(pvmem_plan_owed(&f->map, &run));
 	EXPECT_EQ(1U, run.mb);
 	EXPECT_EQ(0U, run.sb);
 	EXPECT_EQ(128U, run.nb);
-	pvmem_map_set(&self->map, run.mb, run.sb, run.nb, false);
-	EXPECT_EQ(0U, self->map.nr_plugged[1]);
-	EXPECT_EQ(0U, self->map.nr_plugged[2]);
-	EXPECT_EQ(64U, self->map.nr_plugged[3]);
-	ASSERT_TRUE(pvmem_plan_owed(&self->map, &run));
+	pvmem_map_set(&f->map, run.mb, run.sb, run.nb, false);
+	ASSERT_TRUE(pvmem_plan_owed(&f->map, &run));
 	EXPECT_EQ(4U, run.mb);
 	EXPECT_EQ(64U, run.nb);
 	/* Owed blocks are never planned for plug or unplug. */
-	pvmem_map_set(&self->map, 4, 0, 64, false);
-	EXPECT_FALSE(pvmem_plan_owed(&self->map, &run));
-	ASSERT_TRUE(pvmem_plan_unplug(&self->map, 64, true, &run));
+	pvmem_map_set(&f->map, 4, 0, 64, false);
+	EXPECT_FALSE(pvmem_plan_owed(&f->map, &run));
+	ASSERT_TRUE(pvmem_plan_unplug(&f->map, 64, true, &run));
 	EXPECT_NE(4U, run.mb);
 }
 
-TEST_F(map, unplug_everything_exactly)
+TEST_F(fake, unplug_everything_exactly)
 {
-	const u64 want = (4 * GiB + 6 * MiB) / (2 * MiB);
-	u32 mb;
-	int runs;
+	struct fake *f = &self->f;
+	const u64 n = (4 * GiB + 6 * MiB) / BLK;
+	long unplugs;
 
-	plug_all(&self->map, want, 4096, &runs);
-	/* The 3-block remainder first, then 16 whole blocks from the top. */
-	EXPECT_EQ(17, unplug_all(&self->map, want - 1024, true));
-	EXPECT_EQ(1024U, self->map.total_plugged);
-	EXPECT_EQ(16, unplug_all(&self->map, 1024, true));
-	EXPECT_EQ(0U, self->map.total_plugged);
-	/* Now every added block is empty and is a removal candidate. */
-	ASSERT_TRUE(pvmem_plan_remove(&self->map, &mb));
-	EXPECT_EQ(0U, mb);
-	pvmem_map_set_busy(&self->map, 0);
-	ASSERT_TRUE(pvmem_plan_remove(&self->map, &mb));
-	EXPECT_EQ(1U, mb);
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, n));
+	unplugs = f->nr_type[PVMEM_REQ_UNPLUG];
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 1024));
+	ASSERT_AT(f, 1024);
+	/* The 3-block remainder, then 16 whole blocks in two owed batches. */
+	EXPECT_EQ(3, f->nr_type[PVMEM_REQ_UNPLUG] - unplugs);
+	EXPECT_EQ(16U, f->map.count[PVMEM_MB_MOVABLE]);
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 0));
+	ASSERT_AT(f, 0);
+	EXPECT_EQ(128U, f->map.count[PVMEM_MB_UNUSED]);
+}
+
+/* How a pass ends when the n-th request is answered with @act. */
+FIXTURE(answers) {
+	struct fake f;
+};
+
+FIXTURE_VARIANT(answers) {
+	enum fake_act act;
+	bool unplug;		/* shrink instead of grow */
+	bool recovers;		/* the next passes get there */
+};
+
+FIXTURE_VARIANT_ADD(answers, busy_plug) {
+	.act = FA_BUSY, .recovers = true,
+};
+
+FIXTURE_VARIANT_ADD(answers, busy_unplug) {
+	.act = FA_BUSY, .unplug = true, .recovers = true,
+};
+
+FIXTURE_VARIANT_ADD(answers, nack_plug) {
+	.act = FA_NACK, .recovers = true,
+};
+
+FIXTURE_VARIANT_ADD(answers, nack_unplug) {
+	.act = FA_NACK, .unplug = true,
+};
+
+FIXTURE_VARIANT_ADD(answers, unsent_plug) {
+	.act = FA_UNSENT, .recovers = true,
+};
+
+FIXTURE_VARIANT_ADD(answers, unsent_unplug) {
+	.act = FA_UNSENT, .unplug = true, .recovers = true,
+};
+
+FIXTURE_VARIANT_ADD(answers, error_plug) {
+	.act = FA_ERROR,
+};
+
+FIXTURE_VARIANT_ADD(answers, error_unplug) {
+	.act = FA_ERROR, .unplug = true,
+};
+
+FIXTURE_VARIANT_ADD(answers, invalid_plug) {
+	.act = FA_INVALID,
+};
+
+FIXTURE_VARIANT_ADD(answers, invalid_unplug) {
+	.act = FA_INVALID, .unplug = true,
+};
+
+FIXTURE_VARIANT_ADD(answers, late_plug) {
+	.act = FA_LATE,
+};
+
+FIXTURE_VARIANT_ADD(answers, late_unplug) {
+	.act = FA_LATE, .unplug = true,
+};
+
+FIXTURE_VARIANT_ADD(answers, never_plug) {
+	.act = FA_NEVER,
+};
+
+FIXTURE_VARIANT_ADD(answers, never_unplug) {
+	.act = FA_NEVER, .unplug = true,
+};
+
+FIXTURE_SETUP(answers)
+{
+}
+
+FIXTURE_TEARDOWN(answers)
+{
+}
+
+/* From 2 GiB + 6 MiB to 6 GiB + 10 MiB, or back: whole and partial runs. */
+static void resize_setup(struct __test_metadata *_metadata, struct fake *f,
+			 bool unplug, u64 *to)
+{
+	const u64 small = (2 * GiB + 6 * MiB) / BLK;
+	const u64 big = (6 * GiB + 10 * MiB) / BLK;
+
+	ASSERT_EQ(0, fake_init(f, 16 * GiB, 2 * MiB, 8 * GiB));
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, unplug ? big : small));
+	ASSERT_AT(f, unplug ? big : small);
+	/* Some of it offline, so every unplug path is taken. */
+	ASSERT_EQ(0, fake_offline(f, 9));
+	*to = unplug ? small : big;
+}
+
+TEST_F(answers, at_every_request_of_a_pass)
+{
+	struct fake *f = &self->f;
+	long sends, n, k;
+	u64 to;
+
+	/* How many requests a clean pass sends. */
+	resize_setup(_metadata, f, variant->unplug, &to);
+	sends = f->sends;
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, to));
+	n = f->sends - sends;
+	fake_free(f);
+	ASSERT_LT(2, n);
+
+	for (k = 0; k < n; k++) {
+		enum pvmem_result res;
+
+		resize_setup(_metadata, f, variant->unplug, &to);
+		fake_script(f, k, variant->act);
+		fake_request(f, to * BLK);
+		res = fake_run(f, 1);
+		ASSERT_TRUE(fake_check(f)) TH_LOG("request %ld: %s", k, f->err);
+		/* Linux never holds what the device may have taken back. */
+		ASSERT_GE(fake_dev_plugged(f), fake_usable(f));
+		if (variant->recovers) {
+			ASSERT_EQ(PVMEM_RES_RETRY, res) TH_LOG("request %ld", k);
+			ASSERT_NE(PVMEM_WHY_NONE, f->ctl.why);
+			res = fake_run(f, 50);
+			ASSERT_EQ(PVMEM_RES_DONE, res) TH_LOG("request %ld", k);
+			ASSERT_AT(f, to);
+		} else {
+			ASSERT_EQ(PVMEM_RES_BROKEN, res) TH_LOG("request %ld", k);
+			ASSERT_EQ(PVMEM_DEV_BROKEN, f->ctl.state);
+			ASSERT_EQ(1, f->events[PVMEM_EV_BROKEN]);
+			/* Broken stays broken and sends nothing (fake_send checks). */
+			sends = f->sends;
+			fake_request(f, 0);
+			ASSERT_EQ(PVMEM_RES_BROKEN, fake_run(f, 5));
+			ASSERT_EQ(sends, f->sends);
+			ASSERT_EQ(0U, pvmem_ctl_teardown(&f->ctl));
+			/* Unbound broken: the device keeps what it has. */
+			memset(f->unknown, 1, f->dev_blocks);
+			ASSERT_TRUE(fake_check(f)) TH_LOG("%s", f->err);
+			ASSERT_EQ(0U, fake_usable(f));
+		}
+		fake_free(f);
+	}
+	TH_LOG("%ld requests, each answered %d", n, variant->act);
+}
+
+/* The host changes its mind before any one backend call of a pass. */
+FIXTURE(change) {
+	struct fake f;
+};
+
+FIXTURE_VARIANT(change) {
+	bool unplug;
+};
+
+FIXTURE_VARIANT_ADD(change, while_plugging) { .unplug = false };
+FIXTURE_VARIANT_ADD(change, while_unplugging) { .unplug = true };
+
+FIXTURE_SETUP(change)
+{
+}
+
+FIXTURE_TEARDOWN(change)
+{
+}
+
+TEST_F(change, between_any_two_backend_calls)
+{
+	struct fake *f = &self->f;
+	const u64 mid = (3 * GiB + 4 * MiB) / BLK;
+	long calls, k;
+	u64 to;
+
+	resize_setup(_metadata, f, variant->unplug, &to);
+	calls = f->calls;
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, to));
+	calls = f->calls - calls;
+	fake_free(f);
+
+	for (k = 1; k <= calls; k++) {
+		resize_setup(_metadata, f, variant->unplug, &to);
+		f->change_at = f->calls + k;
+		f->change_to = mid * BLK;
+		ASSERT_EQ(PVMEM_RES_DONE, want(f, to)) TH_LOG("call %ld", k);
+		ASSERT_TRUE(fake_check(f)) TH_LOG("call %ld: %s", k, f->err);
+		/* The pass saw it, or the one after did. */
+		fake_run(f, 50);
+		ASSERT_AT(f, mid);
+		fake_free(f);
+	}
+	TH_LOG("config changed before each of %ld backend calls", calls);
+}
+
+TEST_F(fake, pinned_block_is_skipped)
+{
+	struct fake *f = &self->f;
+
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 4 * 64));
+	f->pinned[3] = 1;
+	/* Block 3 (topmost) will not go; blocks 2 and 1 go instead. */
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 2 * 64));
+	ASSERT_AT(f, 2 * 64);
+	EXPECT_EQ(PVMEM_MB_MOVABLE, f->map.state[3]);
+	EXPECT_EQ(64U, f->map.nr_plugged[3]);
+	EXPECT_LT(0, f->ctl.stats[PVMEM_STAT_ISOLATE_BUSY]);
+	/* Nothing else left: retry with backoff until it lets go. */
+	EXPECT_EQ(PVMEM_RES_RETRY, want(f, 0));
+	EXPECT_EQ(PVMEM_WHY_STUCK, f->ctl.why);
+	ASSERT_AT(f, 64);
+	f->pinned[3] = 0;
+	ASSERT_EQ(PVMEM_RES_DONE, fake_run(f, 50));
+	ASSERT_AT(f, 0);
+	EXPECT_EQ(128U, f->map.count[PVMEM_MB_UNUSED]);
+}
+
+TEST_F(fake, no_room_for_memory_maps)
+{
+	struct fake *f = &self->f;
+
+	f->add_room = 0;
+	EXPECT_EQ(PVMEM_RES_RETRY, want(f, 1000));
+	EXPECT_EQ(PVMEM_WHY_MEMMAP, f->ctl.why);
+	EXPECT_EQ(PVMEM_RES_RETRY, fake_run(f, 1));
+	/* Said once per stall, counted every pass. */
+	EXPECT_EQ(1, f->events[PVMEM_EV_PLUG_PAUSED]);
+	EXPECT_EQ(2U, f->ctl.stats[PVMEM_STAT_PLUG_NOMEM]);
+	ASSERT_AT(f, 0);
+	/* Room for two: they go in, then the next stall is said again. */
+	f->add_room = 2;
+	EXPECT_EQ(PVMEM_RES_RETRY, fake_run(f, 1));
+	EXPECT_LT(0U, f->map.total_plugged);
+	EXPECT_EQ(2, f->events[PVMEM_EV_PLUG_PAUSED]);
+	f->add_room = ~0U;
+	ASSERT_EQ(PVMEM_RES_DONE, fake_run(f, 50));
+	ASSERT_AT(f, 1000);
+}
+
+TEST_F(fake, no_room_to_migrate)
+{
+	struct fake *f = &self->f;
+
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 2 * 64 + 3));
+	f->no_room = true;
+	EXPECT_EQ(PVMEM_RES_RETRY, want(f, 0));
+	ASSERT_AT(f, 2 * 64 + 3);
+	EXPECT_LT(0U, f->ctl.stats[PVMEM_STAT_ISOLATE_NOMEM]);
+	f->no_room = false;
+	ASSERT_EQ(PVMEM_RES_DONE, fake_run(f, 50));
+	ASSERT_AT(f, 0);
+}
+
+TEST_F(fake, failed_hot_add_gives_memory_back)
+{
+	struct fake *f = &self->f;
+
+	f->fail_add = 1;
+	EXPECT_EQ(PVMEM_RES_RETRY, want(f, 3 * 64));
+	EXPECT_EQ(PVMEM_WHY_ADD, f->ctl.why);
+	EXPECT_EQ(1, f->events[PVMEM_EV_ADD_FAILED]);
+	/* The device got it back at once; nothing is owed. */
+	ASSERT_AT(f, 0);
+	EXPECT_EQ(128U, f->map.count[PVMEM_MB_UNUSED]);
+	ASSERT_EQ(PVMEM_RES_DONE, fake_run(f, 50));
+	ASSERT_AT(f, 3 * 64);
+}
+
+TEST_F(fake, leftovers_cleared_first)
+{
+	struct fake *f = &self->f;
+
+	fake_free(f);
+	ASSERT_EQ(0, fake_init(f, 16 * GiB, 2 * MiB, 8 * GiB));
+	/* 20 blocks plugged before probe, the way a kexec leaves them. */
+	memset(f->dev_plugged + 100, 1, 20);
+	f->ctl.boot_cfg.plugged_size = 20 * BLK;
+	pvmem_ctl_init(&f->ctl, f->ctl.ops, f, &f->map);
+	ASSERT_EQ(PVMEM_DEV_LEFTOVERS, f->ctl.state);
+	ASSERT_STREQ("unplug_all", pvmem_dev_state_name(f->ctl.state));
+	fake_script(f, 0, FA_BUSY);
+	EXPECT_EQ(PVMEM_RES_RETRY, want(f, 64));
+	/* Still first in line, and nothing else was tried. */
+	EXPECT_EQ(PVMEM_DEV_LEFTOVERS, f->ctl.state);
+	EXPECT_EQ(1, f->sends);
+	EXPECT_TRUE(pvmem_ctl_kick(&f->ctl));
+	ASSERT_EQ(PVMEM_RES_DONE, fake_run(f, 50));
+	EXPECT_EQ(1, f->events[PVMEM_EV_LEFTOVERS_CLEARED]);
+	EXPECT_EQ(2, f->nr_type[PVMEM_REQ_UNPLUG_ALL]);
+	ASSERT_AT(f, 64);
+}
+
+TEST_F(fake, config_checked_every_pass)
+{
+	struct fake *f = &self->f;
+
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 64));
+	f->corrupt_addr = true;
+	EXPECT_EQ(PVMEM_RES_BROKEN, want(f, 128));
+	EXPECT_EQ(1, f->events[PVMEM_EV_CONFIG_REJECTED]);
+	EXPECT_STREQ("addr changed at runtime", f->ctl.broken_reason);
+	ASSERT_AT(f, 64);
+}
+
+TEST_F(fake, plugged_size_must_agree)
+{
+	struct fake *f = &self->f;
+
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 64));
+	/* The device claims a block pvmem never plugged. */
+	f->dev_plugged[4000] = 1;
+	f->unknown[4000] = 1;
+	EXPECT_EQ(PVMEM_RES_BROKEN, want(f, 128));
+	EXPECT_EQ(1, f->events[PVMEM_EV_PLUGGED_MISMATCH]);
+	EXPECT_EQ(64U, f->map.total_plugged);
+}
+
+TEST_F(fake, backoff_doubles_to_the_cap)
+{
+	struct fake *f = &self->f;
+	const unsigned int want_ms[] = { 100, 200, 400, 800, 1600 };
+	unsigned int i;
+
+	f->ctl.knobs.retry_max_ms = 1600;
+	for (i = 0; i < 5; i++)
+		EXPECT_EQ(want_ms[i], pvmem_ctl_settle(&f->ctl, PVMEM_RES_RETRY));
+	EXPECT_EQ(1600U, pvmem_ctl_settle(&f->ctl, PVMEM_RES_RETRY));
+	EXPECT_EQ(PVMEM_DEV_RETRY, f->ctl.state);
+	EXPECT_EQ(6U, f->ctl.stats[PVMEM_STAT_RETRIES]);
+	/* A kick starts over from retry_min_ms. */
+	EXPECT_TRUE(pvmem_ctl_kick(&f->ctl));
+	EXPECT_EQ(100U, pvmem_ctl_settle(&f->ctl, PVMEM_RES_RETRY));
+	f->changed = false;
+	EXPECT_EQ(PVMEM_NO_PASS, pvmem_ctl_settle(&f->ctl, PVMEM_RES_DONE));
+	EXPECT_EQ(PVMEM_DEV_IDLE, f->ctl.state);
+	EXPECT_FALSE(pvmem_ctl_kick(&f->ctl));
+	EXPECT_EQ(0U, pvmem_ctl_settle(&f->ctl, PVMEM_RES_AGAIN));
+}
+
+TEST_F(fake, teardown_gives_everything_back)
+{
+	struct fake *f = &self->f;
+
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 5 * 64 + 7));
+	ASSERT_EQ(0, fake_offline(f, 2));
+	EXPECT_EQ(0U, pvmem_ctl_teardown(&f->ctl));
+	ASSERT_AT(f, 0);
+	EXPECT_EQ(128U, f->map.count[PVMEM_MB_UNUSED]);
+}
+
+TEST_F(fake, teardown_leaves_what_will_not_go)
+{
+	struct fake *f = &self->f;
+
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 2 * 64));
+	f->pinned[1] = 1;
+	f->no_room = true;
+	/* Block 1 will not migrate and cannot be removed: Linux keeps it. */
+	EXPECT_EQ(2U, pvmem_ctl_teardown(&f->ctl));
+	ASSERT_TRUE(fake_check(f)) TH_LOG("%s", f->err);
+	EXPECT_EQ(128U, fake_dev_plugged(f));
 }
 
 TEST_HARNESS_MAIN

@@ -1,0 +1,715 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pvmem passes: bring plugged_size towards requested_size, one pass at a
+ * time, through a backend (see pvmem_pass.h).
+ *
+ * Every loop here ends: each turn either plugs, unplugs or removes
+ * something, marks a memory block busy for the rest of the pass, or
+ * leaves the loop.  Requests go out one at a time; an answer that is not
+ * an ACK ends the pass with a retry, or marks the device broken.  What a
+ * lost answer (timeout, nonsense) may have done is assumed the worst for
+ * the guest: memory it covers stays away from Linux.
+ */
+#include <linux/compiler.h>
+#include <linux/errno.h>
+#include <linux/types.h>
+#include "pvmem_pass.h"
+
+static const char * const pvmem_state_names[PVMEM_DEV_STATE_NR] = {
+	[PVMEM_DEV_IDLE] = "idle",
+	[PVMEM_DEV_LEFTOVERS] = "unplug_all",
+	[PVMEM_DEV_PLUGGING] = "plugging",
+	[PVMEM_DEV_UNPLUGGING] = "unplugging",
+	[PVMEM_DEV_WAIT_ONLINE] = "waiting_for_online",
+	[PVMEM_DEV_RETRY] = "waiting_for_retry",
+	[PVMEM_DEV_BROKEN] = "broken",
+};
+
+const char *pvmem_dev_state_name(enum pvmem_dev_state state)
+{
+	return (unsigned int)state < PVMEM_DEV_STATE_NR ?
+	       pvmem_state_names[state] : "unknown";
+}
+
+/* The one place the device state changes. */
+static void pvmem_ctl_set_state(struct pvmem_ctl *ctl,
+				enum pvmem_dev_state state)
+{
+	if (ctl->state == PVMEM_DEV_BROKEN)
+		return;	/* final */
+	WRITE_ONCE(ctl->state, state);
+}
+
+static void pvmem_count(struct pvmem_ctl *ctl, enum pvmem_stat stat)
+{
+	WRITE_ONCE(ctl->stats[stat], ctl->stats[stat] + 1);
+}
+
+static void pvmem_report(struct pvmem_ctl *ctl, enum pvmem_event ev, u64 a,
+			 u64 b, int err)
+{
+	ctl->ops->report(ctl->be, ev, a, b, err);
+}
+
+/* A pass cannot go on now: say why, for the retry. */
+static enum pvmem_result pvmem_retry(struct pvmem_ctl *ctl, enum pvmem_why why)
+{
+	ctl->why = why;
+	return PVMEM_RES_RETRY;
+}
+
+/* Stop talking to the device for good, and say why once. */
+static enum pvmem_result pvmem_broken(struct pvmem_ctl *ctl, const char *reason)
+{
+	if (ctl->state != PVMEM_DEV_BROKEN) {
+		WRITE_ONCE(ctl->broken_reason, reason);
+		pvmem_ctl_set_state(ctl, PVMEM_DEV_BROKEN);
+		pvmem_report(ctl, PVMEM_EV_BROKEN, 0, 0, 0);
+	}
+	return PVMEM_RES_BROKEN;
+}
+
+/* What a request's answer means for the pass: the policy, in one place. */
+static enum pvmem_result pvmem_answer_result(struct pvmem_ctl *ctl,
+					     enum pvmem_answer ans)
+{
+	switch (ans) {
+	case PVMEM_ANS_ACK:
+		return PVMEM_RES_DONE;
+	case PVMEM_ANS_NACK:
+		return pvmem_retry(ctl, PVMEM_WHY_NACK);
+	case PVMEM_ANS_BUSY:
+		return pvmem_retry(ctl, PVMEM_WHY_BUSY);
+	case PVMEM_ANS_UNSENT:
+		return pvmem_retry(ctl, PVMEM_WHY_UNSENT);
+	case PVMEM_ANS_ERROR:
+		return pvmem_broken(ctl, "device answered ERROR");
+	case PVMEM_ANS_TIMEOUT:
+		return pvmem_broken(ctl, "no response within response_timeout");
+	default:
+		return pvmem_broken(ctl, "invalid response");
+	}
+}
+
+/* Did the device certainly not act on the request? */
+static bool pvmem_answer_untouched(enum pvmem_answer ans)
+{
+	return ans == PVMEM_ANS_NACK || ans == PVMEM_ANS_BUSY ||
+	       ans == PVMEM_ANS_UNSENT;
+}
+
+static enum pvmem_answer pvmem_send_run(struct pvmem_ctl *ctl, u16 type,
+					const struct pvmem_run *run)
+{
+	return ctl->ops->send(ctl->be, type,
+			      pvmem_layout_run_addr(&ctl->lo, run), run->nb);
+}
+
+static void pvmem_lock(struct pvmem_ctl *ctl)
+{
+	ctl->ops->lock(ctl->be);
+}
+
+static void pvmem_unlock(struct pvmem_ctl *ctl)
+{
+	ctl->ops->unlock(ctl->be);
+}
+
+static void pvmem_set_mb(struct pvmem_ctl *ctl, u32 mb,
+			 enum pvmem_mb_state state)
+{
+	ctl->ops->set_state(ctl->be, mb, state);
+}
+
+static bool pvmem_mb_online(const struct pvmem_map *map, u32 mb)
+{
+	return map->state[mb] == PVMEM_MB_KERNEL ||
+	       map->state[mb] == PVMEM_MB_MOVABLE;
+}
+
+/*
+ * Send the UNPLUGs owed by memory blocks already taken out of Linux, one
+ * request per contiguous run, which may span many memory blocks.  A lost
+ * answer leaves them owed: they are out of Linux either way.
+ */
+static enum pvmem_result pvmem_settle_owed(struct pvmem_ctl *ctl)
+{
+	struct pvmem_map *map = ctl->map;
+	enum pvmem_answer ans;
+	struct pvmem_run run;
+	bool found;
+	u32 mb;
+
+	for (;;) {
+		pvmem_lock(ctl);
+		found = pvmem_plan_owed(map, &run);
+		pvmem_unlock(ctl);
+		if (!found)
+			return PVMEM_RES_DONE;
+		ans = pvmem_send_run(ctl, PVMEM_REQ_UNPLUG, &run);
+		if (ans != PVMEM_ANS_ACK)
+			return pvmem_answer_result(ctl, ans);
+		pvmem_lock(ctl);
+		pvmem_map_set(map, run.mb, run.sb, run.nb, false);
+		for (mb = run.mb; mb < map->nb_mb &&
+		     map->state[mb] == PVMEM_MB_OWED; mb++)
+			if (!map->nr_plugged[mb])
+				pvmem_set_mb(ctl, mb, PVMEM_MB_UNUSED);
+		pvmem_unlock(ctl);
+	}
+}
+
+/*
+ * Add memory blocks [@mb, @mb + @nr) whose device blocks were just
+ * plugged.  If Linux will not take them they owe their UNPLUG.
+ */
+static int pvmem_add_mbs(struct pvmem_ctl *ctl, u32 mb, u32 nr)
+{
+	u32 i;
+	int rc;
+
+	pvmem_lock(ctl);
+	for (i = mb; i < mb + nr; i++)
+		pvmem_set_mb(ctl, i, PVMEM_MB_ADDING);
+	pvmem_unlock(ctl);
+	rc = ctl->ops->add(ctl->be, mb, nr);
+	pvmem_lock(ctl);
+	for (i = mb; i < mb + nr; i++) {
+		/* Still ADDING unless onlined right away. */
+		if (rc)
+			pvmem_set_mb(ctl, i, PVMEM_MB_OWED);
+		else if (ctl->map->state[i] == PVMEM_MB_ADDING)
+			pvmem_set_mb(ctl, i, PVMEM_MB_OFFLINE);
+	}
+	pvmem_unlock(ctl);
+	if (rc)
+		pvmem_report(ctl, PVMEM_EV_ADD_FAILED, pvmem_ctl_mb_addr(ctl, mb),
+			     (u64)nr * ctl->lo.mb_size, rc);
+	return rc;
+}
+
+/*
+ * Plug one run, then make it usable: over unused memory blocks (possibly
+ * several) add each; inside an added one, release the pages if it is
+ * online (an offline one is released by the online page callback later).
+ * What could not be added is unplugged again at once.
+ */
+static enum pvmem_result pvmem_plug_run(struct pvmem_ctl *ctl,
+					const struct pvmem_run *run)
+{
+	struct pvmem_map *map = ctl->map;
+	enum pvmem_answer ans;
+	enum pvmem_result res;
+	u32 last;
+
+	ans = pvmem_send_run(ctl, PVMEM_REQ_PLUG, run);
+	if (ans != PVMEM_ANS_ACK)
+		return pvmem_answer_result(ctl, ans);
+
+	pvmem_lock(ctl);
+	pvmem_map_set(map, run->mb, run->sb, run->nb, true);
+	if (map->state[run->mb] != PVMEM_MB_UNUSED) {
+		if (pvmem_mb_online(map, run->mb))
+			ctl->ops->release(ctl->be, run);
+		pvmem_unlock(ctl);
+		return PVMEM_RES_DONE;
+	}
+	pvmem_unlock(ctl);
+
+	last = run->mb + (run->sb + run->nb - 1) / ctl->lo.sbs_per_mb;
+	if (!pvmem_add_mbs(ctl, run->mb, last - run->mb + 1))
+		return PVMEM_RES_DONE;
+	/* The memory never reached Linux: give it straight back. */
+	res = pvmem_settle_owed(ctl);
+	return res != PVMEM_RES_DONE ? res : pvmem_retry(ctl, PVMEM_WHY_ADD);
+}
+
+/* How many more memory blocks may be added before offline_cap is hit. */
+static u32 pvmem_new_mb_allowed(const struct pvmem_ctl *ctl)
+{
+	const u64 cap = READ_ONCE(ctl->knobs.offline_cap) / ctl->lo.mb_size;
+	const u64 offline = ctl->map->count[PVMEM_MB_OFFLINE] +
+			    ctl->map->count[PVMEM_MB_ADDING];
+
+	if (cap <= offline)
+		return 0;
+	return cap - offline > (u32)~0U ? (u32)~0U : (u32)(cap - offline);
+}
+
+/*
+ * No room for another memory map: retry with backoff.  Said once per
+ * stall (until a run is plugged again), counted every pass.
+ */
+static enum pvmem_result pvmem_plug_starved(struct pvmem_ctl *ctl)
+{
+	if (ctl->why != PVMEM_WHY_MEMMAP)
+		pvmem_report(ctl, PVMEM_EV_PLUG_PAUSED, 0, 0, 0);
+	pvmem_count(ctl, PVMEM_STAT_PLUG_NOMEM);
+	return pvmem_retry(ctl, PVMEM_WHY_MEMMAP);
+}
+
+/* Plug @want device blocks, one run at a time. */
+static enum pvmem_result pvmem_plug(struct pvmem_ctl *ctl, u64 want)
+{
+	const u64 usable = pvmem_layout_usable_blocks(&ctl->lo, &ctl->cfg);
+	enum pvmem_result res;
+	struct pvmem_run run;
+	u32 capped, room;
+	bool found;
+
+	pvmem_ctl_set_state(ctl, PVMEM_DEV_PLUGGING);
+	while (want) {
+		/* A new request may lower the target: start over. */
+		if (ctl->ops->config_changed(ctl->be))
+			return PVMEM_RES_AGAIN;
+		room = ctl->ops->add_room(ctl->be);
+		pvmem_lock(ctl);
+		capped = pvmem_new_mb_allowed(ctl);
+		found = pvmem_plan_plug(ctl->map, want, usable,
+					capped < room ? capped : room, &run);
+		pvmem_unlock(ctl);
+		if (!found && !capped)
+			return PVMEM_RES_WAIT_ONLINE;
+		if (!found && !room)
+			return pvmem_plug_starved(ctl);
+		if (!found) {
+			pvmem_report(ctl, PVMEM_EV_PLUG_OUTSIDE, 0, 0, 0);
+			return PVMEM_RES_DONE;
+		}
+		res = pvmem_plug_run(ctl, &run);
+		if (res != PVMEM_RES_DONE)
+			return res;
+		ctl->why = PVMEM_WHY_NONE;	/* a stall for memory maps ended */
+		want -= run.nb;
+	}
+	return PVMEM_RES_DONE;
+}
+
+/* A memory block would not give up memory now: skip it this pass. */
+static bool pvmem_skipped(const struct pvmem_ctl *ctl, enum pvmem_result res)
+{
+	return res == PVMEM_RES_RETRY &&
+	       (ctl->why == PVMEM_WHY_ISOLATE_BUSY ||
+		ctl->why == PVMEM_WHY_ISOLATE_NOMEM);
+}
+
+/* Isolation failed (@nomem: for lack of room): count it, skip the block. */
+static enum pvmem_result pvmem_isolate_failed(struct pvmem_ctl *ctl, bool nomem)
+{
+	pvmem_count(ctl, nomem ? PVMEM_STAT_ISOLATE_NOMEM :
+			  PVMEM_STAT_ISOLATE_BUSY);
+	return pvmem_retry(ctl, nomem ? PVMEM_WHY_ISOLATE_NOMEM :
+				  PVMEM_WHY_ISOLATE_BUSY);
+}
+
+/*
+ * Unplug one run of plugged device blocks: isolate it if its memory block
+ * is online, tell the device, then mark it unplugged.  If the device
+ * certainly did nothing, online memory goes back to Linux intact; if the
+ * outcome is unknown it stays isolated and is marked unplugged, so Linux
+ * never touches it again.  Called and returns with the map lock held.
+ */
+static enum pvmem_result pvmem_unplug_run(struct pvmem_ctl *ctl,
+					  const struct pvmem_run *run)
+{
+	const bool online = pvmem_mb_online(ctl->map, run->mb);
+	enum pvmem_answer ans;
+	int rc;
+
+	if (online) {
+		rc = ctl->ops->isolate(ctl->be, run);
+		if (rc)
+			return pvmem_isolate_failed(ctl, rc == -ENOMEM);
+	}
+	ans = pvmem_send_run(ctl, PVMEM_REQ_UNPLUG, run);
+	if (ans != PVMEM_ANS_ACK && pvmem_answer_untouched(ans)) {
+		if (online)
+			ctl->ops->release(ctl->be, run);
+		return pvmem_answer_result(ctl, ans);
+	}
+	pvmem_map_set(ctl->map, run->mb, run->sb, run->nb, false);
+	return pvmem_answer_result(ctl, ans);
+}
+
+/*
+ * A run of online memory would not migrate as a whole: try its device
+ * blocks one at a time, from the top.  Return how many went; @res is the
+ * result of the last one tried.
+ */
+static u32 pvmem_unplug_singly(struct pvmem_ctl *ctl,
+			       const struct pvmem_run *run,
+			       enum pvmem_result *res)
+{
+	struct pvmem_run one = { .mb = run->mb, .nb = 1 };
+	u32 done = 0, i;
+
+	*res = PVMEM_RES_DONE;
+	for (i = run->nb; i--; ) {
+		one.sb = run->sb + i;
+		*res = pvmem_unplug_run(ctl, &one);
+		if (*res == PVMEM_RES_DONE)
+			done++;
+		else if (!pvmem_skipped(ctl, *res))
+			break;
+	}
+	return done;
+}
+
+/*
+ * Take a whole, fully plugged memory block out in one step: offline (if
+ * online, migrating what is in use) and remove it; the UNPLUG it then owes
+ * is sent by pvmem_settle_owed(), batched with its neighbours.  Only for
+ * offline blocks and ZONE_MOVABLE ones with room for their data elsewhere:
+ * long-term pinned pages cannot sit in ZONE_MOVABLE, so offlining there
+ * ends; kernel zones go through pvmem_unplug_run() instead, whose
+ * migration attempts are bounded.
+ */
+static enum pvmem_result pvmem_unplug_whole(struct pvmem_ctl *ctl, u32 mb,
+					    enum pvmem_mb_state state)
+{
+	if (state == PVMEM_MB_MOVABLE && !ctl->ops->room(ctl->be, mb))
+		return pvmem_isolate_failed(ctl, true);
+	if (ctl->ops->remove(ctl->be, mb))
+		return pvmem_isolate_failed(ctl, false);
+	pvmem_lock(ctl);
+	pvmem_set_mb(ctl, mb, PVMEM_MB_OWED);
+	pvmem_unlock(ctl);
+	return PVMEM_RES_DONE;
+}
+
+static bool pvmem_is_whole(const struct pvmem_ctl *ctl,
+			   const struct pvmem_run *run)
+{
+	const enum pvmem_mb_state state = ctl->map->state[run->mb];
+
+	return run->sb == 0 && run->nb == ctl->lo.sbs_per_mb &&
+	       (state == PVMEM_MB_OFFLINE || state == PVMEM_MB_MOVABLE);
+}
+
+/* Take added memory blocks with nothing plugged out of Linux. */
+static enum pvmem_result pvmem_remove_empty(struct pvmem_ctl *ctl)
+{
+	bool found, failed = false;
+	u32 mb;
+
+	for (;;) {
+		pvmem_lock(ctl);
+		found = pvmem_plan_remove(ctl->map, &mb);
+		pvmem_unlock(ctl);
+		if (!found)
+			break;
+		/* An online block holds only fake-offline pages: quick. */
+		if (ctl->ops->remove(ctl->be, mb)) {
+			pvmem_count(ctl, PVMEM_STAT_REMOVE_FAILED);
+			failed = true;
+			pvmem_lock(ctl);
+			pvmem_map_set_busy(ctl->map, mb);
+			pvmem_unlock(ctl);
+			continue;
+		}
+		pvmem_lock(ctl);
+		pvmem_set_mb(ctl, mb, PVMEM_MB_UNUSED);
+		pvmem_unlock(ctl);
+	}
+	return failed ? pvmem_retry(ctl, PVMEM_WHY_REMOVE) : PVMEM_RES_DONE;
+}
+
+/*
+ * Unplug the run the planner chose: a whole block in one step if it can
+ * go that way, else through the range allocator, one device block at a
+ * time if the run will not go as a whole.  Return how many device blocks
+ * went; @res says how the last attempt ended.
+ */
+static u32 pvmem_unplug_one(struct pvmem_ctl *ctl, const struct pvmem_run *run,
+			    enum pvmem_result *res)
+{
+	enum pvmem_mb_state state;
+	u32 done;
+
+	pvmem_lock(ctl);
+	if (pvmem_is_whole(ctl, run)) {
+		state = ctl->map->state[run->mb];
+		pvmem_unlock(ctl);
+		*res = pvmem_unplug_whole(ctl, run->mb, state);
+		pvmem_lock(ctl);
+		/* Would not offline (not for lack of room): run by run. */
+		if (*res != PVMEM_RES_DONE && ctl->why != PVMEM_WHY_ISOLATE_NOMEM)
+			*res = pvmem_unplug_run(ctl, run);
+	} else {
+		*res = pvmem_unplug_run(ctl, run);
+	}
+	done = *res == PVMEM_RES_DONE ? run->nb : 0;
+	if (pvmem_skipped(ctl, *res) && ctl->why == PVMEM_WHY_ISOLATE_BUSY &&
+	    run->nb > 1)
+		done = pvmem_unplug_singly(ctl, run, res);
+	if (done < run->nb && pvmem_skipped(ctl, *res))
+		pvmem_map_set_busy(ctl->map, run->mb);
+	pvmem_unlock(ctl);
+	return done;
+}
+
+/*
+ * Unplug @want device blocks, policy in pvmem_plan_unplug().  Memory
+ * blocks that fail are skipped for the rest of the pass; if nothing is
+ * left to try, the pass ends in a retry with backoff.
+ */
+static enum pvmem_result pvmem_unplug(struct pvmem_ctl *ctl, u64 want,
+				      bool online)
+{
+	enum pvmem_result res = PVMEM_RES_DONE, owed;
+	struct pvmem_run run;
+	bool found;
+	u32 done;
+
+	pvmem_ctl_set_state(ctl, PVMEM_DEV_UNPLUGGING);
+	while (want) {
+		/* A new request may have raised the target: start over. */
+		if (ctl->ops->config_changed(ctl->be)) {
+			res = PVMEM_RES_AGAIN;
+			break;
+		}
+		pvmem_lock(ctl);
+		found = pvmem_plan_unplug(ctl->map, want, online, &run);
+		pvmem_unlock(ctl);
+		if (!found) {
+			res = pvmem_retry(ctl, PVMEM_WHY_STUCK);
+			break;
+		}
+		done = pvmem_unplug_one(ctl, &run, &res);
+		if (res != PVMEM_RES_DONE && !pvmem_skipped(ctl, res))
+			break;
+		res = PVMEM_RES_DONE;
+		want -= done;
+		/* Let the host have memory back as we go, in batches. */
+		if (ctl->map->count[PVMEM_MB_OWED] >= PVMEM_OWED_BATCH) {
+			res = pvmem_settle_owed(ctl);
+			if (res != PVMEM_RES_DONE)
+				break;
+		}
+		if (ctl->map->state[run.mb] != PVMEM_MB_OWED &&
+		    !ctl->map->nr_plugged[run.mb]) {
+			res = pvmem_remove_empty(ctl);
+			if (res != PVMEM_RES_DONE)
+				break;
+		}
+	}
+	if (res == PVMEM_RES_BROKEN)
+		return res;
+	owed = pvmem_settle_owed(ctl);
+	return res != PVMEM_RES_DONE ? res : owed;
+}
+
+/* Clear what the device still had plugged when we bound to it. */
+static enum pvmem_result pvmem_unplug_leftovers(struct pvmem_ctl *ctl)
+{
+	enum pvmem_answer ans;
+
+	ans = ctl->ops->send(ctl->be, PVMEM_REQ_UNPLUG_ALL, 0, 0);
+	if (ans != PVMEM_ANS_ACK)
+		return pvmem_answer_result(ctl, ans);
+	pvmem_ctl_set_state(ctl, PVMEM_DEV_IDLE);
+	pvmem_report(ctl, PVMEM_EV_LEFTOVERS_CLEARED, 0, 0, 0);
+	return PVMEM_RES_DONE;
+}
+
+/* Read and check the config; only a valid one is taken. */
+static enum pvmem_result pvmem_update_config(struct pvmem_ctl *ctl)
+{
+	const u64 plugged = ctl->map->total_plugged * ctl->lo.block_size;
+	enum pvmem_cfg_err err;
+	struct pvmem_cfg cfg;
+
+	ctl->ops->read_config(ctl->be, &cfg);
+	err = pvmem_cfg_check_update(&ctl->boot_cfg, &cfg, &ctl->lim);
+	if (err) {
+		pvmem_report(ctl, PVMEM_EV_CONFIG_REJECTED, err, 0, 0);
+		return pvmem_broken(ctl, pvmem_cfg_errstr(err));
+	}
+	if (cfg.plugged_size != plugged) {
+		pvmem_report(ctl, PVMEM_EV_PLUGGED_MISMATCH, cfg.plugged_size,
+			     plugged, 0);
+		return pvmem_broken(ctl, "plugged_size disagrees with pvmem");
+	}
+	WRITE_ONCE(ctl->cfg.usable_region_size, cfg.usable_region_size);
+	WRITE_ONCE(ctl->cfg.plugged_size, cfg.plugged_size);
+	WRITE_ONCE(ctl->cfg.requested_size, cfg.requested_size);
+	return PVMEM_RES_DONE;
+}
+
+/**
+ * pvmem_ctl_pass - one pass of the worker
+ * @ctl: the device
+ *
+ * Brings plugged_size towards requested_size: UNPLUG_ALL of leftovers
+ * first, then the config, UNPLUGs still owed, plugging or unplugging, and
+ * removal of empty memory blocks.
+ *
+ * Context: the worker (or teardown, with the worker stopped); may sleep.
+ * Return: how the pass ended.
+ */
+enum pvmem_result pvmem_ctl_pass(struct pvmem_ctl *ctl)
+{
+	const u64 bs = ctl->lo.block_size;
+	enum pvmem_result res;
+	u64 plugged, req;
+
+	if (ctl->state == PVMEM_DEV_BROKEN)
+		return PVMEM_RES_BROKEN;
+	if (ctl->state == PVMEM_DEV_LEFTOVERS) {
+		res = pvmem_unplug_leftovers(ctl);
+		if (res != PVMEM_RES_DONE)
+			return res;
+	}
+	res = pvmem_update_config(ctl);
+	if (res != PVMEM_RES_DONE)
+		return res;
+
+	/* Every pass may try every memory block again. */
+	pvmem_lock(ctl);
+	pvmem_map_clear_busy(ctl->map);
+	pvmem_unlock(ctl);
+	/* UNPLUGs owed from an earlier pass come first. */
+	res = pvmem_settle_owed(ctl);
+	if (res != PVMEM_RES_DONE)
+		return res;
+
+	plugged = ctl->map->total_plugged * bs;
+	req = ctl->cfg.requested_size;
+	if (req > plugged)
+		res = pvmem_plug(ctl, (req - plugged) / bs);
+	else if (req < plugged)
+		res = pvmem_unplug(ctl, (plugged - req) / bs,
+				   READ_ONCE(ctl->knobs.unplug_online));
+	if (res != PVMEM_RES_DONE)
+		return res;
+	/* Empty memory blocks whose removal failed before: again. */
+	return pvmem_remove_empty(ctl);
+}
+
+/**
+ * pvmem_ctl_settle - what a pass's result means for the worker
+ * @ctl: the device
+ * @res: the result of pvmem_ctl_pass()
+ *
+ * Sets the state and the backoff: done or waiting for onlining rests
+ * until a config interrupt or a kick; a retry waits the backoff, which
+ * doubles up to retry_max_ms; a config change runs again at once.
+ *
+ * Return: milliseconds until the next pass, or PVMEM_NO_PASS.
+ */
+unsigned int pvmem_ctl_settle(struct pvmem_ctl *ctl, enum pvmem_result res)
+{
+	const unsigned int lo = READ_ONCE(ctl->knobs.retry_min_ms);
+	const unsigned int hi = READ_ONCE(ctl->knobs.retry_max_ms);
+	unsigned int delay;
+
+	switch (res) {
+	case PVMEM_RES_DONE:
+	case PVMEM_RES_WAIT_ONLINE:
+		WRITE_ONCE(ctl->retry_ms, lo);
+		ctl->why = PVMEM_WHY_NONE;
+		/* Waiting for onlining: the memory notifier kicks us. */
+		pvmem_ctl_set_state(ctl, res == PVMEM_RES_DONE ?
+				    PVMEM_DEV_IDLE : PVMEM_DEV_WAIT_ONLINE);
+		return ctl->ops->config_changed(ctl->be) ? 0 : PVMEM_NO_PASS;
+	case PVMEM_RES_AGAIN:
+		return 0;
+	case PVMEM_RES_RETRY:
+		/* A NACK is stale once the request changed: look again now. */
+		if (ctl->why == PVMEM_WHY_NACK && ctl->ops->config_changed(ctl->be))
+			return 0;
+		/* Leftovers stay first in line until UNPLUG_ALL is acked. */
+		if (ctl->state != PVMEM_DEV_LEFTOVERS)
+			pvmem_ctl_set_state(ctl, PVMEM_DEV_RETRY);
+		delay = ctl->retry_ms < lo ? lo : ctl->retry_ms > hi ? hi :
+			ctl->retry_ms;
+		pvmem_count(ctl, PVMEM_STAT_RETRIES);
+		WRITE_ONCE(ctl->retry_ms, delay > hi / 2 ? hi : delay * 2);
+		return delay;
+	default:
+		return PVMEM_NO_PASS;	/* broken: for good */
+	}
+}
+
+/**
+ * pvmem_ctl_kick - should a waiting worker run now?
+ * @ctl: the device
+ *
+ * For the memory notifier (memory got onlined), a raised offline_cap and
+ * the retry_now knob: a worker waiting for onlining or for its backoff
+ * runs at once, with the backoff reset.
+ *
+ * Context: any; does not sleep.
+ * Return: true if the worker should be queued now.
+ */
+bool pvmem_ctl_kick(struct pvmem_ctl *ctl)
+{
+	const enum pvmem_dev_state state = READ_ONCE(ctl->state);
+
+	if (state != PVMEM_DEV_WAIT_ONLINE && state != PVMEM_DEV_RETRY &&
+	    state != PVMEM_DEV_LEFTOVERS)
+		return false;
+	WRITE_ONCE(ctl->retry_ms, READ_ONCE(ctl->knobs.retry_min_ms));
+	return true;
+}
+
+/**
+ * pvmem_ctl_teardown - take every added memory block out of Linux
+ * @ctl: the device; the worker is stopped
+ *
+ * A working device gets everything unplugged first, the way a pass does
+ * it (bounded migration); what is left (a broken device, or memory that
+ * would not migrate) is offlined and removed as it is, and forgotten.
+ *
+ * Context: process, may sleep.
+ * Return: how many memory blocks Linux still holds.
+ */
+u32 pvmem_ctl_teardown(struct pvmem_ctl *ctl)
+{
+	struct pvmem_map *map = ctl->map;
+	u32 mb, left = 0;
+
+	if (ctl->state != PVMEM_DEV_BROKEN) {
+		pvmem_lock(ctl);
+		pvmem_map_clear_busy(map);
+		pvmem_unlock(ctl);
+		pvmem_unplug(ctl, map->total_plugged, true);
+		pvmem_remove_empty(ctl);
+	}
+	for (mb = 0; mb < map->nb_mb; mb++) {
+		if (map->state[mb] == PVMEM_MB_UNUSED)
+			continue;
+		/* Owed blocks are out of Linux already; UNPLUG_ALL follows. */
+		if (map->state[mb] != PVMEM_MB_OWED && ctl->ops->remove(ctl->be, mb)) {
+			left++;
+			continue;
+		}
+		pvmem_lock(ctl);
+		pvmem_map_set(map, mb, 0, map->sbs_per_mb, false);
+		pvmem_set_mb(ctl, mb, PVMEM_MB_UNUSED);
+		pvmem_unlock(ctl);
+	}
+	return left;
+}
+
+/**
+ * pvmem_ctl_init - set up the passes for a device whose config passed
+ *	pvmem_cfg_check()
+ * @ctl: the device; @lim, @boot_cfg and @knobs are filled in
+ * @ops: the backend
+ * @be: the backend's pointer
+ * @map: an empty block map for the layout
+ */
+void pvmem_ctl_init(struct pvmem_ctl *ctl, const struct pvmem_backend_ops *ops,
+		    void *be, struct pvmem_map *map)
+{
+	ctl->ops = ops;
+	ctl->be = be;
+	ctl->map = map;
+	pvmem_layout_init(&ctl->lo, &ctl->boot_cfg, ctl->lim.mb_size);
+	ctl->cfg = ctl->boot_cfg;
+	ctl->retry_ms = ctl->knobs.retry_min_ms;
+	ctl->why = PVMEM_WHY_NONE;
+	ctl->state = ctl->boot_cfg.plugged_size ? PVMEM_DEV_LEFTOVERS :
+						  PVMEM_DEV_IDLE;
+}

@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * pvmem passes: the worker's plug and unplug loops, pure logic.
+ *
+ * One pass reads and checks the config, settles UNPLUGs still owed, then
+ * plugs or unplugs towards requested_size and takes empty memory blocks
+ * out of Linux.  It touches the device and the kernel's memory only
+ * through a backend (struct pvmem_backend_ops): the module supplies one
+ * that talks to the virtqueue and the memory layer (mm-hooks/), the unit
+ * tests in tools/testing/pvmem/ one that fakes both.  Like pvmem_core.c,
+ * this file needs no kernel-only header and is compiled unchanged into
+ * pvmem.ko and into the userspace tests.
+ *
+ * The device state machine (enum pvmem_dev_state), changed only by
+ * pvmem_ctl_set_state():
+ *
+ *   probe --> LEFTOVERS --UNPLUG_ALL acked--+
+ *     |         (BUSY: stays, backoff)      |
+ *     +-------------------------------------+--> IDLE
+ *                                                 |  ^
+ *                  config interrupt, kick, retry  v  | pass DONE
+ *                                 PLUGGING / UNPLUGGING
+ *                                   |      |       |
+ *                    WAIT_ONLINE <--+      |       +--> RETRY --backoff--+
+ *                    (onlining kicks)      |                             |
+ *                                          +--> BROKEN (final)           |
+ *                                  PLUGGING / UNPLUGGING <---------------+
+ *
+ * A pass ends in one enum pvmem_result; pvmem_ctl_settle() turns it into
+ * the next state and the delay before the next pass.
+ */
+#ifndef _PVMEM_PASS_H
+#define _PVMEM_PASS_H
+
+#include "pvmem_core.h"
+
+/* What the device worker is doing; changed only by pvmem_ctl_set_state(). */
+enum pvmem_dev_state {
+	PVMEM_DEV_IDLE,		/* plugged_size matches what can be reached */
+	PVMEM_DEV_LEFTOVERS,	/* memory plugged before probe: UNPLUG_ALL first */
+	PVMEM_DEV_PLUGGING,	/* plugging towards requested_size */
+	PVMEM_DEV_UNPLUGGING,	/* unplugging towards requested_size */
+	PVMEM_DEV_WAIT_ONLINE,	/* plugging paused: offline_cap reached */
+	PVMEM_DEV_RETRY,	/* waiting for the backoff to run again */
+	PVMEM_DEV_BROKEN,	/* device misbehaved; no request is sent */
+	PVMEM_DEV_STATE_NR
+};
+
+/* How one request ended, as the backend's send() reports it. */
+enum pvmem_answer {
+	PVMEM_ANS_ACK,		/* the device did it */
+	PVMEM_ANS_NACK,		/* PLUG refused for now (beyond requested_size) */
+	PVMEM_ANS_BUSY,		/* the device cannot now; nothing changed */
+	PVMEM_ANS_ERROR,	/* the device calls the request invalid */
+	PVMEM_ANS_UNSENT,	/* could not be queued; the device never saw it */
+	PVMEM_ANS_TIMEOUT,	/* no answer in time: outcome unknown */
+	PVMEM_ANS_INVALID,	/* an answer that makes no sense: outcome unknown */
+	PVMEM_ANS_NR
+};
+
+/* How a pass ended. */
+enum pvmem_result {
+	PVMEM_RES_DONE,		/* at the target, or as near as the region allows */
+	PVMEM_RES_WAIT_ONLINE,	/* paused at offline_cap; onlining kicks the worker */
+	PVMEM_RES_AGAIN,	/* the config changed under the pass: run again now */
+	PVMEM_RES_RETRY,	/* cannot go on now (see enum pvmem_why): backoff */
+	PVMEM_RES_BROKEN,	/* the device misbehaved: no request is sent again */
+};
+
+/* Why a pass wants a retry (PVMEM_RES_RETRY), or why a block was skipped. */
+enum pvmem_why {
+	PVMEM_WHY_NONE,
+	PVMEM_WHY_BUSY,		/* the device answered BUSY */
+	PVMEM_WHY_NACK,		/* the device answered NACK */
+	PVMEM_WHY_UNSENT,	/* the request could not be queued */
+	PVMEM_WHY_ADD,		/* adding memory to Linux failed */
+	PVMEM_WHY_MEMMAP,	/* too little free memory for memory maps */
+	PVMEM_WHY_ISOLATE_BUSY,	/* a range would not migrate (skipped) */
+	PVMEM_WHY_ISOLATE_NOMEM, /* no room to migrate a range to (skipped) */
+	PVMEM_WHY_STUCK,	/* nothing more can be unplugged this pass */
+	PVMEM_WHY_REMOVE,	/* an empty memory block would not go */
+	PVMEM_WHY_NR
+};
+
+/* What the passes tell the operator; the driver words each message. */
+enum pvmem_event {
+	PVMEM_EV_BROKEN,		/* ctl->broken_reason says why */
+	PVMEM_EV_CONFIG_REJECTED,	/* a: enum pvmem_cfg_err */
+	PVMEM_EV_PLUGGED_MISMATCH,	/* a: device's plugged_size, b: pvmem's */
+	PVMEM_EV_LEFTOVERS_CLEARED,	/* UNPLUG_ALL of memory plugged before probe */
+	PVMEM_EV_ADD_FAILED,		/* a: address, b: size, err: errno */
+	PVMEM_EV_PLUG_PAUSED,		/* once per stall for memory maps */
+	PVMEM_EV_PLUG_OUTSIDE,		/* request reaches outside whole memory blocks */
+	PVMEM_EV_NR
+};
+
+/* Counters the passes keep; read with READ_ONCE() through pvmem_ctl_stat(). */
+enum pvmem_stat {
+	PVMEM_STAT_ISOLATE_BUSY,	/* unplug runs that would not migrate */
+	PVMEM_STAT_ISOLATE_NOMEM,	/* ... that found no memory to migrate to */
+	PVMEM_STAT_REMOVE_FAILED,	/* empty memory blocks not yet removed */
+	PVMEM_STAT_PLUG_NOMEM,		/* plug passes paused for memory maps */
+	PVMEM_STAT_RETRIES,		/* backoff retries scheduled */
+	PVMEM_STAT_NR
+};
+
+/*
+ * Everything a pass needs from outside.  @be is the backend's own pointer.
+ * Calls marked "locked" come with the map lock held (lock()/unlock()),
+ * all others without it.
+ */
+struct pvmem_backend_ops {
+	/* The device. */
+	void (*read_config)(void *be, struct pvmem_cfg *cfg);
+	bool (*config_changed)(void *be);	/* since the last read_config */
+	enum pvmem_answer (*send)(void *be, u16 type, u64 addr, u16 nb);
+
+	/* The memory layer. */
+	void (*lock)(void *be);
+	void (*unlock)(void *be);
+	/* locked: a memory block changes state (traced, checked). */
+	void (*set_state)(void *be, u32 mb, enum pvmem_mb_state state);
+	/* Add memory blocks [mb, mb + nr) to Linux: 0 or -errno. */
+	int (*add)(void *be, u32 mb, u32 nr);
+	/* Offline (if online) and remove one memory block: 0 or -errno. */
+	int (*remove)(void *be, u32 mb);
+	/* locked: take plugged device blocks of an online block from Linux. */
+	int (*isolate)(void *be, const struct pvmem_run *run);
+	/* locked: hand device blocks of an online block to Linux. */
+	void (*release)(void *be, const struct pvmem_run *run);
+	/* Could what is in use in a memory block move elsewhere? */
+	bool (*room)(void *be, u32 mb);
+	/* How many memory blocks' memory maps fit now. */
+	u32 (*add_room)(void *be);
+
+	/* Something the operator should hear about. */
+	void (*report)(void *be, enum pvmem_event ev, u64 a, u64 b, int err);
+};
+
+/* Knobs: written with WRITE_ONCE() (sysfs), read with READ_ONCE(). */
+struct pvmem_knobs {
+	bool unplug_online;		/* may unplug online memory */
+	u64 offline_cap;		/* bytes added but not onlined, at most */
+	unsigned int retry_min_ms;	/* first backoff */
+	unsigned int retry_max_ms;	/* backoff cap */
+};
+
+/* Ranges the retry knobs are checked against. */
+#define PVMEM_RETRY_MS_MIN	10
+#define PVMEM_RETRY_MS_MAX	3600000
+
+/* Owed memory blocks that make pvmem send their UNPLUG (1 GiB at 128 MiB). */
+#define PVMEM_OWED_BATCH	8
+
+/* pvmem_ctl_settle(): no pass is due until a config interrupt or a kick. */
+#define PVMEM_NO_PASS		(~0U)
+
+/**
+ * struct pvmem_ctl - the passes' view of one device
+ * @ops: the backend
+ * @be: the backend's pointer, passed to every op
+ * @lim: what the guest kernel can take
+ * @lo: where the region's memory blocks are
+ * @boot_cfg: the config accepted at probe
+ * @cfg: the last validated config
+ * @map: the block map; the memory layer's, read and changed under
+ *	@ops->lock() only
+ * @knobs: the operator's settings
+ * @state: what the worker is doing; only pvmem_ctl_set_state() changes it
+ * @why: why the last pass asked for a retry
+ * @broken_reason: why the device was marked broken (state BROKEN)
+ * @retry_ms: the next backoff
+ * @stats: counters, enum pvmem_stat
+ *
+ * All but @knobs belong to the worker: only it runs passes.  Others may
+ * read @state, @cfg and @stats racily for reporting.
+ */
+struct pvmem_ctl {
+	const struct pvmem_backend_ops *ops;
+	void *be;
+	struct pvmem_limits lim;
+	struct pvmem_layout lo;
+	struct pvmem_cfg boot_cfg;
+	struct pvmem_cfg cfg;
+	struct pvmem_map *map;
+	struct pvmem_knobs knobs;
+	enum pvmem_dev_state state;
+	enum pvmem_why why;
+	const char *broken_reason;
+	unsigned int retry_ms;
+	u64 stats[PVMEM_STAT_NR];
+};
+
+void pvmem_ctl_init(struct pvmem_ctl *ctl, const struct pvmem_backend_ops *ops,
+		    void *be, struct pvmem_map *map);
+enum pvmem_result pvmem_ctl_pass(struct pvmem_ctl *ctl);
+unsigned int pvmem_ctl_settle(struct pvmem_ctl *ctl, enum pvmem_result res);
+bool pvmem_ctl_kick(struct pvmem_ctl *ctl);
+u32 pvmem_ctl_teardown(struct pvmem_ctl *ctl);
+
+const char *pvmem_dev_state_name(enum pvmem_dev_state state);
+
+static inline u64 pvmem_ctl_mb_addr(const struct pvmem_ctl *ctl, u32 mb)
+{
+	return pvmem_layout_mb_addr(&ctl->lo, mb);
+}
+
+#endif /* _PVMEM_PASS_H */

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * pvmem memory layer: where a device's memory meets Linux memory hotplug.
+ *
+ * Below the driver, above the pure core: it owns the block map and its
+ * lock, the memory notifier, the online page callback, the dynamic memory
+ * group and the traced block-state setter.  It never calls into the
+ * driver; the driver hears from it only through the callbacks it
+ * registers (struct pvmem_mm_ops), the way page_reporting_register()
+ * takes its callback.
+ */
+#ifndef _PVMEM_MM_H
+#define _PVMEM_MM_H
+
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/notifier.h>
+
+#include "pvmem_core.h"
+
+/* The name every memory resource pvmem adds carries in /proc/iomem. */
+#define PVMEM_RESOURCE_NAME	"System RAM (pvmem)"
+
+/* What the memory layer tells its user. */
+struct pvmem_mm_ops {
+	/* A memory block went online: plugging may go on.  Must not sleep. */
+	void (*onlined)(void *data);
+};
+
+/**
+ * struct pvmem_mm - the memory layer of one device
+ * @lo: where the region's memory blocks are
+ * @name: the device's name, for messages and traces
+ * @mgid: the dynamic memory group all memory blocks are added to
+ * @ops: callbacks to the layer's user, set by pvmem_mm_register()
+ * @data: passed to @ops
+ * @notifier: the memory notifier
+ * @node: on the list the online page callback walks (RCU)
+ * @lock: protects @map, @removing and @active against the notifier, which
+ *	holds it from MEM_GOING_ONLINE/OFFLINE until the matching
+ *	MEM_ONLINE/OFFLINE/CANCEL_*; the online page callback runs inside
+ *	that window.  Never held across pvmem_mm_add() or pvmem_mm_remove().
+ * @map: plug state of every device block and state of every memory block
+ * @map_mem: the buffer behind @map
+ * @removing: the device is going away: onlining and offlining are refused
+ * @active: the notifier holds @lock between two calls
+ * @pinned: holds a module reference (Linux has memory of ours)
+ */
+struct pvmem_mm {
+	struct pvmem_layout lo;
+	char name[32];
+	int mgid;
+	const struct pvmem_mm_ops *ops;
+	void *data;
+	struct notifier_block notifier;
+	struct list_head node;
+
+	struct mutex lock;		/* see above */
+	struct pvmem_map map;
+	void *map_mem;
+	bool removing;
+	bool active;
+	bool pinned;
+};
+
+int pvmem_mm_init(struct pvmem_mm *mm, const struct pvmem_layout *lo,
+		  const char *name, int nid);
+void pvmem_mm_exit(struct pvmem_mm *mm);
+int pvmem_mm_register(struct pvmem_mm *mm, const struct pvmem_mm_ops *ops,
+		      void *data);
+void pvmem_mm_unregister(struct pvmem_mm *mm);
+void pvmem_mm_refuse(struct pvmem_mm *mm);
+
+void pvmem_mm_lock(struct pvmem_mm *mm);
+void pvmem_mm_unlock(struct pvmem_mm *mm);
+void pvmem_mm_set_state(struct pvmem_mm *mm, u32 mb, enum pvmem_mb_state state);
+int pvmem_mm_add(struct pvmem_mm *mm, u32 mb, u32 nr);
+int pvmem_mm_remove(struct pvmem_mm *mm, u32 mb);
+int pvmem_mm_isolate(struct pvmem_mm *mm, const struct pvmem_run *run);
+void pvmem_mm_release(struct pvmem_mm *mm, const struct pvmem_run *run);
+bool pvmem_mm_room(struct pvmem_mm *mm, u32 mb);
+u32 pvmem_mm_add_room(struct pvmem_mm *mm);
+
+u64 pvmem_mm_plugged_bytes(const struct pvmem_mm *mm);
+int pvmem_mm_print_blocks(struct pvmem_mm *mm, char *buf, int size);
+
+#endif /* _PVMEM_MM_H */

@@ -1,0 +1,659 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The fake device and memory behind pvmem's passes; see pvmem_fake.h.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pvmem_fake.h"
+
+static const struct pvmem_limits fake_lim = {
+	.page_size = 4096,
+	.mb_size = 128 * FAKE_MiB,
+	.plug_start = 0,
+	.plug_end = (1ULL << 46) - 1,
+};
+
+/* Keep the first broken invariant. */
+static void fake_fail(struct fake *f, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (f->err[0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(f->err, sizeof(f->err), fmt, ap);
+	va_end(ap);
+}
+
+static struct fake *to_fake(void *be)
+{
+	return be;
+}
+
+static u64 fake_sbs(const struct fake *f)
+{
+	return (u64)f->map.nb_mb * f->map.sbs_per_mb;
+}
+
+static bool fake_map_plugged(const struct fake *f, u64 i)
+{
+	return pvmem_map_test(&f->map, i / f->map.sbs_per_mb,
+			      i % f->map.sbs_per_mb, 1, true);
+}
+
+static bool fake_online_state(enum pvmem_mb_state s)
+{
+	return s == PVMEM_MB_KERNEL || s == PVMEM_MB_MOVABLE;
+}
+
+/* Every backend call: count it, and maybe change the config first. */
+static void fake_tick(struct fake *f)
+{
+	f->calls++;
+	f->pass_calls++;
+	if (f->calls == f->change_at) {
+		f->dev.requested_size = f->change_to;
+		f->changed = true;
+	}
+	/* A pass that does not end would never come back: stop here. */
+	if (f->pass_limit && f->pass_calls > f->pass_limit) {
+		fprintf(stderr, "a pass made more than %ld backend calls\n",
+			f->pass_limit);
+		abort();
+	}
+}
+
+static void fake_need_lock(struct fake *f, bool held, const char *op)
+{
+	if (f->locked != held)
+		fake_fail(f, "%s called with the map lock %s", op,
+			  held ? "not held" : "held");
+}
+
+/* --- the device --- */
+
+static void fake_read_config(void *be, struct pvmem_cfg *cfg)
+{
+	struct fake *f = to_fake(be);
+
+	fake_tick(f);
+	f->changed = false;
+	*cfg = f->dev;
+	cfg->plugged_size = fake_dev_plugged(f) * f->dev.block_size;
+	if (f->corrupt_addr)
+		cfg->addr += f->dev.block_size;
+}
+
+static bool fake_config_changed(void *be)
+{
+	struct fake *f = to_fake(be);
+
+	fake_tick(f);
+	return f->changed;
+}
+
+static enum fake_act fake_act_for(struct fake *f)
+{
+	int i;
+
+	for (i = 0; i < f->nscript; i++)
+		if (f->script[i].at == f->sends)
+			return f->script[i].act;
+	return f->all;
+}
+
+/* Validate a PLUG/UNPLUG range as the device does: first block or -1. */
+static long long fake_range(const struct fake *f, u64 addr, u16 nb, bool plug)
+{
+	const u64 bs = f->dev.block_size;
+	u64 first, i;
+
+	if (!nb || addr % bs || addr < f->dev.addr)
+		return -1;
+	first = (addr - f->dev.addr) / bs;
+	if (first + nb > f->dev.usable_region_size / bs)
+		return -1;
+	for (i = first; i < first + nb; i++)
+		if (f->dev_plugged[i] == plug)
+			return -1;	/* already in that state */
+	return first;
+}
+
+/* Carry out a request; the answer a spec-abiding device gives. */
+static enum pvmem_answer fake_do(struct fake *f, u16 type, u64 addr, u16 nb)
+{
+	const u64 bs = f->dev.block_size;
+	long long first;
+	u64 i;
+
+	switch (type) {
+	case PVMEM_REQ_PLUG:
+	case PVMEM_REQ_UNPLUG:
+		first = fake_range(f, addr, nb, type == PVMEM_REQ_PLUG);
+		if (first < 0)
+			return PVMEM_ANS_ERROR;
+		if (type == PVMEM_REQ_PLUG &&
+		    (fake_dev_plugged(f) + nb) * bs > f->dev.requested_size)
+			return PVMEM_ANS_NACK;
+		for (i = first; i < first + nb; i++)
+			f->dev_plugged[i] = type == PVMEM_REQ_PLUG;
+		return PVMEM_ANS_ACK;
+	case PVMEM_REQ_UNPLUG_ALL:
+		memset(f->dev_plugged, 0, f->dev_blocks);
+		return PVMEM_ANS_ACK;
+	default:
+		return PVMEM_ANS_ERROR;
+	}
+}
+
+/* The device blocks a request covers may now be in either state. */
+static void fake_mark_unknown(struct fake *f, u16 type, u64 addr, u16 nb)
+{
+	u64 first, i;
+
+	if (type == PVMEM_REQ_UNPLUG_ALL) {
+		memset(f->unknown, 1, f->dev_blocks);
+		return;
+	}
+	if (addr < f->dev.addr || (addr - f->dev.addr) % f->dev.block_size)
+		return;
+	first = (addr - f->dev.addr) / f->dev.block_size;
+	for (i = first; i < first + nb && i < f->dev_blocks; i++)
+		f->unknown[i] = 1;
+}
+
+static enum pvmem_answer fake_send(void *be, u16 type, u64 addr, u16 nb)
+{
+	struct fake *f = to_fake(be);
+	enum fake_act act;
+	enum pvmem_answer ans;
+
+	fake_tick(f);
+	act = fake_act_for(f);
+	f->sends++;
+	if (f->locked)
+		f->sends_locked++;
+	if (type < PVMEM_REQ_NR)
+		f->nr_type[type]++;
+	if (f->ctl.state == PVMEM_DEV_BROKEN)
+		fake_fail(f, "a request was sent to a broken device");
+	switch (act) {
+	case FA_BUSY:
+		return PVMEM_ANS_BUSY;
+	case FA_NACK:
+		if (type == PVMEM_REQ_PLUG)
+			return PVMEM_ANS_NACK;
+		/* NACK is no answer to anything else: the driver cannot tell. */
+		fake_mark_unknown(f, type, addr, nb);
+		return PVMEM_ANS_INVALID;
+	case FA_ERROR:
+		/* Not done, but the driver trusts the device no longer. */
+		fake_mark_unknown(f, type, addr, nb);
+		return PVMEM_ANS_ERROR;
+	case FA_UNSENT:
+		return PVMEM_ANS_UNSENT;
+	case FA_NEVER:
+		fake_mark_unknown(f, type, addr, nb);
+		return PVMEM_ANS_TIMEOUT;
+	case FA_LATE:
+	case FA_INVALID:
+		fake_mark_unknown(f, type, addr, nb);
+		ans = fake_do(f, type, addr, nb);
+		return act == FA_LATE ? PVMEM_ANS_TIMEOUT : PVMEM_ANS_INVALID;
+	default:
+		ans = fake_do(f, type, addr, nb);
+		if (ans == PVMEM_ANS_ERROR)
+			fake_fail(f, "the device answered ERROR to %s %#llx+%u",
+				  pvmem_req_name(type), (unsigned long long)addr, nb);
+		return ans;
+	}
+}
+
+/* --- the memory --- */
+
+static void fake_lock(void *be)
+{
+	struct fake *f = to_fake(be);
+
+	fake_tick(f);
+	if (f->locked)
+		fake_fail(f, "the map lock taken twice");
+	f->locked = true;
+}
+
+static void fake_unlock(void *be)
+{
+	struct fake *f = to_fake(be);
+
+	fake_tick(f);
+	if (!f->locked)
+		fake_fail(f, "the map lock dropped while not held");
+	f->locked = false;
+}
+
+static void fake_set_state(void *be, u32 mb, enum pvmem_mb_state state)
+{
+	struct fake *f = to_fake(be);
+	enum pvmem_mb_state from = f->map.state[mb];
+
+	fake_tick(f);
+	fake_need_lock(f, true, "set_state");
+	if (!pvmem_map_set_state(&f->map, mb, state))
+		fake_fail(f, "memory block %u: %s -> %s is not allowed", mb,
+			  pvmem_mb_state_name(from), pvmem_mb_state_name(state));
+}
+
+/* What the online page callback does: plugged blocks to the allocator. */
+static void fake_give_plugged(struct fake *f, u32 mb)
+{
+	u64 i = (u64)mb * f->map.sbs_per_mb;
+	const u64 end = i + f->map.sbs_per_mb;
+
+	for (; i < end; i++)
+		f->lx[i] = fake_map_plugged(f, i) ? LX_BUDDY : LX_OFF;
+}
+
+/* The memory notifier and the callback, as onlining runs them. */
+static int fake_do_online(struct fake *f, u32 mb, bool movable)
+{
+	const enum pvmem_mb_state to = movable ? PVMEM_MB_MOVABLE : PVMEM_MB_KERNEL;
+
+	if (!f->added[mb] || !pvmem_mb_transition_ok(f->map.state[mb], to))
+		return -EINVAL;
+	pvmem_map_set_state(&f->map, mb, to);
+	fake_give_plugged(f, mb);
+	if (pvmem_ctl_kick(&f->ctl))
+		f->kicks++;
+	return 0;
+}
+
+int fake_online(struct fake *f, u32 mb, bool movable)
+{
+	if (f->locked)
+		return -EAGAIN;	/* onlining would wait for the lock */
+	return fake_do_online(f, mb, movable);
+}
+
+/* Offlining: what is in use migrates away; the rest was held back. */
+static int fake_do_offline(struct fake *f, u32 mb)
+{
+	u64 i = (u64)mb * f->map.sbs_per_mb;
+	const u64 end = i + f->map.sbs_per_mb;
+
+	if (!fake_online_state(f->map.state[mb]))
+		return -EINVAL;
+	if (f->pinned[mb])
+		return -EBUSY;
+	for (; i < end; i++)
+		f->lx[i] = LX_OFF;
+	pvmem_map_set_state(&f->map, mb, PVMEM_MB_OFFLINE);
+	return 0;
+}
+
+int fake_offline(struct fake *f, u32 mb)
+{
+	if (f->locked)
+		return -EAGAIN;
+	return fake_do_offline(f, mb);
+}
+
+static int fake_add(void *be, u32 mb, u32 nr)
+{
+	struct fake *f = to_fake(be);
+	u32 i;
+
+	fake_tick(f);
+	fake_need_lock(f, false, "add");
+	if (mb + nr > f->map.nb_mb) {
+		fake_fail(f, "add of memory blocks %u+%u beyond the map", mb, nr);
+		return -EINVAL;
+	}
+	for (i = mb; i < mb + nr; i++) {
+		if (f->added[i] || f->map.state[i] != PVMEM_MB_ADDING) {
+			fake_fail(f, "add of memory block %u while %s", i,
+				  pvmem_mb_state_name(f->map.state[i]));
+			return -EEXIST;
+		}
+	}
+	if (f->fail_add) {
+		f->fail_add--;
+		return -ENOMEM;
+	}
+	/* Each memory block's memory map takes its room. */
+	if (f->add_room != ~0U)
+		f->add_room = f->add_room > nr ? f->add_room - nr : 0;
+	for (i = mb; i < mb + nr; i++) {
+		if (f->nadd < FAKE_LOG)
+			f->add_log[f->nadd++] = i;
+		f->added[i] = 1;
+		memset(f->lx + (u64)i * f->map.sbs_per_mb, LX_OFF, f->map.sbs_per_mb);
+		if (f->auto_online)
+			fake_do_online(f, i, !f->kernel_zone);
+	}
+	return 0;
+}
+
+static bool fake_has_data(const struct fake *f, u32 mb)
+{
+	u64 i = (u64)mb * f->map.sbs_per_mb;
+	const u64 end = i + f->map.sbs_per_mb;
+
+	for (; i < end; i++)
+		if (f->lx[i] == LX_BUDDY)
+			return true;
+	return false;
+}
+
+static int fake_remove(void *be, u32 mb)
+{
+	struct fake *f = to_fake(be);
+	int rc;
+
+	fake_tick(f);
+	fake_need_lock(f, false, "remove");
+	if (!f->added[mb]) {
+		fake_fail(f, "remove of memory block %u, which is not added", mb);
+		return -EINVAL;
+	}
+	if (fake_online_state(f->map.state[mb])) {
+		/* 6.1 would retry migrating a pinned page for ever. */
+		if (f->pinned[mb] && fake_has_data(f, mb))
+			f->hang_risk++;
+		if (f->no_room && fake_has_data(f, mb))
+			return -EBUSY;
+		rc = fake_do_offline(f, mb);
+		if (rc)
+			return rc;
+	}
+	if (f->nremove < FAKE_LOG)
+		f->remove_log[f->nremove++] = mb;
+	f->added[mb] = 0;
+	memset(f->lx + (u64)mb * f->map.sbs_per_mb, LX_ABSENT, f->map.sbs_per_mb);
+	return 0;
+}
+
+static bool fake_run_ok(struct fake *f, const struct pvmem_run *run,
+			const char *op)
+{
+	if (run->sb + run->nb > f->map.sbs_per_mb || !run->nb ||
+	    !fake_online_state(f->map.state[run->mb])) {
+		fake_fail(f, "%s of %u+%u+%u outside one online memory block", op,
+			  run->mb, run->sb, run->nb);
+		return false;
+	}
+	if (!pvmem_map_test(&f->map, run->mb, run->sb, run->nb, true)) {
+		fake_fail(f, "%s of %u+%u+%u, not all plugged", op, run->mb,
+			  run->sb, run->nb);
+		return false;
+	}
+	return true;
+}
+
+static int fake_isolate(void *be, const struct pvmem_run *run)
+{
+	struct fake *f = to_fake(be);
+	const u64 first = (u64)run->mb * f->map.sbs_per_mb + run->sb;
+
+	fake_tick(f);
+	fake_need_lock(f, true, "isolate");
+	if (!fake_run_ok(f, run, "isolate"))
+		return -EINVAL;
+	if (f->pinned[run->mb])
+		return -EBUSY;
+	if (f->no_room)
+		return -ENOMEM;
+	memset(f->lx + first, LX_OFF, run->nb);
+	return 0;
+}
+
+static void fake_release(void *be, const struct pvmem_run *run)
+{
+	struct fake *f = to_fake(be);
+	const u64 first = (u64)run->mb * f->map.sbs_per_mb + run->sb;
+
+	fake_tick(f);
+	fake_need_lock(f, true, "release");
+	if (fake_run_ok(f, run, "release"))
+		memset(f->lx + first, LX_BUDDY, run->nb);
+}
+
+static bool fake_room(void *be, u32 mb)
+{
+	struct fake *f = to_fake(be);
+
+	fake_tick(f);
+	return !f->no_room;
+}
+
+static u32 fake_add_room(void *be)
+{
+	struct fake *f = to_fake(be);
+
+	fake_tick(f);
+	return f->add_room;
+}
+
+static void fake_report(void *be, enum pvmem_event ev, u64 a, u64 b, int err)
+{
+	struct fake *f = to_fake(be);
+
+	if ((unsigned int)ev < PVMEM_EV_NR)
+		f->events[ev]++;
+}
+
+static const struct pvmem_backend_ops fake_ops = {
+	.read_config = fake_read_config,
+	.config_changed = fake_config_changed,
+	.send = fake_send,
+	.lock = fake_lock,
+	.unlock = fake_unlock,
+	.set_state = fake_set_state,
+	.add = fake_add,
+	.remove = fake_remove,
+	.isolate = fake_isolate,
+	.release = fake_release,
+	.room = fake_room,
+	.add_room = fake_add_room,
+	.report = fake_report,
+};
+
+/* --- invariants --- */
+
+static void fake_check_device(struct fake *f)
+{
+	u64 d, i;
+
+	/* Leftovers are the device's until UNPLUG_ALL clears them. */
+	if (f->ctl.state == PVMEM_DEV_LEFTOVERS)
+		return;
+	for (d = 0; d < f->dev_blocks; d++) {
+		const bool in_map = d >= f->map_offset && d - f->map_offset < fake_sbs(f);
+		const bool mine = in_map && fake_map_plugged(f, d - f->map_offset);
+
+		if (f->dev_plugged[d] != mine && !f->unknown[d]) {
+			fake_fail(f, "device block %llu: device %s, pvmem believes %s",
+				  (unsigned long long)d,
+				  f->dev_plugged[d] ? "plugged" : "unplugged",
+				  mine ? "plugged" : "unplugged");
+			return;
+		}
+	}
+	for (i = 0; i < fake_sbs(f); i++) {
+		if (f->lx[i] == LX_BUDDY && !f->dev_plugged[i + f->map_offset]) {
+			fake_fail(f, "Linux holds device block %llu, which is unplugged",
+				  (unsigned long long)i);
+			return;
+		}
+	}
+}
+
+static void fake_check_map(struct fake *f)
+{
+	const struct pvmem_map *map = &f->map;
+	u32 count[PVMEM_MB_STATE_NR] = { 0 }, mb, s, n;
+	u64 total = 0, i;
+
+	for (mb = 0; mb < map->nb_mb; mb++) {
+		const enum pvmem_mb_state st = map->state[mb];
+
+		if (st >= PVMEM_MB_STATE_NR) {
+			fake_fail(f, "memory block %u in state %u", mb, st);
+			return;
+		}
+		count[st]++;
+		for (n = 0, s = 0; s < map->sbs_per_mb; s++)
+			n += pvmem_map_test(map, mb, s, 1, true);
+		if (n != map->nr_plugged[mb])
+			fake_fail(f, "memory block %u: %u plugged, counted %u", mb, n,
+				  map->nr_plugged[mb]);
+		total += n;
+		if ((st == PVMEM_MB_UNUSED || st == PVMEM_MB_OWED) && f->added[mb])
+			fake_fail(f, "memory block %u is %s but added", mb,
+				  pvmem_mb_state_name(st));
+		if ((st == PVMEM_MB_OFFLINE || fake_online_state(st)) && !f->added[mb])
+			fake_fail(f, "memory block %u is %s but not added", mb,
+				  pvmem_mb_state_name(st));
+		if (st == PVMEM_MB_UNUSED && n)
+			fake_fail(f, "memory block %u unused with %u plugged", mb, n);
+		/* Between passes nothing is half done. */
+		if (st == PVMEM_MB_ADDING || (st == PVMEM_MB_OWED && !n))
+			fake_fail(f, "memory block %u left %s with %u plugged", mb,
+				  pvmem_mb_state_name(st), n);
+		for (i = (u64)mb * map->sbs_per_mb; i < (u64)(mb + 1) * map->sbs_per_mb; i++) {
+			if (f->lx[i] == LX_BUDDY && !fake_online_state(st))
+				fake_fail(f, "memory block %u is %s, yet Linux uses it", mb,
+					  pvmem_mb_state_name(st));
+			/* Plugged and online is Linux's: nothing is lost. */
+			if (fake_online_state(st) && fake_map_plugged(f, i) &&
+			    f->lx[i] != LX_BUDDY)
+				fake_fail(f, "device block %llu plugged and online, not usable",
+					  (unsigned long long)i);
+		}
+	}
+	for (s = 0; s < PVMEM_MB_STATE_NR; s++)
+		if (count[s] != map->count[s])
+			fake_fail(f, "%u memory blocks %s, counted %u", count[s],
+				  pvmem_mb_state_name(s), map->count[s]);
+	if (total != map->total_plugged)
+		fake_fail(f, "%llu plugged, counted %llu", (unsigned long long)total,
+			  (unsigned long long)map->total_plugged);
+}
+
+bool fake_check(struct fake *f)
+{
+	if (f->locked)
+		fake_fail(f, "the map lock is still held");
+	fake_check_map(f);
+	fake_check_device(f);
+	return !f->err[0];
+}
+
+/* --- set-up and driving --- */
+
+u64 fake_dev_plugged(const struct fake *f)
+{
+	u64 n = 0, d;
+
+	for (d = 0; d < f->dev_blocks; d++)
+		n += f->dev_plugged[d];
+	return n;
+}
+
+u64 fake_usable(const struct fake *f)
+{
+	u64 n = 0, i;
+
+	for (i = 0; i < fake_sbs(f); i++)
+		n += f->lx[i] == LX_BUDDY;
+	return n;
+}
+
+int fake_init(struct fake *f, u64 region, u64 block, u64 usable)
+{
+	memset(f, 0, sizeof(*f));
+	f->dev = (struct pvmem_cfg) {
+		.block_size = block,
+		.addr = 4 * FAKE_GiB,
+		.region_size = region,
+		.usable_region_size = usable,
+	};
+	if (pvmem_cfg_check(&f->dev, &fake_lim))
+		return -EINVAL;
+	f->ctl.lim = fake_lim;
+	f->ctl.boot_cfg = f->dev;
+	f->ctl.knobs = (struct pvmem_knobs) {
+		.unplug_online = true,
+		.offline_cap = region,
+		.retry_min_ms = 100,
+		.retry_max_ms = 30000,
+	};
+	pvmem_ctl_init(&f->ctl, &fake_ops, f, &f->map);
+	f->map_mem = calloc(1, pvmem_map_bytes(f->ctl.lo.nb_mb, f->ctl.lo.sbs_per_mb));
+	f->dev_blocks = region / block;
+	f->map_offset = (f->ctl.lo.first_mb_addr - f->dev.addr) / block;
+	f->dev_plugged = calloc(1, f->dev_blocks);
+	f->unknown = calloc(1, f->dev_blocks);
+	f->lx = calloc(1, (u64)f->ctl.lo.nb_mb * f->ctl.lo.sbs_per_mb + 1);
+	f->added = calloc(1, f->ctl.lo.nb_mb);
+	f->pinned = calloc(1, f->ctl.lo.nb_mb);
+	if (!f->map_mem || !f->dev_plugged || !f->unknown || !f->lx ||
+	    !f->added || !f->pinned)
+		return -ENOMEM;
+	pvmem_map_init(&f->map, f->ctl.lo.nb_mb, f->ctl.lo.sbs_per_mb, f->map_mem);
+	f->auto_online = true;
+	f->add_room = ~0U;
+	/* A pass touches each device and memory block a few times at most. */
+	f->pass_limit = 40 * (fake_sbs(f) + f->map.nb_mb) + 200;
+	return 0;
+}
+
+void fake_free(struct fake *f)
+{
+	free(f->map_mem);
+	free(f->dev_plugged);
+	free(f->unknown);
+	free(f->lx);
+	free(f->added);
+	free(f->pinned);
+}
+
+void fake_request(struct fake *f, u64 bytes)
+{
+	f->dev.requested_size = bytes;
+	f->changed = true;
+}
+
+void fake_script(struct fake *f, long n, enum fake_act act)
+{
+	if (f->nscript < FAKE_SCRIPT)
+		f->script[f->nscript++] = (typeof(f->script[0])) {
+			.at = f->sends + n, .act = act,
+		};
+}
+
+enum pvmem_result fake_run(struct fake *f, int max)
+{
+	enum pvmem_result res = PVMEM_RES_DONE;
+	unsigned int delay;
+	long kicks;
+
+	while (max-- > 0) {
+		kicks = f->kicks;
+		f->pass_calls = 0;
+		res = pvmem_ctl_pass(&f->ctl);
+		delay = pvmem_ctl_settle(&f->ctl, res);
+		if (!fake_check(f))
+			break;
+		/* Resting: only a config interrupt or a kick runs it again. */
+		if (delay == PVMEM_NO_PASS && !f->changed && f->kicks == kicks)
+			break;
+		/* A backoff: the caller says when it is over (run again). */
+		if (res == PVMEM_RES_RETRY && delay)
+			break;
+	}
+	return res;
+}

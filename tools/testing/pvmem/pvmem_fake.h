@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A fake virtio-mem device and fake Linux memory, behind the backend ops
+ * of pvmem_pass.h, so the unit tests and the fuzzer drive the driver's
+ * real passes (drivers/virtio/pvmem_pass.c) in userspace.
+ *
+ * The device answers as QEMU's does (ACK, NACK beyond requested_size,
+ * ERROR for a bad range), unless a script says otherwise for the n-th
+ * request: BUSY, NACK, ERROR, not queued, an invalid answer, or no answer
+ * in time (LATE: the device did it anyway; NEVER: it did not).  Its config
+ * can change before any backend call.  The memory knows, per device
+ * block, whether Linux has it (absent, held back, in the page allocator)
+ * and per memory block whether it is added, pinned (will not migrate or
+ * offline) and whether there is room to migrate or add.
+ *
+ * After every backend call the fake checks the invariants (see
+ * fake_check()); the first one broken is kept in fake->err.
+ */
+#ifndef _PVMEM_FAKE_H
+#define _PVMEM_FAKE_H
+
+#include "pvmem_pass.h"
+
+/* How the fake device treats a request. */
+enum fake_act {
+	FA_NORMAL,	/* as the spec says */
+	FA_BUSY,
+	FA_NACK,
+	FA_ERROR,
+	FA_UNSENT,	/* never reaches the device */
+	FA_INVALID,	/* done, but the answer is garbage */
+	FA_LATE,	/* done, the answer comes after the timeout */
+	FA_NEVER,	/* not done, no answer */
+	FA_NR
+};
+
+/* What Linux does with one device block. */
+enum fake_lx {
+	LX_ABSENT,	/* its memory block is not added */
+	LX_OFF,		/* added, held back: offline, fake-offline or isolated */
+	LX_BUDDY,	/* in the page allocator: Linux may use it */
+};
+
+#define FAKE_SCRIPT	16
+#define FAKE_LOG	1024
+
+struct fake {
+	/* The driver side: the real passes over a real map. */
+	struct pvmem_ctl ctl;
+	struct pvmem_map map;
+	void *map_mem;
+
+	/* The device. */
+	struct pvmem_cfg dev;		/* plugged_size kept up to date */
+	u64 dev_blocks;			/* device blocks in the region */
+	u64 map_offset;			/* device block of map block 0 */
+	unsigned char *dev_plugged;	/* per device block */
+	unsigned char *unknown;		/* a request of unknown outcome */
+	bool changed;			/* config interrupt pending */
+	bool corrupt_addr;		/* config reads see addr moved */
+	struct { long at; enum fake_act act; } script[FAKE_SCRIPT];
+	int nscript;
+	enum fake_act all;		/* for requests the script leaves */
+	long sends;			/* requests seen */
+	long sends_locked;		/* ... with the map lock held */
+	long nr_type[PVMEM_REQ_NR];
+
+	/* Config change before backend call number change_at (from 1). */
+	long change_at;
+	u64 change_to;
+
+	/* The memory. */
+	unsigned char *lx;		/* enum fake_lx per map block */
+	unsigned char *added;		/* per memory block */
+	unsigned char *pinned;		/* per memory block */
+	bool auto_online;		/* hot-added memory goes online */
+	bool kernel_zone;		/* ... to a kernel zone, not movable */
+	bool no_room;			/* nowhere to migrate to */
+	u32 add_room;			/* memory maps that fit (~0U: any) */
+	int fail_add;			/* additions to fail */
+	long hang_risk;			/* removals of online pinned blocks */
+	long kicks;			/* onlining asked the worker to run */
+	u32 add_log[FAKE_LOG];		/* memory blocks in the order added */
+	u32 remove_log[FAKE_LOG];	/* ... and removed */
+	int nadd, nremove;
+
+	/* Bookkeeping. */
+	bool locked;
+	long calls, pass_calls, pass_limit;
+	long events[PVMEM_EV_NR];
+	char err[256];
+};
+
+#define FAKE_MiB	(1024ULL * 1024)
+#define FAKE_GiB	(1024ULL * FAKE_MiB)
+
+/* A fake over a region of @region bytes of @block-byte blocks at 4 GiB. */
+int fake_init(struct fake *f, u64 region, u64 block, u64 usable);
+void fake_free(struct fake *f);
+/* The host asks for @bytes (config interrupt). */
+void fake_request(struct fake *f, u64 bytes);
+/* Answer the @n-th request from now (0: the next) with @act. */
+void fake_script(struct fake *f, long n, enum fake_act act);
+/*
+ * The worker: passes until it rests, waits for a backoff, or @max passes
+ * ran; the last pass's result.
+ */
+enum pvmem_result fake_run(struct fake *f, int max);
+/* A user onlines (@movable or to a kernel zone) or offlines a block. */
+int fake_online(struct fake *f, u32 mb, bool movable);
+int fake_offline(struct fake *f, u32 mb);
+/* Check every invariant now; false (and f->err) if one is broken. */
+bool fake_check(struct fake *f);
+/* Device blocks the device has plugged. */
+u64 fake_dev_plugged(const struct fake *f);
+/* Map blocks Linux may use. */
+u64 fake_usable(const struct fake *f);
+
+#endif /* _PVMEM_FAKE_H */
