@@ -3,10 +3,13 @@
 # pvmem: out-of-tree build against the *guest* kernel (Debian bookworm 6.1),
 # never against the running kernel.
 #
-#   make          build pvmem.ko
-#   make check    build, host unit tests, guest kselftests in QEMU; summary
+#   make          build pvmem.ko (installs nothing; says what is missing)
+#   make deps     install what building and testing need (Debian packages)
+#   make check    install, build, host unit tests, mutation check, guest
+#                 kselftests in QEMU; summary line
 #   make demo     boot a guest, plug 4 GiB then 8 GiB, show the guest's view
 #   make bench    pvmem against Debian's virtio_mem.ko in the same run
+#   make mutants  the unit tests must catch every listed source mutation
 #   make FAULT_INJECT=1   a test build with debugfs fault injection
 #
 GUEST_KREL ?= $(shell scripts/guest-krel 2>/dev/null)
@@ -17,22 +20,29 @@ ifeq ($(FAULT_INJECT),1)
 KBUILD_ARGS += CONFIG_PVMEM_FAULT_INJECT=y
 endif
 
-.PHONY: all modules deps check demo bench unit selftests checkpatch sparse clean
+.PHONY: all modules deps have-deps check demo bench unit mutants selftests \
+	checkpatch sparse clean
 
-all: deps
-	@$(MAKE) --no-print-directory modules
+all: modules
 
 modules:
-	@test -d "$(KDIR)" || { echo "KDIR $(KDIR) missing: run scripts/install-deps" >&2; exit 1; }
+	@test -d "$(KDIR)" || { echo "KDIR $(KDIR) missing: run 'make deps' (or set KDIR=)" >&2; exit 1; }
 	$(MAKE) $(KBUILD_ARGS) modules
 
 deps:
 	@scripts/install-deps
 
-unit: deps
+# Targets that only build or test say what is missing instead of installing.
+have-deps:
+	@scripts/install-deps --check || { echo "run 'make deps' first" >&2; exit 1; }
+
+unit: have-deps
 	$(MAKE) -C tools/testing/pvmem run
 
-selftests: deps
+mutants: have-deps
+	@python3 tools/testing/pvmem/mutants.py
+
+selftests: have-deps
 	$(MAKE) -C tools/testing/selftests/pvmem
 
 check: deps
@@ -45,10 +55,10 @@ bench: deps
 	@$(MAKE) --no-print-directory modules >/dev/null
 	@python3 tools/testing/pvmem/rig/bench.py
 
-checkpatch: deps
+checkpatch: have-deps
 	@scripts/checkpatch
 
-sparse: deps
+sparse: have-deps
 	$(MAKE) $(KBUILD_ARGS) C=2 CHECK=sparse modules
 
 clean:

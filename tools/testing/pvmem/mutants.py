@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""make mutants: a mutation check of pvmem's unit tests.
+
+Each mutation below breaks one rule of the pure core or the passes (a
+validation, the request cap, a plug or unplug order rule, a give-back on
+failure, a state transition, the answer policy).  Each is applied alone to
+a scratch copy of the tree; the unit tests (tools/testing/pvmem/pvmem_test)
+must then fail.  A mutation whose text is not found exactly once is an
+error: the list must follow the code.
+
+Ends with 'N of M mutations caught'; exits 1 unless N = M.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
+CORE = 'drivers/virtio/pvmem_core.c'
+PASS = 'drivers/virtio/pvmem_pass.c'
+
+# (name, file, text in the source, text it becomes)
+MUTANTS = [
+    ('no_block_size_pow2_check', CORE,
+     '\tif (!pvmem_is_pow2(bs))\n\t\treturn PVMEM_CFG_BS_NOT_POW2;\n', ''),
+    ('no_plug_start_check', CORE,
+     'if (cfg->addr < lim->plug_start || end - 1 > lim->plug_end)',
+     'if (end - 1 > lim->plug_end)'),
+    ('no_usable_within_region_check', CORE,
+     '\tif (cfg->usable_region_size > cfg->region_size)\n'
+     '\t\treturn PVMEM_CFG_USABLE_GT_REGION;\n', ''),
+    ('no_requested_within_usable_check', CORE,
+     '\tif (cfg->requested_size > cfg->usable_region_size)\n'
+     '\t\treturn PVMEM_CFG_REQUESTED_GT_USABLE;\n', ''),
+    ('no_immutable_addr_check', CORE,
+     '\tif (cfg->addr != old->addr)\n\t\treturn PVMEM_CFG_CHANGED_ADDR;\n', ''),
+    ('no_response_length_check', CORE,
+     '\tif (len != PVMEM_RESP_SIZE)\n\t\treturn PVMEM_RESP_BAD_LEN;\n', ''),
+    ('no_response_valid_for_request_check', CORE,
+     '\tif (!(pvmem_resp_valid[req_type] & (1 << type)))\n'
+     '\t\treturn PVMEM_RESP_BAD_FOR_REQ;\n', ''),
+    ('no_request_cap_on_plug', CORE,
+     '\tif (nb > PVMEM_MAX_REQ_BLOCKS)\n\t\tnb = PVMEM_MAX_REQ_BLOCKS;\n\trun->nb = nb;',
+     '\trun->nb = nb;'),
+    ('no_request_cap_on_owed_unplug', CORE,
+     '\t     end - bit < PVMEM_MAX_REQ_BLOCKS &&\n', ''),
+    ('keeper_rule_inverted', CORE,
+     'if (want < 2 * (u64)map->sbs_per_mb)', 'if (want >= 2 * (u64)map->sbs_per_mb)'),
+    ('offline_blocks_not_unplugged_first', CORE,
+     '\t\treturn 0;\t/* nothing to migrate */', '\t\treturn 3;\t/* nothing to migrate */'),
+    ('illegal_block_transition_allowed', CORE,
+     '\t[PVMEM_MB_KERNEL] = 1 << PVMEM_MB_OFFLINE,',
+     '\t[PVMEM_MB_KERNEL] = 1 << PVMEM_MB_OFFLINE | 1 << PVMEM_MB_MOVABLE,'),
+    ('no_give_back_after_failed_unplug', PASS,
+     '\t\tif (online)\n\t\t\tctl->ops->release(ctl->be, run);\n\t\treturn pvmem_answer_result(ctl, ans);',
+     '\t\treturn pvmem_answer_result(ctl, ans);'),
+    ('no_release_when_plugging_online_block', PASS,
+     '\t\tif (pvmem_mb_online(map, run->mb))\n\t\t\tctl->ops->release(ctl->be, run);\n', ''),
+    ('no_give_back_after_failed_add', PASS,
+     '\tres = pvmem_settle_owed(ctl);\n\treturn res != PVMEM_RES_DONE ? res : pvmem_retry(ctl, PVMEM_WHY_ADD);',
+     '\treturn pvmem_retry(ctl, PVMEM_WHY_ADD);'),
+    ('lost_unplug_answer_gives_memory_back', PASS,
+     'if (ans != PVMEM_ANS_ACK && pvmem_answer_untouched(ans)) {',
+     'if (ans != PVMEM_ANS_ACK) {'),
+    ('added_block_left_adding', PASS,
+     '\t\telse if (ctl->map->state[i] == PVMEM_MB_ADDING)\n'
+     '\t\t\tpvmem_set_mb(ctl, i, PVMEM_MB_OFFLINE);\n', ''),
+    ('owed_block_never_unused', PASS,
+     '\t\t\tif (!map->nr_plugged[mb])\n\t\t\t\tpvmem_set_mb(ctl, mb, PVMEM_MB_UNUSED);\n', ''),
+    ('error_answer_retried', PASS,
+     '\t\treturn pvmem_broken(ctl, "device answered ERROR");',
+     '\t\treturn pvmem_retry(ctl, PVMEM_WHY_BUSY);'),
+    ('unplug_online_knob_ignored', PASS,
+     'READ_ONCE(ctl->knobs.unplug_online)', 'true'),
+    ('offline_cap_ignored', PASS,
+     '\t\tcapped = pvmem_new_mb_allowed(ctl);', '\t\tcapped = ~0U;'),
+    ('plugged_size_mismatch_ignored', PASS,
+     '\tif (cfg.plugged_size != plugged) {', '\tif (0) {'),
+    ('backoff_never_grows', PASS,
+     'delay > hi / 2 ? hi : delay * 2', 'delay'),
+    ('failed_block_not_skipped', PASS,
+     '\tif (done < run->nb && pvmem_skipped(ctl, *res))\n\t\tpvmem_map_set_busy(ctl->map, run->mb);\n',
+     ''),
+    ('requests_after_broken', PASS,
+     '\tif (res == PVMEM_RES_BROKEN)\n\t\treturn res;\n\towed = pvmem_settle_owed(ctl);',
+     '\towed = pvmem_settle_owed(ctl);'),
+]
+
+
+def ksft():
+    """The kselftest harness of the main tree, so no copy unpacks it again."""
+    ks = subprocess.check_output([os.path.join(ROOT, 'scripts', 'ksrc')], text=True).strip()
+    return os.path.join(ks, 'tools', 'testing', 'selftests')
+
+
+def scratch_tree(dst):
+    """The sources the unit tests build from, copied."""
+    for d in ('drivers', 'include', 'tools/testing/pvmem'):
+        shutil.copytree(os.path.join(ROOT, d), os.path.join(dst, d),
+                        ignore=shutil.ignore_patterns('pvmem_test', 'pvmem_fuzz', '*.o',
+                                                      'crash-*', '*.ko', '.*.cmd'))
+    os.makedirs(os.path.join(dst, 'scripts'))
+    shutil.copy(os.path.join(ROOT, 'scripts', 'ksrc'), os.path.join(dst, 'scripts'))
+
+
+def run_one(name, path, old, new, ks):
+    """Apply one mutation in a scratch tree; True if the unit tests fail."""
+    t0 = time.time()
+    tmp = tempfile.mkdtemp(prefix='pvmem-mutant-')
+    try:
+        scratch_tree(tmp)
+        src = os.path.join(tmp, path)
+        with open(src) as f:
+            text = f.read()
+        if text.count(old) != 1:
+            print('ERROR %s: its text occurs %d times in %s' % (name, text.count(old), path))
+            return False
+        with open(src, 'w') as f:
+            f.write(text.replace(old, new))
+        unit = os.path.join(tmp, 'tools', 'testing', 'pvmem')
+        # A mutant may leave a helper unused: no reason to stop; -O0
+        # builds quicker.
+        b = subprocess.run(['make', '-s', '-C', unit, 'pvmem_test', 'KSFT=' + ks,
+                            'EXTRA_CFLAGS=-Wno-error -O0'],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if b.returncode:
+            print('ERROR %s: the mutant does not build:\n%s' % (name, b.stdout[-1500:]))
+            return False
+        try:
+            r = subprocess.run(['./pvmem_test'], cwd=unit, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, timeout=120,
+                               env=dict(os.environ, ASAN_OPTIONS='detect_leaks=1'))
+            caught = r.returncode != 0
+            fails = [ln for ln in r.stdout.splitlines() if ln.startswith('not ok')]
+        except subprocess.TimeoutExpired:
+            caught, fails = True, ['timeout']
+        print('%s %s (%.0f s)%s' % ('caught ' if caught else 'MISSED ', name,
+                                   time.time() - t0, (': ' + fails[0]) if fails else ''),
+              flush=True)
+        return caught
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main():
+    only = sys.argv[1:]
+    ks = ksft()
+    todo = [m for m in MUTANTS if not only or m[0] in only]
+    start = time.time()
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        caught = sum(pool.map(lambda m: run_one(*m, ks), todo))
+    print('(%.0f s)' % (time.time() - start))
+    print('%d of %d mutations caught' % (caught, len(todo)))
+    return 0 if caught == len(todo) else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
