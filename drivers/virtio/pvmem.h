@@ -8,9 +8,6 @@
 #ifndef _PVMEM_H
 #define _PVMEM_H
 
-#include <linux/completion.h>
-#include <linux/list.h>
-#include <linux/mutex.h>
 #include <linux/notifier.h>
 #include <linux/spinlock.h>
 #include <linux/virtio.h>

@@ -322,7 +322,7 @@ static enum pvmem_result pvmem_unplug_run(struct pvmem_ctl *ctl,
 			return pvmem_isolate_failed(ctl, rc == -ENOMEM);
 	}
 	ans = pvmem_send_run(ctl, PVMEM_REQ_UNPLUG, run);
-	if (ans != PVMEM_ANS_ACK && pvmem_answer_untouched(ans)) {
+	if (pvmem_answer_untouched(ans)) {
 		if (online)
 			ctl->ops->release(ctl->be, run);
 		return pvmem_answer_result(ctl, ans);
@@ -439,7 +439,7 @@ static u32 pvmem_unplug_one(struct pvmem_ctl *ctl, const struct pvmem_run *run,
 		*res = pvmem_unplug_run(ctl, run);
 	}
 	done = *res == PVMEM_RES_DONE ? run->nb : 0;
-	if (pvmem_skipped(ctl, *res) && ctl->why == PVMEM_WHY_ISOLATE_BUSY &&
+	if (*res == PVMEM_RES_RETRY && ctl->why == PVMEM_WHY_ISOLATE_BUSY &&
 	    run->nb > 1)
 		done = pvmem_unplug_singly(ctl, run, res);
 	if (done < run->nb && pvmem_skipped(ctl, *res))

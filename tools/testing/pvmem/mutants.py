@@ -64,7 +64,7 @@ MUTANTS = [
      '\tres = pvmem_settle_owed(ctl);\n\treturn res != PVMEM_RES_DONE ? res : pvmem_retry(ctl, PVMEM_WHY_ADD);',
      '\treturn pvmem_retry(ctl, PVMEM_WHY_ADD);'),
     ('lost_unplug_answer_gives_memory_back', PASS,
-     'if (ans != PVMEM_ANS_ACK && pvmem_answer_untouched(ans)) {',
+     'if (pvmem_answer_untouched(ans)) {',
      'if (ans != PVMEM_ANS_ACK) {'),
     ('added_block_left_adding', PASS,
      '\t\telse if (ctl->map->state[i] == PVMEM_MB_ADDING)\n'

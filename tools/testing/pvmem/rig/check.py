@@ -139,7 +139,6 @@ def at_rest(g, t, name):
         time.sleep(0.5)
     why = ''
     if above:
-        states = g.check('cat %s/pvmem/state 2>/dev/null; true' % PV)
         before = reason_counts(g)
         g.check('for f in %s/pvmem/retry_now; do echo 1 > $f; done; sleep 10' % PV)
         after = reason_counts(g)
