@@ -30,9 +30,9 @@
 #include <linux/nodemask.h>
 #include <linux/page_ref.h>
 #include <linux/rculist.h>
+#include <linux/seq_file.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
-#include <linux/string.h>
 #include <linux/vmstat.h>
 
 #include "pvmem_mm.h"
@@ -685,25 +685,21 @@ u64 pvmem_mm_plugged_bytes(const struct pvmem_mm *mm)
 }
 
 /**
- * pvmem_mm_print_blocks - the block map as text
+ * pvmem_mm_show_blocks - the block map as text
  * @mm: the memory layer
- * @buf: where to print
- * @size: room in @buf
+ * @m: where to print
  *
  * One line per run of memory blocks in the same state with the same
  * number of device blocks plugged: "<first>-<last> <state> <plugged>/<per
  * block>", first and last as memory block numbers (memoryN in
- * /sys/devices/system/memory/).  Unused memory blocks are left out; "..."
- * ends a map that did not fit.
+ * /sys/devices/system/memory/).  Unused memory blocks are left out.
  *
  * Context: process; takes the lock.
- * Return: bytes printed.
  */
-int pvmem_mm_print_blocks(struct pvmem_mm *mm, char *buf, int size)
+void pvmem_mm_show_blocks(struct pvmem_mm *mm, struct seq_file *m)
 {
 	const u64 first = mm->lo.first_mb_addr / mm->lo.mb_size;
 	const struct pvmem_map *map = &mm->map;
-	int len = 0;
 	u32 mb, end;
 
 	mutex_lock(&mm->lock);
@@ -714,15 +710,9 @@ int pvmem_mm_print_blocks(struct pvmem_mm *mm, char *buf, int size)
 			;
 		if (map->state[mb] == PVMEM_MB_UNUSED)
 			continue;
-		if (len > size - 80) {
-			len += scnprintf(buf + len, size - len, "...\n");
-			break;
-		}
-		len += scnprintf(buf + len, size - len, "%llu-%llu %s %u/%u\n",
-				 first + mb, first + end - 1,
-				 pvmem_mb_state_name(map->state[mb]),
-				 map->nr_plugged[mb], map->sbs_per_mb);
+		seq_printf(m, "%llu-%llu %s %u/%u\n", first + mb, first + end - 1,
+			   pvmem_mb_state_name(map->state[mb]),
+			   map->nr_plugged[mb], map->sbs_per_mb);
 	}
 	mutex_unlock(&mm->lock);
-	return len;
 }

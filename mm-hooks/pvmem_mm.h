@@ -18,6 +18,8 @@
 
 #include "pvmem_core.h"
 
+struct seq_file;
+
 /* The name every memory resource pvmem adds carries in /proc/iomem. */
 #define PVMEM_RESOURCE_NAME	"System RAM (pvmem)"
 
@@ -82,6 +84,6 @@ bool pvmem_mm_room(struct pvmem_mm *mm, u32 mb);
 u32 pvmem_mm_add_room(struct pvmem_mm *mm);
 
 u64 pvmem_mm_plugged_bytes(const struct pvmem_mm *mm);
-int pvmem_mm_print_blocks(struct pvmem_mm *mm, char *buf, int size);
+void pvmem_mm_show_blocks(struct pvmem_mm *mm, struct seq_file *m);
 
 #endif /* _PVMEM_MM_H */

@@ -19,7 +19,6 @@
 
 /* Counters of faults to inject (CONFIG_PVMEM_FAULT_INJECT only). */
 struct pvmem_fault {
-	struct dentry *dir;
 	atomic_t busy, nack, error;	/* answers instead of the device's */
 	atomic_t bad_resp;		/* answers of an unknown type */
 	atomic_t config;		/* config reads with addr changed */
@@ -53,6 +52,7 @@ struct pvmem_fault {
  * @stopping: once set, nothing queues @work any more
  * @config_changed: a config interrupt came since the worker last read
  *	the config
+ * @debugfs: the device's debugfs directory (pvmem_debugfs.c)
  * @fault: counters of faults to inject (CONFIG_PVMEM_FAULT_INJECT)
  *
  * Set at probe and never changed after: @vdev (until unbind), @vq, @nid,
@@ -87,6 +87,7 @@ struct pvmem_dev {
 	bool stopping;
 	atomic_t config_changed;
 
+	struct dentry *debugfs;
 	struct pvmem_fault fault;
 };
 
@@ -96,23 +97,24 @@ void pvmem_kick(struct pvmem_dev *pv);
 /* drivers/virtio/pvmem_sysfs.c */
 extern const struct attribute_group *pvmem_groups[];
 
+/* drivers/virtio/pvmem_debugfs.c */
+void pvmem_debugfs_add(struct pvmem_dev *pv);
+void pvmem_debugfs_remove(struct pvmem_dev *pv);
+void pvmem_debugfs_exit(void);
+
 /* drivers/virtio/pvmem_fault.c */
 #ifdef CONFIG_PVMEM_FAULT_INJECT
 int pvmem_fault_resp(struct pvmem_dev *pv);
 bool pvmem_fault_config(struct pvmem_dev *pv);
 bool pvmem_fault_isolate(struct pvmem_dev *pv);
 bool pvmem_fault_add(struct pvmem_dev *pv);
-void pvmem_fault_init(struct pvmem_dev *pv);
-void pvmem_fault_exit(struct pvmem_dev *pv);
-void pvmem_fault_cleanup(void);
+void pvmem_fault_init(struct pvmem_dev *pv, struct dentry *dir);
 #else
 static inline int pvmem_fault_resp(struct pvmem_dev *pv) { return -1; }
 static inline bool pvmem_fault_config(struct pvmem_dev *pv) { return false; }
 static inline bool pvmem_fault_isolate(struct pvmem_dev *pv) { return false; }
 static inline bool pvmem_fault_add(struct pvmem_dev *pv) { return false; }
-static inline void pvmem_fault_init(struct pvmem_dev *pv) { }
-static inline void pvmem_fault_exit(struct pvmem_dev *pv) { }
-static inline void pvmem_fault_cleanup(void) { }
+static inline void pvmem_fault_init(struct pvmem_dev *pv, struct dentry *dir) { }
 #endif
 
 #endif /* _PVMEM_H */

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * pvmem fault injection, only in builds with CONFIG_PVMEM_FAULT_INJECT
- * (make FAULT_INJECT=1): /sys/kernel/debug/pvmem/virtioN/ holds counters;
+ * (make FAULT_INJECT=1): the device's debugfs directory
+ * (/sys/kernel/debug/pvmem/virtioN/, see pvmem_debugfs.c) holds counters;
  * while one is above zero the matching operation fails and the counter
  * drops by one:
  *   busy, nack, error  the next requests get that answer without reaching
@@ -15,8 +16,6 @@
 #include <linux/debugfs.h>
 
 #include "pvmem.h"
-
-static struct dentry *pvmem_fault_root;
 
 /* Take one from @counter if it is above zero. */
 static bool pvmem_fault_take(atomic_t *counter)
@@ -59,27 +58,13 @@ bool pvmem_fault_add(struct pvmem_dev *pv)
 	return pvmem_fault_take(&pv->fault.add);
 }
 
-void pvmem_fault_init(struct pvmem_dev *pv)
+void pvmem_fault_init(struct pvmem_dev *pv, struct dentry *dir)
 {
-	if (!pvmem_fault_root)
-		pvmem_fault_root = debugfs_create_dir("pvmem", NULL);
-	pv->fault.dir = debugfs_create_dir(pv->name, pvmem_fault_root);
-	debugfs_create_atomic_t("busy", 0600, pv->fault.dir, &pv->fault.busy);
-	debugfs_create_atomic_t("nack", 0600, pv->fault.dir, &pv->fault.nack);
-	debugfs_create_atomic_t("error", 0600, pv->fault.dir, &pv->fault.error);
-	debugfs_create_atomic_t("bad_resp", 0600, pv->fault.dir, &pv->fault.bad_resp);
-	debugfs_create_atomic_t("config", 0600, pv->fault.dir, &pv->fault.config);
-	debugfs_create_atomic_t("fail_isolate", 0600, pv->fault.dir, &pv->fault.isolate);
-	debugfs_create_atomic_t("fail_add", 0600, pv->fault.dir, &pv->fault.add);
-}
-
-void pvmem_fault_exit(struct pvmem_dev *pv)
-{
-	debugfs_remove_recursive(pv->fault.dir);
-}
-
-void pvmem_fault_cleanup(void)
-{
-	debugfs_remove_recursive(pvmem_fault_root);
-	pvmem_fault_root = NULL;
+	debugfs_create_atomic_t("busy", 0600, dir, &pv->fault.busy);
+	debugfs_create_atomic_t("nack", 0600, dir, &pv->fault.nack);
+	debugfs_create_atomic_t("error", 0600, dir, &pv->fault.error);
+	debugfs_create_atomic_t("bad_resp", 0600, dir, &pv->fault.bad_resp);
+	debugfs_create_atomic_t("config", 0600, dir, &pv->fault.config);
+	debugfs_create_atomic_t("fail_isolate", 0600, dir, &pv->fault.isolate);
+	debugfs_create_atomic_t("fail_add", 0600, dir, &pv->fault.add);
 }

@@ -561,7 +561,7 @@ static int pvmem_probe(struct virtio_device *vdev)
 		 pv->ctl.boot_cfg.usable_region_size, pv->ctl.boot_cfg.requested_size,
 		 pv->ctl.state == PVMEM_DEV_LEFTOVERS ? ", unplugging leftovers first" : "");
 
-	pvmem_fault_init(pv);
+	pvmem_debugfs_add(pv);
 	virtio_device_ready(vdev);
 	atomic_set(&pv->config_changed, 1);
 	queue_delayed_work(system_freezable_wq, &pv->work, 0);
@@ -590,7 +590,7 @@ static void pvmem_remove(struct virtio_device *vdev)
 	pv->stopping = true;
 	spin_unlock_irq(&pv->stop_lock);
 	cancel_delayed_work_sync(&pv->work);
-	pvmem_fault_exit(pv);
+	pvmem_debugfs_remove(pv);
 
 	/* No more passes: a config change now means nothing to teardown. */
 	atomic_set(&pv->config_changed, 0);
@@ -672,7 +672,7 @@ module_init(pvmem_init);
 static void __exit pvmem_exit(void)
 {
 	unregister_virtio_driver(&pvmem_driver);
-	pvmem_fault_cleanup();
+	pvmem_debugfs_exit();
 }
 module_exit(pvmem_exit);
 MODULE_DEVICE_TABLE(virtio, pvmem_id_table);

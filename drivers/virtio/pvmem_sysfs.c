@@ -7,7 +7,8 @@
  * (with every reader drained) before remove() runs:
  *   /sys/bus/virtio/devices/virtioN/pvmem/        status and knobs
  *   /sys/bus/virtio/devices/virtioN/pvmem_stats/  counters (only go up)
- * Documented in Documentation/ABI/testing/sysfs-driver-pvmem.
+ * One value per file; the block map and the last request are in debugfs
+ * (pvmem_debugfs.c).  Documented in Documentation/ABI/testing/sysfs-driver-pvmem.
  */
 #include <linux/device.h>
 #include <linux/kernel.h>
@@ -61,13 +62,22 @@ static ssize_t state_show(struct device *dev, struct device_attribute *attr,
 			  char *buf)
 {
 	struct pvmem_dev *pv = to_pv(dev);
-	const enum pvmem_dev_state state = READ_ONCE(pv->ctl.state);
 
-	if (state == PVMEM_DEV_BROKEN)
-		return sysfs_emit(buf, "broken: %s\n", READ_ONCE(pv->ctl.broken_reason));
-	return sysfs_emit(buf, "%s\n", pvmem_dev_state_name(state));
+	return sysfs_emit(buf, "%s\n", pvmem_dev_state_name(READ_ONCE(pv->ctl.state)));
 }
 static DEVICE_ATTR_RO(state);
+
+/* Why the device is broken; empty while it is not. */
+static ssize_t broken_reason_show(struct device *dev,
+				  struct device_attribute *attr, char *buf)
+{
+	struct pvmem_dev *pv = to_pv(dev);
+	const char *why = READ_ONCE(pv->ctl.broken_reason);
+
+	return sysfs_emit(buf, "%s\n", READ_ONCE(pv->ctl.state) == PVMEM_DEV_BROKEN &&
+			  why ? why : "");
+}
+static DEVICE_ATTR_RO(broken_reason);
 
 static ssize_t features_show(struct device *dev, struct device_attribute *attr,
 			     char *buf)
@@ -84,30 +94,6 @@ static ssize_t features_show(struct device *dev, struct device_attribute *attr,
 	return len + sysfs_emit_at(buf, len, "\n");
 }
 static DEVICE_ATTR_RO(features);
-
-static ssize_t last_request_show(struct device *dev,
-				 struct device_attribute *attr, char *buf)
-{
-	struct pvmem_dev *pv = to_pv(dev);
-	const u64 ns = READ_ONCE(pv->last_req_ns);
-	const u16 resp = READ_ONCE(pv->last_resp_type);
-
-	if (!ns)
-		return sysfs_emit(buf, "none\n");
-	return sysfs_emit(buf, "%llu.%06llu %s %s\n", ns / NSEC_PER_SEC,
-			  (ns % NSEC_PER_SEC) / NSEC_PER_USEC,
-			  pvmem_req_name(READ_ONCE(pv->last_req_type)),
-			  resp < PVMEM_RESP_NR ? pvmem_resp_name(resp) : "pending");
-}
-static DEVICE_ATTR_RO(last_request);
-
-/* The block map: see pvmem_mm_print_blocks(). */
-static ssize_t blocks_show(struct device *dev, struct device_attribute *attr,
-			   char *buf)
-{
-	return pvmem_mm_print_blocks(&to_pv(dev)->mm, buf, PAGE_SIZE);
-}
-static DEVICE_ATTR_RO(blocks);
 
 /* --- knobs --- */
 
@@ -255,8 +241,7 @@ static struct attribute *pvmem_attrs[] = {
 	&dev_attr_requested_size.attr,
 	&dev_attr_state.attr,
 	&dev_attr_features.attr,
-	&dev_attr_last_request.attr,
-	&dev_attr_blocks.attr,
+	&dev_attr_broken_reason.attr,
 	&dev_attr_unplug_online.attr,
 	&dev_attr_offline_cap.attr,
 	&dev_attr_retry_min_ms.attr,

@@ -142,7 +142,7 @@ TEST_F(faults, onlining_fails_during_plug)
 	EXPECT_EQ(4, b.present);
 	EXPECT_EQ(0, b.online);
 	EXPECT_EQ(self->base, mem_total());
-	EXPECT_NE(NULL, strstr(attr_str("pvmem/blocks"), "offline 64/64"));
+	EXPECT_NE(NULL, strstr(debug_str("blocks"), "offline 64/64"));
 	/* Once Linux can online again, it is all there. */
 	ASSERT_EQ(0, notifier_error("MEM_GOING_ONLINE", 0));
 	for (i = 0; i < 4; i++) {
@@ -183,7 +183,7 @@ TEST_F(faults, offlining_fails_during_unplug)
 static void broken_then_rebind(struct __test_metadata *_metadata, const char *dev,
 			       int64_t base, const char *fault, const char *why)
 {
-	char name[256], state[300];
+	char name[256];
 
 	ASSERT_EQ(0, host_set(dev, 256 * MiB));
 	ASSERT_EQ(0, host_wait_size(dev, 256 * MiB, 120));
@@ -191,8 +191,8 @@ static void broken_then_rebind(struct __test_metadata *_metadata, const char *de
 	ASSERT_EQ(0, inject(fault, 1));
 	ASSERT_EQ(0, host_set(dev, 512 * MiB));
 	ASSERT_EQ(0, wait_state("broken", 300));
-	snprintf(state, sizeof(state), "broken: %s", why);
-	EXPECT_STREQ(state, attr_str("pvmem/state"));
+	EXPECT_STREQ("broken", attr_str("pvmem/state"));
+	EXPECT_STREQ(why, attr_str("pvmem/broken_reason"));
 	/* Nothing touched: still 256 MiB plugged, all of it usable. */
 	EXPECT_EQ((int64_t)(256 * MiB), host_get(dev, "size"));
 	EXPECT_EQ((int64_t)(256 * MiB), mem_total() - base);
@@ -234,7 +234,8 @@ TEST_F(faults, error_marks_broken_and_stops)
 	ASSERT_EQ(0, inject("error", 1));
 	ASSERT_EQ(0, host_set(self->dev, 512 * MiB));
 	ASSERT_EQ(0, wait_state("broken", 300));
-	EXPECT_STREQ("broken: device answered ERROR", attr_str("pvmem/state"));
+	EXPECT_STREQ("broken", attr_str("pvmem/state"));
+	EXPECT_STREQ("device answered ERROR", attr_str("pvmem/broken_reason"));
 	EXPECT_TRUE(dmesg_has("device marked broken: device answered ERROR"));
 	/* No more requests, whatever the host asks; the guest runs on. */
 	reqs = stat_of("requests_plug") + stat_of("requests_unplug");

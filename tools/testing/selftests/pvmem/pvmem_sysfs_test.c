@@ -19,8 +19,8 @@ static const struct {
 	{ "pvmem/block_size", 0444 }, { "pvmem/memory_block_size", 0444 },
 	{ "pvmem/mode", 0444 }, { "pvmem/plugged_size", 0444 },
 	{ "pvmem/requested_size", 0444 }, { "pvmem/state", 0444 },
-	{ "pvmem/features", 0444 }, { "pvmem/last_request", 0444 },
-	{ "pvmem/blocks", 0444 }, { "pvmem/unplug_online", 0644 },
+	{ "pvmem/features", 0444 }, { "pvmem/broken_reason", 0444 },
+	{ "pvmem/unplug_online", 0644 },
 	{ "pvmem/offline_cap", 0644 }, { "pvmem/retry_min_ms", 0644 },
 	{ "pvmem/retry_max_ms", 0644 }, { "pvmem/retry_now", 0200 },
 	{ "pvmem_stats/requests_plug", 0444 }, { "pvmem_stats/requests_unplug", 0444 },
@@ -41,7 +41,14 @@ TEST(attributes_exist_with_modes)
 	for (i = 0; i < ARRAY_SIZE(attrs); i++) {
 		ASSERT_EQ(0, stat(attr(attrs[i].name), &st)) TH_LOG("%s", attrs[i].name);
 		EXPECT_EQ(attrs[i].mode, st.st_mode & 0777) TH_LOG("%s", attrs[i].name);
+		/* One value per file. */
+		if (attrs[i].mode & 0444)
+			EXPECT_TRUE(one_line(attr(attrs[i].name))) TH_LOG("%s", attrs[i].name);
 	}
+	/* The multi-line ones live in debugfs. */
+	EXPECT_NE(0, access(attr("pvmem/blocks"), F_OK));
+	EXPECT_NE(0, access(attr("pvmem/last_request"), F_OK));
+	EXPECT_STREQ("", attr_str("pvmem/broken_reason"));
 }
 
 static void agree_with_host(struct __test_metadata *_metadata, const char *dev,
@@ -67,12 +74,17 @@ TEST(values_agree_with_host)
 
 	ASSERT_NE(NULL, dev);
 	agree_with_host(_metadata, dev, GiB + 6 * MiB);
-	EXPECT_NE(NULL, strstr(attr_str("pvmem/last_request"), " plug ack"));
-	EXPECT_NE(NULL, strstr(attr_str("pvmem/blocks"), "online_movable 64/64"));
+	EXPECT_NE(NULL, strstr(debug_str("last_request"), " plug ack"));
+	EXPECT_NE(NULL, strstr(debug_str("blocks"), "online_movable 64/64"));
+	/* 8 whole memory blocks and the one holding the 3 extra blocks. */
+	EXPECT_NE(NULL, strstr(debug_str("blocks"), " online_movable 3/64\n"));
+	/* pvmemstat shows the table and, with -b, the map from debugfs. */
+	EXPECT_EQ(0, system("pvmemstat -b | grep -q ' idle '"));
+	EXPECT_EQ(0, system("pvmemstat -b | grep -q '^    .* online_movable 3/64$'"));
 	agree_with_host(_metadata, dev, 512 * MiB);
-	EXPECT_NE(NULL, strstr(attr_str("pvmem/last_request"), " unplug ack"));
+	EXPECT_NE(NULL, strstr(debug_str("last_request"), " unplug ack"));
 	agree_with_host(_metadata, dev, 0);
-	EXPECT_STREQ("", attr_str("pvmem/blocks"));
+	EXPECT_STREQ("", debug_str("blocks"));
 }
 
 /* Bad values get EINVAL and change nothing; good ones take effect. */

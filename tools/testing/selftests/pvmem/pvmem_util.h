@@ -328,6 +328,39 @@ static inline const char *attr_str(const char *name)
 	return buf;
 }
 
+/* All of the bound device's debugfs file @name ("" if unreadable). */
+static inline const char *debug_str(const char *name)
+{
+	static char buf[8192];
+	char path[600];
+	size_t n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/pvmem/%s/%s", bound_name(), name);
+	buf[0] = '\0';
+	f = fopen(path, "r");
+	if (f) {
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/* Does a sysfs file hold exactly one line (one value)? */
+static inline int one_line(const char *path)
+{
+	char buf[4096];
+	size_t n;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	return n > 0 && memchr(buf, '\n', n) == buf + n - 1;
+}
+
 static inline int attr_write(const char *name, const char *val)
 {
 	return sysfs_write(attr(name), val);
