@@ -18,7 +18,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvmem_rig import BUILD, ROOT, Guest, RigError  # noqa: E402
+from pvmem_rig import BUILD, ROOT, Guest, RigError, guest_krel  # noqa: E402
 from scenarios import SCENARIOS  # noqa: E402
 import host_tests  # noqa: E402
 
@@ -28,6 +28,35 @@ ALLOWED_SKIPS = {}
 TAP = re.compile(r'^(not )?ok \d+ (.*)$')
 SELFTESTS = os.path.join(ROOT, 'tools', 'testing', 'selftests', 'pvmem')
 LOGDIR = os.path.join(BUILD, 'check')
+
+
+def ksft_settings():
+    """The selftests' settings file (kselftest format): per-program timeout."""
+    with open(os.path.join(SELFTESTS, 'settings')) as f:
+        return dict(ln.strip().split('=', 1) for ln in f if '=' in ln)
+
+
+TIMEOUT = int(ksft_settings()['timeout'])
+
+
+def guest_config_missing():
+    """Options of the selftests' config file the guest kernel lacks
+    (=y satisfies =m, as for kselftest configs)."""
+    have = {}
+    with open('/boot/config-%s' % guest_krel()) as f:
+        for ln in f:
+            if ln.startswith('CONFIG_') and '=' in ln:
+                k, v = ln.strip().split('=', 1)
+                have[k] = v
+    missing = []
+    with open(os.path.join(SELFTESTS, 'config')) as f:
+        for ln in f:
+            if not ln.startswith('CONFIG_'):
+                continue
+            k, v = ln.strip().split('=', 1)
+            if have.get(k) != v and not (v == 'm' and have.get(k) == 'y'):
+                missing.append('%s=%s (guest has %s)' % (k, v, have.get(k, 'nothing')))
+    return missing
 
 
 class Tally:
@@ -105,6 +134,8 @@ def host_checks(t):
     last = out.strip().splitlines()[-1] if out.strip() else ''
     t.add('host.mutants_all_caught', rc == 0 and re.match(r'(\d+) of \1 mutations caught$', last),
           why=out[-3000:])
+    missing = guest_config_missing()
+    t.add('host.guest_kernel_config', not missing, why='; '.join(missing))
     rc, out = sh('make --no-print-directory -C tools/testing/selftests/pvmem', 'selftests-build.log')
     t.add('host.selftests_build', rc == 0, why=out[-2000:])
     return rc == 0
@@ -162,7 +193,7 @@ def run_scenario(t, sc):
         g = Guest(name, sc['devices'](), tests=tests, **sc.get('guest', {}),
                   module=os.path.join(BUILD, 'pvmem-fi.ko') if sc.get('fault_inject') else None)
         for test in sc['tests']:
-            rc, out = g.run('/pvmem/tests/%s' % test, timeout=900)
+            rc, out = g.run('/pvmem/tests/%s' % test, timeout=TIMEOUT)
             prog = test.split()[0]
             with open(os.path.join(LOGDIR, '%s-%s.log' % (name, prog)), 'w') as f:
                 f.write(out)
