@@ -21,7 +21,7 @@ KBUILD_ARGS += CONFIG_PVMEM_FAULT_INJECT=y
 endif
 
 .PHONY: all modules deps have-deps check demo bench unit mutants selftests \
-	checkpatch sparse clean
+	checkpatch kernel-doc sparse clean
 
 all: modules
 
@@ -57,6 +57,9 @@ bench: deps
 
 checkpatch: have-deps
 	@scripts/checkpatch
+
+kernel-doc: have-deps
+	@scripts/kerneldoc
 
 sparse: have-deps
 	$(MAKE) $(KBUILD_ARGS) C=2 CHECK=sparse modules

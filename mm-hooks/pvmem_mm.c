@@ -20,6 +20,8 @@
  * MEM_GOING_ONLINE takes it, the online page callback runs for every chunk,
  * MEM_ONLINE (or MEM_CANCEL_ONLINE) drops it.  Offlining likewise.
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/gfp.h>
 #include <linux/io.h>
 #include <linux/memory.h>

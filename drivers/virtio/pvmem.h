@@ -42,7 +42,7 @@ struct pvmem_fault {
  * @bytes_plugged: acknowledged PLUGs, in bytes
  * @bytes_unplugged: acknowledged UNPLUGs, in bytes
  * @last_req_ns: boot time of the last request
- * @last_req_type: PVMEM_REQ_* of the last request
+ * @last_req_type: VIRTIO_MEM_REQ_* of the last request
  * @last_resp_type: its answer, PVMEM_RESP_NR while none
  * @req: request buffer, the device reads it
  * @resp: response buffer, the device writes it
@@ -78,8 +78,8 @@ struct pvmem_dev {
 	u64 last_req_ns;
 	u16 last_req_type;
 	u16 last_resp_type;
-	struct pvmem_req req;
-	struct pvmem_resp resp;
+	struct virtio_mem_req req;
+	struct virtio_mem_resp resp;
 	wait_queue_head_t resp_wq;
 	struct delayed_work work;
 

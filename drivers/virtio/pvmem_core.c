@@ -8,6 +8,7 @@
  */
 #include <linux/types.h>
 #include <asm/byteorder.h>
+#include <linux/virtio_byteorder.h>
 #include "pvmem_core.h"
 
 static bool pvmem_is_pow2(u64 v)
@@ -156,28 +157,30 @@ const char *pvmem_cfg_errstr(enum pvmem_cfg_err err)
 /**
  * pvmem_req_encode - fill in a request in wire format
  * @req: the request buffer
- * @type: PVMEM_REQ_*
+ * @type: VIRTIO_MEM_REQ_*
  * @addr: first device block (PLUG, UNPLUG, STATE)
  * @nb_blocks: number of device blocks (PLUG, UNPLUG, STATE)
  */
-void pvmem_req_encode(struct pvmem_req *req, u16 type, u64 addr,
+void pvmem_req_encode(struct virtio_mem_req *req, u16 type, u64 addr,
 		      u16 nb_blocks)
 {
-	*req = (struct pvmem_req) {
-		.type = cpu_to_le16(type),
-		.u.addr = cpu_to_le64(addr),
-		.u.nb_blocks = cpu_to_le16(nb_blocks),
+	/* VIRTIO_F_VERSION_1, which pvmem requires: little endian. */
+	*req = (struct virtio_mem_req) {
+		.type = __cpu_to_virtio16(true, type),
 	};
+	/* PLUG, UNPLUG and STATE lay out their range alike. */
+	req->u.plug.addr = __cpu_to_virtio64(true, addr);
+	req->u.plug.nb_blocks = __cpu_to_virtio16(true, nb_blocks);
 }
 
 /* Which response types each request may get, per the spec. */
 static const u8 pvmem_resp_valid[PVMEM_REQ_NR] = {
-	[PVMEM_REQ_PLUG] = 1 << PVMEM_RESP_ACK | 1 << PVMEM_RESP_NACK |
-			   1 << PVMEM_RESP_BUSY | 1 << PVMEM_RESP_ERROR,
-	[PVMEM_REQ_UNPLUG] = 1 << PVMEM_RESP_ACK | 1 << PVMEM_RESP_BUSY |
-			     1 << PVMEM_RESP_ERROR,
-	[PVMEM_REQ_UNPLUG_ALL] = 1 << PVMEM_RESP_ACK | 1 << PVMEM_RESP_BUSY,
-	[PVMEM_REQ_STATE] = 1 << PVMEM_RESP_ACK | 1 << PVMEM_RESP_ERROR,
+	[VIRTIO_MEM_REQ_PLUG] = 1 << VIRTIO_MEM_RESP_ACK | 1 << VIRTIO_MEM_RESP_NACK |
+			   1 << VIRTIO_MEM_RESP_BUSY | 1 << VIRTIO_MEM_RESP_ERROR,
+	[VIRTIO_MEM_REQ_UNPLUG] = 1 << VIRTIO_MEM_RESP_ACK | 1 << VIRTIO_MEM_RESP_BUSY |
+			     1 << VIRTIO_MEM_RESP_ERROR,
+	[VIRTIO_MEM_REQ_UNPLUG_ALL] = 1 << VIRTIO_MEM_RESP_ACK | 1 << VIRTIO_MEM_RESP_BUSY,
+	[VIRTIO_MEM_REQ_STATE] = 1 << VIRTIO_MEM_RESP_ACK | 1 << VIRTIO_MEM_RESP_ERROR,
 };
 
 /**
@@ -190,7 +193,7 @@ static const u8 pvmem_resp_valid[PVMEM_REQ_NR] = {
  * Return: PVMEM_RESP_OK, or what is wrong with the response.
  */
 enum pvmem_resp_err pvmem_resp_decode(u16 req_type,
-				      const struct pvmem_resp *resp, u32 len,
+				      const struct virtio_mem_resp *resp, u32 len,
 				      struct pvmem_reply *reply)
 {
 	u16 type, state;
@@ -199,14 +202,14 @@ enum pvmem_resp_err pvmem_resp_decode(u16 req_type,
 		return PVMEM_RESP_BAD_REQ;
 	if (len != PVMEM_RESP_SIZE)
 		return PVMEM_RESP_BAD_LEN;
-	type = le16_to_cpu(resp->type);
+	type = __virtio16_to_cpu(true, resp->type);
 	if (type >= PVMEM_RESP_NR)
 		return PVMEM_RESP_BAD_TYPE;
 	if (!(pvmem_resp_valid[req_type] & (1 << type)))
 		return PVMEM_RESP_BAD_FOR_REQ;
 	state = 0;
-	if (req_type == PVMEM_REQ_STATE && type == PVMEM_RESP_ACK) {
-		state = le16_to_cpu(resp->state);
+	if (req_type == VIRTIO_MEM_REQ_STATE && type == VIRTIO_MEM_RESP_ACK) {
+		state = __virtio16_to_cpu(true, resp->u.state.state);
 		if (state >= PVMEM_STATE_NR)
 			return PVMEM_RESP_BAD_STATE;
 	}

@@ -5,8 +5,9 @@
  * Everything in here works on plain integers and caller-provided memory:
  * config validation, the device-block map of a device's region, the plug
  * planner and request/response encoding.  It needs nothing but
- * <linux/types.h> and <asm/byteorder.h>, so tools/testing/pvmem/ compiles
- * the very same file in userspace (with a thin shim for those two headers)
+ * <linux/types.h>, <linux/virtio_byteorder.h> and <linux/virtio_mem.h>
+ * (through uapi/linux/pvmem.h), so tools/testing/pvmem/ compiles
+ * the very same file in userspace (the userspace headers, a thin shim for the rest)
  * and tests it under sanitizers.
  *
  * Nothing in here sleeps or locks; callers serialize access to a map.
@@ -83,8 +84,8 @@ const char *pvmem_cfg_errstr(enum pvmem_cfg_err err);
 
 /* A decoded response. */
 struct pvmem_reply {
-	u16 type;		/* PVMEM_RESP_* */
-	u16 state;		/* PVMEM_STATE_*, STATE requests only */
+	u16 type;		/* VIRTIO_MEM_RESP_* */
+	u16 state;		/* VIRTIO_MEM_STATE_*, STATE requests only */
 };
 
 /* Every way a response can be wrong; each has one message. */
@@ -98,10 +99,10 @@ enum pvmem_resp_err {
 	PVMEM_RESP_ERR_NR
 };
 
-void pvmem_req_encode(struct pvmem_req *req, u16 type, u64 addr,
+void pvmem_req_encode(struct virtio_mem_req *req, u16 type, u64 addr,
 		      u16 nb_blocks);
 enum pvmem_resp_err pvmem_resp_decode(u16 req_type,
-				      const struct pvmem_resp *resp, u32 len,
+				      const struct virtio_mem_resp *resp, u32 len,
 				      struct pvmem_reply *reply);
 const char *pvmem_resp_errstr(enum pvmem_resp_err err);
 const char *pvmem_req_name(u16 type);

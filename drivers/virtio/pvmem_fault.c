@@ -27,17 +27,17 @@ static bool pvmem_fault_take(atomic_t *counter)
  * pvmem_fault_resp - the injected answer to a request, if any
  * @pv: the device
  *
- * Return: PVMEM_RESP_BUSY, _NACK, _ERROR or an invalid type to answer
+ * Return: VIRTIO_MEM_RESP_BUSY, _NACK, _ERROR or an invalid type to answer
  * instead of the device, or -1 to send the request.
  */
 int pvmem_fault_resp(struct pvmem_dev *pv)
 {
 	if (pvmem_fault_take(&pv->fault.busy))
-		return PVMEM_RESP_BUSY;
+		return VIRTIO_MEM_RESP_BUSY;
 	if (pvmem_fault_take(&pv->fault.nack))
-		return PVMEM_RESP_NACK;
+		return VIRTIO_MEM_RESP_NACK;
 	if (pvmem_fault_take(&pv->fault.error))
-		return PVMEM_RESP_ERROR;
+		return VIRTIO_MEM_RESP_ERROR;
 	if (pvmem_fault_take(&pv->fault.bad_resp))
 		return PVMEM_RESP_NR + 3;
 	return -1;

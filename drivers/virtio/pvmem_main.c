@@ -16,6 +16,8 @@
  * with exponential backoff; anything impossible marks the device broken
  * and stops all traffic, never the guest.
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/acpi.h>
 #include <linux/memory.h>
 #include <linux/memory_hotplug.h>
@@ -63,16 +65,16 @@ static void pvmem_read_config(struct pvmem_dev *pv, struct pvmem_cfg *cfg)
 {
 	struct virtio_device *vdev = pv->vdev;
 
-	virtio_cread_le(vdev, struct pvmem_config, block_size, &cfg->block_size);
-	virtio_cread_le(vdev, struct pvmem_config, node_id, &cfg->node_id);
-	virtio_cread_le(vdev, struct pvmem_config, addr, &cfg->addr);
-	virtio_cread_le(vdev, struct pvmem_config, region_size,
+	virtio_cread_le(vdev, struct virtio_mem_config, block_size, &cfg->block_size);
+	virtio_cread_le(vdev, struct virtio_mem_config, node_id, &cfg->node_id);
+	virtio_cread_le(vdev, struct virtio_mem_config, addr, &cfg->addr);
+	virtio_cread_le(vdev, struct virtio_mem_config, region_size,
 			&cfg->region_size);
-	virtio_cread_le(vdev, struct pvmem_config, usable_region_size,
+	virtio_cread_le(vdev, struct virtio_mem_config, usable_region_size,
 			&cfg->usable_region_size);
-	virtio_cread_le(vdev, struct pvmem_config, plugged_size,
+	virtio_cread_le(vdev, struct virtio_mem_config, plugged_size,
 			&cfg->plugged_size);
-	virtio_cread_le(vdev, struct pvmem_config, requested_size,
+	virtio_cread_le(vdev, struct virtio_mem_config, requested_size,
 			&cfg->requested_size);
 }
 
@@ -95,11 +97,11 @@ static bool pvmem_resp_ready(struct pvmem_dev *pv, void **buf,
 static enum pvmem_answer pvmem_resp_answer(u16 type)
 {
 	switch (type) {
-	case PVMEM_RESP_ACK:
+	case VIRTIO_MEM_RESP_ACK:
 		return PVMEM_ANS_ACK;
-	case PVMEM_RESP_NACK:
+	case VIRTIO_MEM_RESP_NACK:
 		return PVMEM_ANS_NACK;
-	case PVMEM_RESP_BUSY:
+	case VIRTIO_MEM_RESP_BUSY:
 		return PVMEM_ANS_BUSY;
 	default:
 		return PVMEM_ANS_ERROR;
@@ -128,7 +130,7 @@ static enum pvmem_answer pvmem_bad_resp(struct pvmem_dev *pv, u16 type,
 /* Check, count and trace the answer to a request. */
 static enum pvmem_answer pvmem_handle_resp(struct pvmem_dev *pv, u16 type,
 					   u64 addr, u16 nb,
-					   const struct pvmem_resp *resp,
+					   const struct virtio_mem_resp *resp,
 					   unsigned int len)
 {
 	const u64 bytes = (u64)nb * pv->ctl.lo.block_size;
@@ -139,7 +141,7 @@ static enum pvmem_answer pvmem_handle_resp(struct pvmem_dev *pv, u16 type,
 	err = pvmem_resp_decode(type, resp, len, &reply);
 	if (err) {
 		dev_err(&pv->vdev->dev, "bad response to %s (len %u, type %u): %s\n",
-			pvmem_req_name(type), len, le16_to_cpu(resp->type),
+			pvmem_req_name(type), len, __virtio16_to_cpu(true, resp->type),
 			pvmem_resp_errstr(err));
 		return pvmem_bad_resp(pv, type, addr, nb, PVMEM_ANS_INVALID);
 	}
@@ -147,9 +149,9 @@ static enum pvmem_answer pvmem_handle_resp(struct pvmem_dev *pv, u16 type,
 	trace_pvmem_response(pv->name, type, addr, nb, ans);
 	WRITE_ONCE(pv->nr_resp[reply.type], pv->nr_resp[reply.type] + 1);
 	WRITE_ONCE(pv->last_resp_type, reply.type);
-	if (ans == PVMEM_ANS_ACK && type == PVMEM_REQ_PLUG)
+	if (ans == PVMEM_ANS_ACK && type == VIRTIO_MEM_REQ_PLUG)
 		WRITE_ONCE(pv->bytes_plugged, pv->bytes_plugged + bytes);
-	else if (ans == PVMEM_ANS_ACK && type == PVMEM_REQ_UNPLUG)
+	else if (ans == PVMEM_ANS_ACK && type == VIRTIO_MEM_REQ_UNPLUG)
 		WRITE_ONCE(pv->bytes_unplugged, pv->bytes_unplugged + bytes);
 	return ans;
 }
@@ -157,7 +159,7 @@ static enum pvmem_answer pvmem_handle_resp(struct pvmem_dev *pv, u16 type,
 /**
  * pvmem_send - send one request and wait for its response
  * @pv: the device
- * @type: PVMEM_REQ_*
+ * @type: VIRTIO_MEM_REQ_*
  * @addr: first device block
  * @nb: number of device blocks
  *
@@ -171,7 +173,7 @@ static enum pvmem_answer pvmem_send(struct pvmem_dev *pv, u16 type, u64 addr,
 				    u16 nb)
 {
 	struct scatterlist sg_req, sg_resp, *sgs[2] = { &sg_req, &sg_resp };
-	struct pvmem_resp fake;
+	struct virtio_mem_resp fake;
 	unsigned int len = 0;
 	void *buf = NULL;
 	int rc;
@@ -182,7 +184,7 @@ static enum pvmem_answer pvmem_send(struct pvmem_dev *pv, u16 type, u64 addr,
 	if (rc >= 0) {
 		/* Injected: answered as a device would, without reaching it. */
 		pvmem_note_request(pv, type, addr, nb);
-		fake = (struct pvmem_resp) { .type = cpu_to_le16(rc) };
+		fake = (struct virtio_mem_resp) { .type = __cpu_to_virtio16(true, rc) };
 		return pvmem_handle_resp(pv, type, addr, nb, &fake, sizeof(fake));
 	}
 	sg_init_one(&sg_req, &pv->req, sizeof(pv->req));
@@ -415,7 +417,7 @@ static int pvmem_pm_notify(struct notifier_block *nb, unsigned long action,
 	if (!plugged)
 		return NOTIFY_OK;
 	/* pv->name, not the device: this outlives an unbind that left memory. */
-	pr_err("pvmem %s: %s refused: %llu MiB plugged, which the device does not keep across it; set the request to 0 first\n",
+	pr_err("%s: %s refused: %llu MiB plugged, which the device does not keep across it; set the request to 0 first\n",
 	       pv->name, action == PM_SUSPEND_PREPARE ? "suspend" : "hibernation",
 	       plugged >> 20);
 	return notifier_from_errno(-EBUSY);
@@ -427,7 +429,7 @@ static int pvmem_find_node(struct pvmem_dev *pv)
 	int nid = NUMA_NO_NODE;
 
 #if defined(CONFIG_ACPI_NUMA)
-	if (virtio_has_feature(pv->vdev, PVMEM_F_ACPI_PXM))
+	if (virtio_has_feature(pv->vdev, VIRTIO_MEM_F_ACPI_PXM))
 		nid = pxm_to_node(pv->ctl.boot_cfg.node_id);
 #endif
 	if (nid == NUMA_NO_NODE || !node_possible(nid))
@@ -510,9 +512,9 @@ static int pvmem_probe(struct virtio_device *vdev)
 	struct pvmem_dev *pv;
 	int rc;
 
-	BUILD_BUG_ON(sizeof(struct pvmem_req) != PVMEM_REQ_SIZE);
-	BUILD_BUG_ON(sizeof(struct pvmem_resp) != PVMEM_RESP_SIZE);
-	BUILD_BUG_ON(sizeof(struct pvmem_config) != PVMEM_CONFIG_SIZE);
+	BUILD_BUG_ON(sizeof(struct virtio_mem_req) != PVMEM_REQ_SIZE);
+	BUILD_BUG_ON(sizeof(struct virtio_mem_resp) != PVMEM_RESP_SIZE);
+	BUILD_BUG_ON(sizeof(struct virtio_mem_config) != PVMEM_CONFIG_SIZE);
 
 	if (!vdev->config->get) {
 		dev_err(&vdev->dev, "config space is not readable\n");
@@ -601,7 +603,7 @@ static void pvmem_remove(struct virtio_device *vdev)
 
 	if (!left && !pvmem_mm_plugged_bytes(&pv->mm) &&
 	    pv->ctl.state != PVMEM_DEV_BROKEN &&
-	    pvmem_send(pv, PVMEM_REQ_UNPLUG_ALL, 0, 0) != PVMEM_ANS_ACK)
+	    pvmem_send(pv, VIRTIO_MEM_REQ_UNPLUG_ALL, 0, 0) != PVMEM_ANS_ACK)
 		dev_warn(&vdev->dev, "UNPLUG_ALL failed; the host still sees memory plugged\n");
 
 	virtio_reset_device(vdev);
@@ -626,12 +628,12 @@ static void pvmem_remove(struct virtio_device *vdev)
 }
 
 static unsigned int pvmem_features[] = {
-	PVMEM_F_ACPI_PXM,
-	PVMEM_F_UNPLUGGED_INACCESSIBLE,
+	VIRTIO_MEM_F_ACPI_PXM,
+	VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE,
 };
 
 static const struct virtio_device_id pvmem_id_table[] = {
-	{ PVMEM_VIRTIO_ID, VIRTIO_DEV_ANY_ID },
+	{ VIRTIO_ID_MEM, VIRTIO_DEV_ANY_ID },
 	{ 0 },
 };
 
@@ -651,18 +653,18 @@ static struct virtio_driver pvmem_driver = {
 static int __init pvmem_init(void)
 {
 	if (response_timeout < 1 || response_timeout > 3600) {
-		pr_err("pvmem: response_timeout=%u is outside 1-3600 seconds\n",
+		pr_err("response_timeout=%u is outside 1-3600 seconds\n",
 		       response_timeout);
 		return -EINVAL;
 	}
 	if (retry_min_ms < PVMEM_RETRY_MS_MIN || retry_max_ms > PVMEM_RETRY_MS_MAX ||
 	    retry_min_ms > retry_max_ms) {
-		pr_err("pvmem: retry_min_ms=%u retry_max_ms=%u: need 10 <= min <= max <= 3600000\n",
+		pr_err("retry_min_ms=%u retry_max_ms=%u: need 10 <= min <= max <= 3600000\n",
 		       retry_min_ms, retry_max_ms);
 		return -EINVAL;
 	}
 	if (!offline_cap_mb) {
-		pr_err("pvmem: offline_cap_mb must not be 0\n");
+		pr_err("offline_cap_mb must not be 0\n");
 		return -EINVAL;
 	}
 	return register_virtio_driver(&pvmem_driver);

@@ -146,7 +146,7 @@ static enum pvmem_result pvmem_settle_owed(struct pvmem_ctl *ctl)
 		pvmem_unlock(ctl);
 		if (!found)
 			return PVMEM_RES_DONE;
-		ans = pvmem_send_run(ctl, PVMEM_REQ_UNPLUG, &run);
+		ans = pvmem_send_run(ctl, VIRTIO_MEM_REQ_UNPLUG, &run);
 		if (ans != PVMEM_ANS_ACK)
 			return pvmem_answer_result(ctl, ans);
 		pvmem_lock(ctl);
@@ -202,7 +202,7 @@ static enum pvmem_result pvmem_plug_run(struct pvmem_ctl *ctl,
 	enum pvmem_result res;
 	u32 last;
 
-	ans = pvmem_send_run(ctl, PVMEM_REQ_PLUG, run);
+	ans = pvmem_send_run(ctl, VIRTIO_MEM_REQ_PLUG, run);
 	if (ans != PVMEM_ANS_ACK)
 		return pvmem_answer_result(ctl, ans);
 
@@ -321,7 +321,7 @@ static enum pvmem_result pvmem_unplug_run(struct pvmem_ctl *ctl,
 		if (rc)
 			return pvmem_isolate_failed(ctl, rc == -ENOMEM);
 	}
-	ans = pvmem_send_run(ctl, PVMEM_REQ_UNPLUG, run);
+	ans = pvmem_send_run(ctl, VIRTIO_MEM_REQ_UNPLUG, run);
 	if (pvmem_answer_untouched(ans)) {
 		if (online)
 			ctl->ops->release(ctl->be, run);
@@ -504,7 +504,7 @@ static enum pvmem_result pvmem_unplug_leftovers(struct pvmem_ctl *ctl)
 {
 	enum pvmem_answer ans;
 
-	ans = ctl->ops->send(ctl->be, PVMEM_REQ_UNPLUG_ALL, 0, 0);
+	ans = ctl->ops->send(ctl->be, VIRTIO_MEM_REQ_UNPLUG_ALL, 0, 0);
 	if (ans != PVMEM_ANS_ACK)
 		return pvmem_answer_result(ctl, ans);
 	pvmem_ctl_set_state(ctl, PVMEM_DEV_IDLE);

@@ -85,9 +85,9 @@ static ssize_t features_show(struct device *dev, struct device_attribute *attr,
 	struct pvmem_dev *pv = to_pv(dev);
 	int len = 0;
 
-	if (virtio_has_feature(pv->vdev, PVMEM_F_ACPI_PXM))
+	if (virtio_has_feature(pv->vdev, VIRTIO_MEM_F_ACPI_PXM))
 		len += sysfs_emit_at(buf, len, "acpi_pxm ");
-	if (virtio_has_feature(pv->vdev, PVMEM_F_UNPLUGGED_INACCESSIBLE))
+	if (virtio_has_feature(pv->vdev, VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE))
 		len += sysfs_emit_at(buf, len, "unplugged_inaccessible ");
 	if (len)
 		len--;	/* no trailing blank */
@@ -259,14 +259,14 @@ static const struct attribute_group pvmem_group = {
 
 #define PVMEM_STAT(name, expr) PVMEM_ATTR_U64(name, "%llu", READ_ONCE(expr))
 
-PVMEM_STAT(requests_plug, pv->nr_req[PVMEM_REQ_PLUG]);
-PVMEM_STAT(requests_unplug, pv->nr_req[PVMEM_REQ_UNPLUG]);
-PVMEM_STAT(requests_unplug_all, pv->nr_req[PVMEM_REQ_UNPLUG_ALL]);
-PVMEM_STAT(requests_state, pv->nr_req[PVMEM_REQ_STATE]);
-PVMEM_STAT(responses_ack, pv->nr_resp[PVMEM_RESP_ACK]);
-PVMEM_STAT(responses_nack, pv->nr_resp[PVMEM_RESP_NACK]);
-PVMEM_STAT(responses_busy, pv->nr_resp[PVMEM_RESP_BUSY]);
-PVMEM_STAT(responses_error, pv->nr_resp[PVMEM_RESP_ERROR]);
+PVMEM_STAT(requests_plug, pv->nr_req[VIRTIO_MEM_REQ_PLUG]);
+PVMEM_STAT(requests_unplug, pv->nr_req[VIRTIO_MEM_REQ_UNPLUG]);
+PVMEM_STAT(requests_unplug_all, pv->nr_req[VIRTIO_MEM_REQ_UNPLUG_ALL]);
+PVMEM_STAT(requests_state, pv->nr_req[VIRTIO_MEM_REQ_STATE]);
+PVMEM_STAT(responses_ack, pv->nr_resp[VIRTIO_MEM_RESP_ACK]);
+PVMEM_STAT(responses_nack, pv->nr_resp[VIRTIO_MEM_RESP_NACK]);
+PVMEM_STAT(responses_busy, pv->nr_resp[VIRTIO_MEM_RESP_BUSY]);
+PVMEM_STAT(responses_error, pv->nr_resp[VIRTIO_MEM_RESP_ERROR]);
 PVMEM_STAT(responses_invalid, pv->nr_resp_invalid);
 PVMEM_STAT(bytes_plugged, pv->bytes_plugged);
 PVMEM_STAT(bytes_unplugged, pv->bytes_unplugged);

@@ -39,10 +39,10 @@ TRACE_DEFINE_ENUM(PVMEM_WHY_REMOVE);
 
 /* Enum values by name. */
 #define pvmem_show_req(v)	__print_symbolic(v,	\
-	{ PVMEM_REQ_PLUG, "plug" },	\
-	{ PVMEM_REQ_UNPLUG, "unplug" },	\
-	{ PVMEM_REQ_UNPLUG_ALL, "unplug_all" },	\
-	{ PVMEM_REQ_STATE, "state" })
+	{ VIRTIO_MEM_REQ_PLUG, "plug" },	\
+	{ VIRTIO_MEM_REQ_UNPLUG, "unplug" },	\
+	{ VIRTIO_MEM_REQ_UNPLUG_ALL, "unplug_all" },	\
+	{ VIRTIO_MEM_REQ_STATE, "state" })
 
 #define pvmem_show_answer(v)	__print_symbolic(v,	\
 	{ PVMEM_ANS_ACK, "ack" },	\

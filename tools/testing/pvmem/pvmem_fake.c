@@ -131,18 +131,18 @@ static enum pvmem_answer fake_do(struct fake *f, u16 type, u64 addr, u16 nb)
 	u64 i;
 
 	switch (type) {
-	case PVMEM_REQ_PLUG:
-	case PVMEM_REQ_UNPLUG:
-		first = fake_range(f, addr, nb, type == PVMEM_REQ_PLUG);
+	case VIRTIO_MEM_REQ_PLUG:
+	case VIRTIO_MEM_REQ_UNPLUG:
+		first = fake_range(f, addr, nb, type == VIRTIO_MEM_REQ_PLUG);
 		if (first < 0)
 			return PVMEM_ANS_ERROR;
-		if (type == PVMEM_REQ_PLUG &&
+		if (type == VIRTIO_MEM_REQ_PLUG &&
 		    (fake_dev_plugged(f) + nb) * bs > f->dev.requested_size)
 			return PVMEM_ANS_NACK;
 		for (i = first; i < first + nb; i++)
-			f->dev_plugged[i] = type == PVMEM_REQ_PLUG;
+			f->dev_plugged[i] = type == VIRTIO_MEM_REQ_PLUG;
 		return PVMEM_ANS_ACK;
-	case PVMEM_REQ_UNPLUG_ALL:
+	case VIRTIO_MEM_REQ_UNPLUG_ALL:
 		memset(f->dev_plugged, 0, f->dev_blocks);
 		return PVMEM_ANS_ACK;
 	default:
@@ -155,7 +155,7 @@ static void fake_mark_unknown(struct fake *f, u16 type, u64 addr, u16 nb)
 {
 	u64 first, i;
 
-	if (type == PVMEM_REQ_UNPLUG_ALL) {
+	if (type == VIRTIO_MEM_REQ_UNPLUG_ALL) {
 		memset(f->unknown, 1, f->dev_blocks);
 		return;
 	}
@@ -185,7 +185,7 @@ static enum pvmem_answer fake_send(void *be, u16 type, u64 addr, u16 nb)
 	case FA_BUSY:
 		return PVMEM_ANS_BUSY;
 	case FA_NACK:
-		if (type == PVMEM_REQ_PLUG)
+		if (type == VIRTIO_MEM_REQ_PLUG)
 			return PVMEM_ANS_NACK;
 		/* NACK is no answer to anything else: the driver cannot tell. */
 		fake_mark_unknown(f, type, addr, nb);

@@ -44,14 +44,14 @@ static void fuzz_responses(const struct input *in)
 	struct pvmem_reply reply;
 	enum pvmem_resp_err err;
 
-	err = pvmem_resp_decode(in->req_type, (const struct pvmem_resp *)in->resp,
+	err = pvmem_resp_decode(in->req_type, (const struct virtio_mem_resp *)in->resp,
 				in->len, &reply);
 	if (err == PVMEM_RESP_OK) {
 		CHECK(in->req_type < PVMEM_REQ_NR);
 		CHECK(in->len == PVMEM_RESP_SIZE);
 		CHECK(reply.type < PVMEM_RESP_NR);
 		CHECK(reply.state < PVMEM_STATE_NR);
-		CHECK(reply.type != PVMEM_RESP_NACK || in->req_type == PVMEM_REQ_PLUG);
+		CHECK(reply.type != VIRTIO_MEM_RESP_NACK || in->req_type == VIRTIO_MEM_REQ_PLUG);
 	}
 }
 

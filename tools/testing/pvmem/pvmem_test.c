@@ -242,15 +242,15 @@ TEST(runtime_change_of_immutable_fields)
 
 TEST(wire_sizes_and_encoding)
 {
-	struct pvmem_req req;
+	struct virtio_mem_req req;
 	unsigned char *b = (unsigned char *)&req;
 
-	ASSERT_EQ(PVMEM_REQ_SIZE, sizeof(struct pvmem_req));
-	ASSERT_EQ(PVMEM_RESP_SIZE, sizeof(struct pvmem_resp));
-	ASSERT_EQ(PVMEM_CONFIG_SIZE, sizeof(struct pvmem_config));
+	ASSERT_EQ(PVMEM_REQ_SIZE, sizeof(struct virtio_mem_req));
+	ASSERT_EQ(PVMEM_RESP_SIZE, sizeof(struct virtio_mem_resp));
+	ASSERT_EQ(PVMEM_CONFIG_SIZE, sizeof(struct virtio_mem_config));
 
 	memset(&req, 0xaa, sizeof(req));
-	pvmem_req_encode(&req, PVMEM_REQ_UNPLUG, 0x123456789000ULL, 0x0102);
+	pvmem_req_encode(&req, VIRTIO_MEM_REQ_UNPLUG, 0x123456789000ULL, 0x0102);
 	/* type at 0, addr at 8, nb_blocks at 16, all little endian. */
 	EXPECT_EQ(1, b[0]);
 	EXPECT_EQ(0, b[1]);
@@ -264,9 +264,11 @@ TEST(wire_sizes_and_encoding)
 	EXPECT_EQ(0, b[2] | b[7] | b[18] | b[23]);
 }
 
-static struct pvmem_resp resp_of(u16 type, u16 state)
+static struct virtio_mem_resp resp_of(u16 type, u16 state)
 {
-	struct pvmem_resp r = { .type = htole16(type), .state = htole16(state) };
+	struct virtio_mem_resp r = {
+		.type = htole16(type), .u.state.state = htole16(state),
+	};
 
 	return r;
 }
@@ -274,33 +276,34 @@ static struct pvmem_resp resp_of(u16 type, u16 state)
 TEST(responses)
 {
 	struct pvmem_reply reply;
-	struct pvmem_resp r;
+	struct virtio_mem_resp r;
 
-	r = resp_of(PVMEM_RESP_ACK, 0);
-	EXPECT_EQ(PVMEM_RESP_OK, pvmem_resp_decode(PVMEM_REQ_PLUG, &r, 10, &reply));
-	EXPECT_EQ(PVMEM_RESP_ACK, reply.type);
-	r = resp_of(PVMEM_RESP_NACK, 0);
-	EXPECT_EQ(PVMEM_RESP_OK, pvmem_resp_decode(PVMEM_REQ_PLUG, &r, 10, &reply));
-	EXPECT_EQ(PVMEM_RESP_NACK, reply.type);
-	EXPECT_EQ(PVMEM_RESP_BAD_FOR_REQ, pvmem_resp_decode(PVMEM_REQ_UNPLUG, &r, 10, &reply));
-	EXPECT_EQ(PVMEM_RESP_BAD_FOR_REQ, pvmem_resp_decode(PVMEM_REQ_UNPLUG_ALL, &r, 10, &reply));
-	r = resp_of(PVMEM_RESP_BUSY, 0);
-	EXPECT_EQ(PVMEM_RESP_OK, pvmem_resp_decode(PVMEM_REQ_UNPLUG_ALL, &r, 10, &reply));
-	EXPECT_EQ(PVMEM_RESP_BAD_FOR_REQ, pvmem_resp_decode(PVMEM_REQ_STATE, &r, 10, &reply));
+	r = resp_of(VIRTIO_MEM_RESP_ACK, 0);
+	EXPECT_EQ(PVMEM_RESP_OK, pvmem_resp_decode(VIRTIO_MEM_REQ_PLUG, &r, 10, &reply));
+	EXPECT_EQ(VIRTIO_MEM_RESP_ACK, reply.type);
+	r = resp_of(VIRTIO_MEM_RESP_NACK, 0);
+	EXPECT_EQ(PVMEM_RESP_OK, pvmem_resp_decode(VIRTIO_MEM_REQ_PLUG, &r, 10, &reply));
+	EXPECT_EQ(VIRTIO_MEM_RESP_NACK, reply.type);
+	EXPECT_EQ(PVMEM_RESP_BAD_FOR_REQ, pvmem_resp_decode(VIRTIO_MEM_REQ_UNPLUG, &r, 10, &reply));
+	EXPECT_EQ(PVMEM_RESP_BAD_FOR_REQ,
+		  pvmem_resp_decode(VIRTIO_MEM_REQ_UNPLUG_ALL, &r, 10, &reply));
+	r = resp_of(VIRTIO_MEM_RESP_BUSY, 0);
+	EXPECT_EQ(PVMEM_RESP_OK, pvmem_resp_decode(VIRTIO_MEM_REQ_UNPLUG_ALL, &r, 10, &reply));
+	EXPECT_EQ(PVMEM_RESP_BAD_FOR_REQ, pvmem_resp_decode(VIRTIO_MEM_REQ_STATE, &r, 10, &reply));
 	r = resp_of(4, 0);
-	EXPECT_EQ(PVMEM_RESP_BAD_TYPE, pvmem_resp_decode(PVMEM_REQ_PLUG, &r, 10, &reply));
+	EXPECT_EQ(PVMEM_RESP_BAD_TYPE, pvmem_resp_decode(VIRTIO_MEM_REQ_PLUG, &r, 10, &reply));
 	r = resp_of(0xffff, 0);
-	EXPECT_EQ(PVMEM_RESP_BAD_TYPE, pvmem_resp_decode(PVMEM_REQ_PLUG, &r, 10, &reply));
-	r = resp_of(PVMEM_RESP_ACK, 0);
-	EXPECT_EQ(PVMEM_RESP_BAD_LEN, pvmem_resp_decode(PVMEM_REQ_PLUG, &r, 0, &reply));
-	EXPECT_EQ(PVMEM_RESP_BAD_LEN, pvmem_resp_decode(PVMEM_REQ_PLUG, &r, 9, &reply));
-	EXPECT_EQ(PVMEM_RESP_BAD_LEN, pvmem_resp_decode(PVMEM_REQ_PLUG, &r, 11, &reply));
+	EXPECT_EQ(PVMEM_RESP_BAD_TYPE, pvmem_resp_decode(VIRTIO_MEM_REQ_PLUG, &r, 10, &reply));
+	r = resp_of(VIRTIO_MEM_RESP_ACK, 0);
+	EXPECT_EQ(PVMEM_RESP_BAD_LEN, pvmem_resp_decode(VIRTIO_MEM_REQ_PLUG, &r, 0, &reply));
+	EXPECT_EQ(PVMEM_RESP_BAD_LEN, pvmem_resp_decode(VIRTIO_MEM_REQ_PLUG, &r, 9, &reply));
+	EXPECT_EQ(PVMEM_RESP_BAD_LEN, pvmem_resp_decode(VIRTIO_MEM_REQ_PLUG, &r, 11, &reply));
 	EXPECT_EQ(PVMEM_RESP_BAD_REQ, pvmem_resp_decode(4, &r, 10, &reply));
-	r = resp_of(PVMEM_RESP_ACK, PVMEM_STATE_MIXED);
-	EXPECT_EQ(PVMEM_RESP_OK, pvmem_resp_decode(PVMEM_REQ_STATE, &r, 10, &reply));
-	EXPECT_EQ(PVMEM_STATE_MIXED, reply.state);
-	r = resp_of(PVMEM_RESP_ACK, 3);
-	EXPECT_EQ(PVMEM_RESP_BAD_STATE, pvmem_resp_decode(PVMEM_REQ_STATE, &r, 10, &reply));
+	r = resp_of(VIRTIO_MEM_RESP_ACK, VIRTIO_MEM_STATE_MIXED);
+	EXPECT_EQ(PVMEM_RESP_OK, pvmem_resp_decode(VIRTIO_MEM_REQ_STATE, &r, 10, &reply));
+	EXPECT_EQ(VIRTIO_MEM_STATE_MIXED, reply.state);
+	r = resp_of(VIRTIO_MEM_RESP_ACK, 3);
+	EXPECT_EQ(PVMEM_RESP_BAD_STATE, pvmem_resp_decode(VIRTIO_MEM_REQ_STATE, &r, 10, &reply));
 }
 
 /* Every error has a message of its own, and none is the OK one. */
@@ -401,7 +404,7 @@ TEST_F(fake, plug_4g_plus_6m_exactly)
 	 * 33 new memory blocks: block 0 alone, blocks 2-31 at most 8 per
 	 * PLUG, block 1 (the keeper), the 3 device blocks of block 32.
 	 */
-	EXPECT_EQ(7, f->nr_type[PVMEM_REQ_PLUG]);
+	EXPECT_EQ(7, f->nr_type[VIRTIO_MEM_REQ_PLUG]);
 	EXPECT_EQ(33U, f->map.count[PVMEM_MB_MOVABLE]);
 	EXPECT_EQ(3U, f->map.nr_plugged[32]);
 	EXPECT_TRUE(pvmem_map_test(&f->map, 32, 0, 3, true));
@@ -416,11 +419,11 @@ TEST_F(fake, holes_in_added_blocks_first)
 	long plugs;
 
 	ASSERT_EQ(PVMEM_RES_DONE, want(f, 3));
-	plugs = f->nr_type[PVMEM_REQ_PLUG];
+	plugs = f->nr_type[VIRTIO_MEM_REQ_PLUG];
 	ASSERT_EQ(PVMEM_RES_DONE, want(f, 203));
 	ASSERT_AT(f, 203);
 	/* 61 fill block 0, then block 2, the keeper block 1, 11 in block 3. */
-	EXPECT_EQ(4, f->nr_type[PVMEM_REQ_PLUG] - plugs);
+	EXPECT_EQ(4, f->nr_type[VIRTIO_MEM_REQ_PLUG] - plugs);
 	EXPECT_EQ(64U, f->map.nr_plugged[0]);
 	EXPECT_EQ(64U, f->map.nr_plugged[1]);
 	EXPECT_EQ(64U, f->map.nr_plugged[2]);
@@ -533,11 +536,11 @@ TEST(request_cap_is_16_bits)
 	fake_request(&f, GiB);
 	ASSERT_EQ(PVMEM_RES_DONE, fake_run(&f, 50));
 	ASSERT_AT(&f, n);
-	EXPECT_LE((long)(n / 65535 + 1), f.nr_type[PVMEM_REQ_PLUG]);
+	EXPECT_LE((long)(n / 65535 + 1), f.nr_type[VIRTIO_MEM_REQ_PLUG]);
 	fake_request(&f, 0);
 	ASSERT_EQ(PVMEM_RES_DONE, fake_run(&f, 50));
 	ASSERT_AT(&f, 0);
-	EXPECT_LE((long)(n / 65535 + 1), f.nr_type[PVMEM_REQ_UNPLUG]);
+	EXPECT_LE((long)(n / 65535 + 1), f.nr_type[VIRTIO_MEM_REQ_UNPLUG]);
 	fake_free(&f);
 }
 
@@ -650,11 +653,11 @@ TEST_F(fake, unplug_everything_exactly)
 	long unplugs;
 
 	ASSERT_EQ(PVMEM_RES_DONE, want(f, n));
-	unplugs = f->nr_type[PVMEM_REQ_UNPLUG];
+	unplugs = f->nr_type[VIRTIO_MEM_REQ_UNPLUG];
 	ASSERT_EQ(PVMEM_RES_DONE, want(f, 1024));
 	ASSERT_AT(f, 1024);
 	/* The 3-block remainder, then 16 whole blocks in two owed batches. */
-	EXPECT_EQ(3, f->nr_type[PVMEM_REQ_UNPLUG] - unplugs);
+	EXPECT_EQ(3, f->nr_type[VIRTIO_MEM_REQ_UNPLUG] - unplugs);
 	EXPECT_EQ(16U, f->map.count[PVMEM_MB_MOVABLE]);
 	ASSERT_EQ(PVMEM_RES_DONE, want(f, 0));
 	ASSERT_AT(f, 0);
@@ -941,7 +944,7 @@ TEST_F(fake, leftovers_cleared_first)
 	EXPECT_TRUE(pvmem_ctl_kick(&f->ctl));
 	ASSERT_EQ(PVMEM_RES_DONE, fake_run(f, 50));
 	EXPECT_EQ(1, f->events[PVMEM_EV_LEFTOVERS_CLEARED]);
-	EXPECT_EQ(2, f->nr_type[PVMEM_REQ_UNPLUG_ALL]);
+	EXPECT_EQ(2, f->nr_type[VIRTIO_MEM_REQ_UNPLUG_ALL]);
 	ASSERT_AT(f, 64);
 }
 

@@ -124,6 +124,8 @@ def host_checks(t):
     rc, out = sh('scripts/checkpatch', 'checkpatch.log')
     t.add('host.checkpatch_strict',
           rc == 0 and not re.search(r'ERROR|WARNING|CHECK', out), why=out[-2000:])
+    rc, out = sh('scripts/kerneldoc', 'kernel-doc.log')
+    t.add('host.kernel_doc_clean', rc == 0 and not out.strip(), why=out[-2000:])
     rc, out = sh('make --no-print-directory -C tools/testing/pvmem run', 'unit.log')
     if not t.tap('unit', out) or rc:
         t.add('unit.run', False, why=out[-3000:])
