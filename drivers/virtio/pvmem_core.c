@@ -6,15 +6,13 @@
  * same file is built into pvmem.ko and into the userspace unit tests in
  * tools/testing/pvmem/.
  */
+#include <linux/bitmap.h>
+#include <linux/bitops.h>
+#include <linux/log2.h>
 #include <linux/types.h>
 #include <asm/byteorder.h>
 #include <linux/virtio_byteorder.h>
 #include "pvmem_core.h"
-
-static bool pvmem_is_pow2(u64 v)
-{
-	return v && !(v & (v - 1));
-}
 
 /* @align is a power of two. */
 static bool pvmem_aligned(u64 v, u64 align)
@@ -31,7 +29,7 @@ static enum pvmem_cfg_err pvmem_cfg_check_region(const struct pvmem_cfg *cfg,
 
 	if (!bs)
 		return PVMEM_CFG_BS_ZERO;
-	if (!pvmem_is_pow2(bs))
+	if (!is_power_of_2(bs))
 		return PVMEM_CFG_BS_NOT_POW2;
 	if (bs < lim->page_size)
 		return PVMEM_CFG_BS_TOO_SMALL;
@@ -292,28 +290,17 @@ u64 pvmem_layout_usable_blocks(const struct pvmem_layout *lo,
 	return n < all ? n : all;
 }
 
-/* Tiny bitmap helpers: the kernel's are not available in userspace. */
-static bool pvmem_bit(const u64 *map, u64 bit)
-{
-	return map[bit / 64] >> (bit % 64) & 1;
-}
-
-static void pvmem_bit_assign(u64 *map, u64 bit, bool val)
+static void pvmem_bit_assign(unsigned long *map, u64 bit, bool val)
 {
 	if (val)
-		map[bit / 64] |= 1ULL << (bit % 64);
+		__set_bit(bit, map);
 	else
-		map[bit / 64] &= ~(1ULL << (bit % 64));
+		__clear_bit(bit, map);
 }
 
 static u64 pvmem_bitmap_words(u32 nb_mb, u32 sbs_per_mb)
 {
-	return ((u64)nb_mb * sbs_per_mb + 63) / 64;
-}
-
-static u64 pvmem_busy_words(u32 nb_mb)
-{
-	return ((u64)nb_mb + 63) / 64;
+	return BITS_TO_LONGS((u64)nb_mb * sbs_per_mb);
 }
 
 /**
@@ -326,7 +313,7 @@ static u64 pvmem_busy_words(u32 nb_mb)
 u64 pvmem_map_bytes(u32 nb_mb, u32 sbs_per_mb)
 {
 	return (pvmem_bitmap_words(nb_mb, sbs_per_mb) +
-		pvmem_busy_words(nb_mb)) * sizeof(u64) +
+		BITS_TO_LONGS(nb_mb)) * sizeof(unsigned long) +
 	       (u64)nb_mb * sizeof(u32) + nb_mb;
 }
 
@@ -348,7 +335,7 @@ void pvmem_map_init(struct pvmem_map *map, u32 nb_mb, u32 sbs_per_mb,
 		.plugged = mem,
 	};
 	map->busy = map->plugged + words;
-	map->nr_plugged = (u32 *)(map->busy + pvmem_busy_words(nb_mb));
+	map->nr_plugged = (u32 *)(map->busy + BITS_TO_LONGS(nb_mb));
 	map->state = (u8 *)(map->nr_plugged + nb_mb);
 	map->count[PVMEM_MB_UNUSED] = nb_mb;
 }
@@ -416,7 +403,7 @@ bool pvmem_map_test(const struct pvmem_map *map, u32 mb, u32 sb, u32 nb,
 	const u64 end = bit + nb;
 
 	for (; bit < end; bit++)
-		if (pvmem_bit(map->plugged, bit) != plugged)
+		if (test_bit(bit, map->plugged) != plugged)
 			return false;
 	return true;
 }
@@ -438,7 +425,7 @@ void pvmem_map_set(struct pvmem_map *map, u32 mb, u32 sb, u32 nb,
 	for (; bit < end; bit++) {
 		const u32 m = bit / map->sbs_per_mb;
 
-		if (pvmem_bit(map->plugged, bit) == plugged)
+		if (test_bit(bit, map->plugged) == plugged)
 			continue;
 		pvmem_bit_assign(map->plugged, bit, plugged);
 		if (plugged) {
@@ -478,10 +465,7 @@ void pvmem_map_set_busy(struct pvmem_map *map, u32 mb)
  */
 void pvmem_map_clear_busy(struct pvmem_map *map)
 {
-	u64 i;
-
-	for (i = 0; i < pvmem_busy_words(map->nb_mb); i++)
-		map->busy[i] = 0;
+	bitmap_zero(map->busy, map->nb_mb);
 }
 
 /* Is memory block @mb added to Linux (offline or online)? */
@@ -697,7 +681,7 @@ bool pvmem_plan_unplug(const struct pvmem_map *map, u64 want, bool online,
 		return false;
 	for (mb = 0; mb < map->nb_mb; mb++) {
 		tier = pvmem_unplug_tier(map->state[mb], online);
-		if (tier < 0 || !map->nr_plugged[mb] || pvmem_bit(map->busy, mb))
+		if (tier < 0 || !map->nr_plugged[mb] || test_bit(mb, map->busy))
 			continue;
 		if (best_tier < 0 || tier < best_tier ||
 		    (tier == best_tier &&
@@ -740,7 +724,7 @@ bool pvmem_plan_remove(const struct pvmem_map *map, u32 *mb)
 
 	for (i = 0; i < map->nb_mb; i++) {
 		if (pvmem_mb_added(map, i) && !map->nr_plugged[i] &&
-		    !pvmem_bit(map->busy, i)) {
+		    !test_bit(i, map->busy)) {
 			*mb = i;
 			return true;
 		}
@@ -770,12 +754,12 @@ bool pvmem_plan_owed(const struct pvmem_map *map, struct pvmem_run *run)
 			break;
 	if (mb == map->nb_mb)
 		return false;
-	for (bit = (u64)mb * sbs; !pvmem_bit(map->plugged, bit); bit++)
+	for (bit = (u64)mb * sbs; !test_bit(bit, map->plugged); bit++)
 		;
 	for (end = bit + 1; end < (u64)map->nb_mb * sbs &&
 	     end - bit < PVMEM_MAX_REQ_BLOCKS &&
 	     map->state[end / sbs] == PVMEM_MB_OWED &&
-	     pvmem_bit(map->plugged, end); end++)
+	     test_bit(end, map->plugged); end++)
 		;
 	*run = (struct pvmem_run) {
 		.mb = bit / sbs, .sb = bit % sbs, .nb = end - bit,

@@ -4,11 +4,12 @@
  *
  * Everything in here works on plain integers and caller-provided memory:
  * config validation, the device-block map of a device's region, the plug
- * planner and request/response encoding.  It needs nothing but
- * <linux/types.h>, <linux/virtio_byteorder.h> and <linux/virtio_mem.h>
- * (through uapi/linux/pvmem.h), so tools/testing/pvmem/ compiles
- * the very same file in userspace (the userspace headers, a thin shim for the rest)
- * and tests it under sanitizers.
+ * planner and request/response encoding.  It uses only kernel headers
+ * that have userspace stand-ins (types, bitmap, bitops, log2 from the
+ * kernel's tools/include; <linux/virtio_mem.h> from uapi;
+ * virtio_byteorder.h from tools/testing/pvmem/shim), so
+ * tools/testing/pvmem/ compiles the very same file in userspace and tests
+ * it under sanitizers.
  *
  * Nothing in here sleeps or locks; callers serialize access to a map.
  */
@@ -163,8 +164,8 @@ struct pvmem_map {
 	u32 sbs_per_mb;
 	u8 *state;			/* enum pvmem_mb_state per memory block */
 	u32 *nr_plugged;		/* plugged device blocks per memory block */
-	u64 *plugged;			/* bitmap of plugged device blocks */
-	u64 *busy;			/* memory blocks that failed this pass */
+	unsigned long *plugged;		/* bitmap of plugged device blocks */
+	unsigned long *busy;		/* memory blocks that failed this pass */
 	u32 count[PVMEM_MB_STATE_NR];	/* memory blocks per state */
 	u64 total_plugged;		/* plugged device blocks in all */
 };

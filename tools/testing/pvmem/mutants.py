@@ -26,7 +26,7 @@ PASS = 'drivers/virtio/pvmem_pass.c'
 # (name, file, text in the source, text it becomes)
 MUTANTS = [
     ('no_block_size_pow2_check', CORE,
-     '\tif (!pvmem_is_pow2(bs))\n\t\treturn PVMEM_CFG_BS_NOT_POW2;\n', ''),
+     '\tif (!is_power_of_2(bs))\n\t\treturn PVMEM_CFG_BS_NOT_POW2;\n', ''),
     ('no_plug_start_check', CORE,
      'if (cfg->addr < lim->plug_start || end - 1 > lim->plug_end)',
      'if (end - 1 > lim->plug_end)'),
@@ -91,10 +91,10 @@ MUTANTS = [
 ]
 
 
-def ksft():
-    """The kselftest harness of the main tree, so no copy unpacks it again."""
-    ks = subprocess.check_output([os.path.join(ROOT, 'scripts', 'ksrc')], text=True).strip()
-    return os.path.join(ks, 'tools', 'testing', 'selftests')
+def ksrc():
+    """The unpacked kernel source parts of the main tree, so no copy
+    unpacks them again."""
+    return subprocess.check_output([os.path.join(ROOT, 'scripts', 'ksrc')], text=True).strip()
 
 
 def scratch_tree(dst):
@@ -124,7 +124,7 @@ def run_one(name, path, old, new, ks):
         unit = os.path.join(tmp, 'tools', 'testing', 'pvmem')
         # A mutant may leave a helper unused: no reason to stop; -O0
         # builds quicker.
-        b = subprocess.run(['make', '-s', '-C', unit, 'pvmem_test', 'KSFT=' + ks,
+        b = subprocess.run(['make', '-s', '-C', unit, 'pvmem_test', 'KSRC=' + ks,
                             'EXTRA_CFLAGS=-Wno-error -O0'],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if b.returncode:
@@ -148,7 +148,7 @@ def run_one(name, path, old, new, ks):
 
 def main():
     only = sys.argv[1:]
-    ks = ksft()
+    ks = ksrc()
     todo = [m for m in MUTANTS if not only or m[0] in only]
     start = time.time()
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
