@@ -32,6 +32,8 @@
 #ifndef _PVMEM_PASS_H
 #define _PVMEM_PASS_H
 
+#include <linux/compiler.h>
+
 #include "pvmem_core.h"
 
 /* What the device worker is doing; changed only by pvmem_ctl_set_state(). */
@@ -199,6 +201,37 @@ bool pvmem_ctl_kick(struct pvmem_ctl *ctl);
 u32 pvmem_ctl_teardown(struct pvmem_ctl *ctl);
 
 const char *pvmem_dev_state_name(enum pvmem_dev_state state);
+
+/* For reporting (sysfs): racy reads of what the worker keeps. */
+static inline enum pvmem_dev_state pvmem_ctl_state(const struct pvmem_ctl *ctl)
+{
+	return READ_ONCE(ctl->state);
+}
+
+/* Why the device is broken; "" while it is not. */
+static inline const char *pvmem_ctl_broken_reason(const struct pvmem_ctl *ctl)
+{
+	const char *why = READ_ONCE(ctl->broken_reason);
+
+	return pvmem_ctl_state(ctl) == PVMEM_DEV_BROKEN && why ? why : "";
+}
+
+static inline u64 pvmem_ctl_stat(const struct pvmem_ctl *ctl,
+				 enum pvmem_stat stat)
+{
+	return READ_ONCE(ctl->stats[stat]);
+}
+
+/* requested_size or usable_region_size as last read and validated. */
+static inline u64 pvmem_ctl_requested(const struct pvmem_ctl *ctl)
+{
+	return READ_ONCE(ctl->cfg.requested_size);
+}
+
+static inline u64 pvmem_ctl_usable(const struct pvmem_ctl *ctl)
+{
+	return READ_ONCE(ctl->cfg.usable_region_size);
+}
 
 static inline u64 pvmem_ctl_mb_addr(const struct pvmem_ctl *ctl, u32 mb)
 {

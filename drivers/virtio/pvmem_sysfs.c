@@ -37,11 +37,11 @@ static DEVICE_ATTR_RO(name)
 
 PVMEM_ATTR_U64(region_start, "0x%llx", pv->ctl.boot_cfg.addr);
 PVMEM_ATTR_U64(region_size, "%llu", pv->ctl.boot_cfg.region_size);
-PVMEM_ATTR_U64(usable_region_size, "%llu", READ_ONCE(pv->ctl.cfg.usable_region_size));
+PVMEM_ATTR_U64(usable_region_size, "%llu", pvmem_ctl_usable(&pv->ctl));
 PVMEM_ATTR_U64(block_size, "%llu", pv->ctl.lo.block_size);
 PVMEM_ATTR_U64(memory_block_size, "%llu", pv->ctl.lo.mb_size);
 PVMEM_ATTR_U64(plugged_size, "%llu", pvmem_mm_plugged_bytes(&pv->mm));
-PVMEM_ATTR_U64(requested_size, "%llu", READ_ONCE(pv->ctl.cfg.requested_size));
+PVMEM_ATTR_U64(requested_size, "%llu", pvmem_ctl_requested(&pv->ctl));
 
 static ssize_t node_show(struct device *dev, struct device_attribute *attr,
 			 char *buf)
@@ -63,7 +63,7 @@ static ssize_t state_show(struct device *dev, struct device_attribute *attr,
 {
 	struct pvmem_dev *pv = to_pv(dev);
 
-	return sysfs_emit(buf, "%s\n", pvmem_dev_state_name(READ_ONCE(pv->ctl.state)));
+	return sysfs_emit(buf, "%s\n", pvmem_dev_state_name(pvmem_ctl_state(&pv->ctl)));
 }
 static DEVICE_ATTR_RO(state);
 
@@ -71,11 +71,7 @@ static DEVICE_ATTR_RO(state);
 static ssize_t broken_reason_show(struct device *dev,
 				  struct device_attribute *attr, char *buf)
 {
-	struct pvmem_dev *pv = to_pv(dev);
-	const char *why = READ_ONCE(pv->ctl.broken_reason);
-
-	return sysfs_emit(buf, "%s\n", READ_ONCE(pv->ctl.state) == PVMEM_DEV_BROKEN &&
-			  why ? why : "");
+	return sysfs_emit(buf, "%s\n", pvmem_ctl_broken_reason(&to_pv(dev)->ctl));
 }
 static DEVICE_ATTR_RO(broken_reason);
 
@@ -99,7 +95,8 @@ static DEVICE_ATTR_RO(features);
 
 /*
  * A whole-word boolean: 0/1, n/y, no/yes, off/on, false/true (any case,
- * trailing newline allowed).  kstrtobool() would take "yes please".
+ * trailing newline allowed), read by kstrtobool() once the word is known
+ * to be whole: alone it would take "yes please".
  */
 static int pvmem_parse_bool(const char *buf, bool *val)
 {
@@ -113,12 +110,9 @@ static int pvmem_parse_bool(const char *buf, bool *val)
 	if (strscpy(word, buf, sizeof(word)) < 0)
 		return -EINVAL;
 	string_lower(word, word);
-	for (i = 0; i < ARRAY_SIZE(words); i++) {
-		if (sysfs_streq(word, words[i])) {
-			*val = i & 1;
-			return 0;
-		}
-	}
+	for (i = 0; i < ARRAY_SIZE(words); i++)
+		if (sysfs_streq(word, words[i]))
+			return kstrtobool(word, val);
 	return -EINVAL;
 }
 
@@ -258,6 +252,8 @@ static const struct attribute_group pvmem_group = {
 /* --- counters --- */
 
 #define PVMEM_STAT(name, expr) PVMEM_ATTR_U64(name, "%llu", READ_ONCE(expr))
+#define PVMEM_CTL_STAT(name, stat)					\
+	PVMEM_ATTR_U64(name, "%llu", pvmem_ctl_stat(&pv->ctl, stat))
 
 PVMEM_STAT(requests_plug, pv->nr_req[VIRTIO_MEM_REQ_PLUG]);
 PVMEM_STAT(requests_unplug, pv->nr_req[VIRTIO_MEM_REQ_UNPLUG]);
@@ -270,11 +266,11 @@ PVMEM_STAT(responses_error, pv->nr_resp[VIRTIO_MEM_RESP_ERROR]);
 PVMEM_STAT(responses_invalid, pv->nr_resp_invalid);
 PVMEM_STAT(bytes_plugged, pv->bytes_plugged);
 PVMEM_STAT(bytes_unplugged, pv->bytes_unplugged);
-PVMEM_STAT(unplug_failed_busy, pv->ctl.stats[PVMEM_STAT_ISOLATE_BUSY]);
-PVMEM_STAT(unplug_failed_nomem, pv->ctl.stats[PVMEM_STAT_ISOLATE_NOMEM]);
-PVMEM_STAT(remove_failed, pv->ctl.stats[PVMEM_STAT_REMOVE_FAILED]);
-PVMEM_STAT(plug_paused_nomem, pv->ctl.stats[PVMEM_STAT_PLUG_NOMEM]);
-PVMEM_STAT(retries, pv->ctl.stats[PVMEM_STAT_RETRIES]);
+PVMEM_CTL_STAT(unplug_failed_busy, PVMEM_STAT_ISOLATE_BUSY);
+PVMEM_CTL_STAT(unplug_failed_nomem, PVMEM_STAT_ISOLATE_NOMEM);
+PVMEM_CTL_STAT(remove_failed, PVMEM_STAT_REMOVE_FAILED);
+PVMEM_CTL_STAT(plug_paused_nomem, PVMEM_STAT_PLUG_NOMEM);
+PVMEM_CTL_STAT(retries, PVMEM_STAT_RETRIES);
 
 static struct attribute *pvmem_stats_attrs[] = {
 	&dev_attr_requests_plug.attr,
