@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """Tests driven from the host, for what a guest cannot do to itself:
-flapping the request for a minute, resetting the machine."""
+flapping the request for a minute, request storms over data, resetting
+the machine."""
 import time
 
 from pvmem_rig import GiB, MiB
@@ -52,6 +53,50 @@ def flapping(g, t, name):
           why='MemTotal %d kB, boot %d kB + %d kB plugged' % (total, base, last >> 10))
     print('   %d flips in 60 s' % flips)
     g.run('rm -f /tmp/data /tmp/data.md5')
+
+
+def alive(g, timeout=30):
+    """The guest's shell answers within @timeout seconds, else RigError."""
+    g.check('true', timeout=timeout)
+
+
+def storm(g, t, name, data_mib, low, high, period, seconds):
+    """requested-size flips between @low and @high every @period seconds
+    for @seconds over @data_mib of checksummed tmpfs data, then settles
+    half-way.  The shell must keep answering throughout (checked every
+    few seconds), the device must land on the last request and the data
+    must survive."""
+    tag = '%s.storm_%dm_%d_%d' % (name, data_mib, low >> 30, high >> 30)
+    g.set_requested('vm0', high)
+    g.wait_size('vm0', high)
+    g.check('dd if=/dev/urandom of=/tmp/storm bs=1M count=%d 2>/dev/null && '
+            'md5sum /tmp/storm > /tmp/storm.md5' % data_mib, timeout=300)
+    start = probe = time.time()
+    flips = 0
+    while time.time() - start < seconds:
+        g.set_requested('vm0', low if flips % 2 == 0 else high)
+        flips += 1
+        time.sleep(period)
+        if time.time() - probe > 5:
+            alive(g)
+            probe = time.time()
+    last = (low + high) // 2
+    g.set_requested('vm0', last)
+    g.wait_size('vm0', last, 300)
+    alive(g)
+    t.add('%s_settles' % tag, wait_idle(g) and g.size('vm0') == last,
+          why='size %d after %d flips' % (g.size('vm0'), flips))
+    rc, out = g.run('md5sum -c /tmp/storm.md5', timeout=300)
+    t.add('%s_data_intact' % tag, rc == 0, why=out)
+    print('   %s: %d flips in %d s' % (tag, flips, seconds))
+    g.run('rm -f /tmp/storm /tmp/storm.md5')
+
+
+def storms(g, t, name):
+    """The request storm of issue 11 (768 MiB over 6 GiB, 4 <-> 6 GiB at
+    100 ms) and a faster, wider one with less data."""
+    storm(g, t, name, 768, 4 * GiB, 6 * GiB, 0.1, 60)
+    storm(g, t, name, 384, 3 * GiB, 7 * GiB, 0.05, 30)
 
 
 def reboots(g, t, name):

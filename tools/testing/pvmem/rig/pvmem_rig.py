@@ -26,7 +26,10 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..',
 BUILD = os.path.join(ROOT, 'build')
 GiB = 1 << 30
 MiB = 1 << 20
-DAMAGE = re.compile(r'BUG:|WARNING:|Call Trace|Oops|Kernel panic')
+# What the console must never show: BUG:, kernel BUG at, WARNING:, a
+# trace, an oops or panic, a hung task, a soft lockup or an RCU stall.
+DAMAGE = re.compile(r'BUG:|kernel BUG|WARNING:|Call Trace|Oops|Kernel panic|'
+                    r'blocked for more than|soft lockup|rcu_.*stall')
 TRANSPORT = ['virtio', 'virtio_ring', 'virtio_pci_legacy_dev',
              'virtio_pci_modern_dev', 'virtio_pci']
 
@@ -168,7 +171,8 @@ class Guest:
         maxmem = maxmem or total + GiB
         append = ('console=ttyS0 panic_on_warn=1 panic=-1 oops=panic '
                   'memhp_default_state=online_movable modprobe.blacklist=virtio_mem '
-                  'mitigations=off pvmem_rig.load=%d %s' % (int(load_pvmem), cmdline))
+                  'mitigations=off sysctl.kernel.hung_task_timeout_secs=30 '
+                  'pvmem_rig.load=%d %s' % (int(load_pvmem), cmdline))
         qmp = os.path.join(self.workdir, 'qmp.sock')
         ctl = os.path.join(self.workdir, 'ctl.sock')
         argv = ['qemu-system-x86_64', '-accel', 'tcg', '-machine', 'pc',

@@ -46,11 +46,12 @@ SCENARIOS = [
     {
         'name': 'lifecycle',
         'doc': 'one 8 GiB device: requested-size flapping for a minute over '
-               'checksummed data, then five system_resets',
+               'checksummed data, two request storms over more data (the '
+               'shell must keep answering), then five system_resets',
         'devices': lambda: [Device('vm0', size=8 * GiB)],
         'guest': {'reboot': True},
         'tests': [],
-        'host_tests': ['flapping', 'reboots'],
+        'host_tests': ['flapping', 'storms', 'reboots'],
     },
     {
         'name': 'numa',
