@@ -135,6 +135,53 @@ static void pvmem_mm_online_page(struct page *page, unsigned int order)
 }
 
 /*
+ * Find the next unplugged device block of memory block @mb from *@sb on;
+ * *@pfn is its first page.
+ */
+static bool pvmem_mm_next_unplugged(struct pvmem_mm *mm, u32 mb, u32 *sb,
+				    unsigned long *pfn)
+{
+	for (; *sb < mm->lo.sbs_per_mb; (*sb)++) {
+		if (pvmem_map_test(&mm->map, mb, *sb, 1, true))
+			continue;
+		*pfn = PHYS_PFN(pvmem_layout_mb_addr(&mm->lo, mb) +
+				(u64)*sb * mm->lo.block_size);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Before a memory block goes offline, every page of its unplugged device
+ * blocks must be fake-offline and hold exactly the one reference pvmem
+ * drops.  Anything else means the map and the memory disagree: dropping
+ * a reference to a page in use (or a free one) would make the core trip
+ * over it in __offline_isolated_pages(), so offlining is refused instead.
+ */
+static bool pvmem_mm_unplugged_ok(struct pvmem_mm *mm, u32 mb)
+{
+	const unsigned long bs_pages = PHYS_PFN(mm->lo.block_size);
+	unsigned long pfn, i;
+	u32 sb;
+
+	for (sb = 0; pvmem_mm_next_unplugged(mm, mb, &sb, &pfn); sb++) {
+		for (i = 0; i < bs_pages; i++) {
+			struct page *page = pfn_to_page(pfn + i);
+
+			if (PageOffline(page) && page_count(page) == 1)
+				continue;
+			pr_err("%s: page %#lx of unplugged memory at %#llx is %s with %d references; refusing to offline its memory block\n",
+			       mm->name, pfn + i, PFN_PHYS(pfn),
+			       PageOffline(page) ? "fake-offline" :
+			       PageBuddy(page) ? "free" : "in use",
+			       page_count(page));
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
  * Fake-offline pages hold one reference.  Dropping it before offlining
  * tells the core they may be skipped.  offline_pages() then subtracts the
  * whole memory block from the managed page count, so count them in first.
@@ -143,24 +190,17 @@ static void pvmem_mm_online_page(struct page *page, unsigned int order)
 static void pvmem_mm_unplugged_refs(struct pvmem_mm *mm, u32 mb, bool drop)
 {
 	const unsigned long bs_pages = PHYS_PFN(mm->lo.block_size);
-	const unsigned long base = PHYS_PFN(pvmem_layout_mb_addr(&mm->lo, mb));
 	unsigned long pfn, i;
 	u32 sb;
 
-	for (sb = 0; sb < mm->lo.sbs_per_mb; sb++) {
-		if (pvmem_map_test(&mm->map, mb, sb, 1, true))
-			continue;
-		pfn = base + sb * bs_pages;
+	for (sb = 0; pvmem_mm_next_unplugged(mm, mb, &sb, &pfn); sb++) {
 		adjust_managed_page_count(pfn_to_page(pfn),
 					  drop ? bs_pages : -bs_pages);
 		for (i = 0; i < bs_pages; i++) {
-			struct page *page = pfn_to_page(pfn + i);
-
-			if (!drop)
-				page_ref_inc(page);
-			else if (!page_ref_dec_and_test(page))
-				pr_warn_ratelimited("%s: fake-offline page %#lx is referenced\n",
-						    mm->name, page_to_pfn(page));
+			if (drop)
+				page_ref_dec(pfn_to_page(pfn + i));
+			else
+				page_ref_inc(pfn_to_page(pfn + i));
 		}
 	}
 }
@@ -172,25 +212,112 @@ static enum pvmem_mb_state pvmem_mm_online_state(unsigned long pfn)
 	return PVMEM_MB_KERNEL;
 }
 
+/* What Linux has a memory block as: offline, or online in which zone. */
+static enum pvmem_mb_state pvmem_mm_linux_state(struct pvmem_mm *mm, u32 mb)
+{
+	const unsigned long pfn = PHYS_PFN(pvmem_layout_mb_addr(&mm->lo, mb));
+
+	if (!pfn_to_online_page(pfn))
+		return PVMEM_MB_OFFLINE;
+	return pvmem_mm_online_state(pfn);
+}
+
+/*
+ * Is every page of the plugged device blocks of @mb free in the buddy?
+ * One walk over the memory block, skipping unplugged device blocks and
+ * free chunks (which may span device blocks).  Exact under zone->lock;
+ * without it a racy look, good enough to decide whether to try.
+ */
+static bool pvmem_mm_plugged_free(struct pvmem_mm *mm, u32 mb)
+{
+	const unsigned long bs_pages = PHYS_PFN(mm->lo.block_size);
+	const unsigned long base = PHYS_PFN(pvmem_layout_mb_addr(&mm->lo, mb));
+	const unsigned long end = base + PHYS_PFN(mm->lo.mb_size);
+	unsigned long pfn = base;
+	u32 sb;
+
+	while (pfn < end) {
+		struct page *page = pfn_to_page(pfn);
+
+		sb = (pfn - base) / bs_pages;
+		if (!pvmem_map_test(&mm->map, mb, sb, 1, true)) {
+			pfn = base + (sb + 1UL) * bs_pages;
+			continue;
+		}
+		/* A page in use, or one whose state cannot be told. */
+		if (!PageBuddy(page))
+			return false;
+		/* page_private() is the buddy order. */
+		pfn += 1UL << min_t(unsigned long, page_private(page), MAX_ORDER - 1);
+	}
+	return true;
+}
+
+/*
+ * Asked when a block pvmem removes is about to go offline: its pageblocks
+ * are isolated and the per-cpu lists drained then, so no page can be
+ * allocated from it any more and free pages sit in the buddy.
+ */
+static bool pvmem_mm_holds_nothing(struct pvmem_mm *mm, u32 mb)
+{
+	const unsigned long pfn = PHYS_PFN(pvmem_layout_mb_addr(&mm->lo, mb));
+	struct zone *zone = page_zone(pfn_to_page(pfn));
+	unsigned long flags;
+	bool ok;
+
+	spin_lock_irqsave(&zone->lock, flags);
+	ok = pvmem_mm_plugged_free(mm, mb);
+	spin_unlock_irqrestore(&zone->lock, flags);
+	return ok;
+}
+
+/*
+ * May a memory block go online (@online) or offline now?  Not while pvmem
+ * waits for the device to answer an UNPLUG over it, not online while it
+ * is being removed, not offline while a page of a block being removed is
+ * in use (pvmem then empties it first: @quiet), and never offline if its
+ * unplugged pages are not what pvmem left.
+ */
+static const char *pvmem_mm_refusal(struct pvmem_mm *mm, u32 mb, bool online,
+				    bool *quiet)
+{
+	const enum pvmem_mb_state state = mm->map.state[mb];
+
+	*quiet = false;
+	if (mm->removing)
+		return "the device is going away";
+	if (mm->map.inflight == mb)
+		return "an UNPLUG over it awaits the device's answer";
+	if (state == PVMEM_MB_REMOVING && online)
+		return "pvmem is removing it";
+	if (!pvmem_mb_transition_ok(state, online ? PVMEM_MB_MOVABLE :
+						    PVMEM_MB_OFFLINE))
+		return pvmem_mb_state_name(state);
+	if (online)
+		return NULL;
+	if (!pvmem_mm_unplugged_ok(mm, mb))
+		return "its unplugged pages are not all fake-offline";
+	*quiet = true;
+	if (state == PVMEM_MB_REMOVING && !pvmem_mm_holds_nothing(mm, mb))
+		return "pages of it are in use";
+	return NULL;
+}
+
 /* MEM_GOING_ONLINE/OFFLINE: take lock and check the block's state. */
 static int pvmem_mm_going(struct pvmem_mm *mm, u32 mb, bool online)
 {
-	enum pvmem_mb_state state;
+	const char *why;
+	bool quiet;
 
 	mutex_lock(&mm->lock);
-	if (mm->removing) {
+	why = pvmem_mm_refusal(mm, mb, online, &quiet);
+	if (why) {
+		if (!quiet)
+			pr_warn_ratelimited("%s: memory block at %#llx may not go %s now: %s\n",
+					    mm->name, pvmem_layout_mb_addr(&mm->lo, mb),
+					    online ? "online" : "offline", why);
 		mutex_unlock(&mm->lock);
 		return notifier_from_errno(-EBUSY);
-	}
-	state = mm->map.state[mb];
-	if (!pvmem_mb_transition_ok(state, online ? PVMEM_MB_MOVABLE :
-					      PVMEM_MB_OFFLINE)) {
-		pr_warn("%s: memory block at %#llx cannot go %s while %s\n",
-			mm->name, pvmem_layout_mb_addr(&mm->lo, mb),
-			online ? "online" : "offline",
-			pvmem_mb_state_name(state));
-		mutex_unlock(&mm->lock);
-		return NOTIFY_BAD;
 	}
 	mm->active = true;
 	if (!online)
@@ -203,7 +330,8 @@ static void pvmem_mm_done(struct pvmem_mm *mm, u32 mb, int state)
 {
 	if (!mm->active)
 		return;
-	if (state >= 0)
+	/* A block being removed stays so; pvmem_mm_remove() settles it. */
+	if (state >= 0 && mm->map.state[mb] != PVMEM_MB_REMOVING)
 		pvmem_mm_set_state(mm, mb, state);
 	mm->active = false;
 	mutex_unlock(&mm->lock);
@@ -230,8 +358,7 @@ static int pvmem_mm_notify(struct notifier_block *nb, unsigned long action,
 	}
 	mb = pvmem_mm_mb(mm, start);
 
-	/* lock is held across two notifier calls; lockdep cannot see it. */
-	lockdep_off();
+	/* lock is held from MEM_GOING_* to the call that ends it. */
 	switch (action) {
 	case MEM_GOING_ONLINE:
 		rc = pvmem_mm_going(mm, mb, true);
@@ -258,7 +385,6 @@ static int pvmem_mm_notify(struct notifier_block *nb, unsigned long action,
 	default:
 		break;
 	}
-	lockdep_on();
 	return rc;
 }
 
@@ -391,14 +517,27 @@ int pvmem_mm_add(struct pvmem_mm *mm, u32 mb, u32 nr)
 /**
  * pvmem_mm_remove - offline (if needed) and remove one memory block
  * @mm: the device's memory layer
- * @mb: memory block index
+ * @mb: memory block index, in state PVMEM_MB_REMOVING: offline, or online
+ *	with nothing plugged, so offlining only skips fake-offline pages
+ *
+ * On failure the block is set back to the state Linux has it in.
  *
  * Context: process, may sleep; lock must not be held.
  * Return: 0 or the error of offline_and_remove_memory().
  */
 int pvmem_mm_remove(struct pvmem_mm *mm, u32 mb)
 {
-	return offline_and_remove_memory(pvmem_layout_mb_addr(&mm->lo, mb), mm->lo.mb_size);
+	int rc;
+
+	rc = offline_and_remove_memory(pvmem_layout_mb_addr(&mm->lo, mb),
+				       mm->lo.mb_size);
+	if (rc) {
+		/* Offlined and onlined again, or not at all: ask Linux. */
+		mutex_lock(&mm->lock);
+		pvmem_mm_set_state(mm, mb, pvmem_mm_linux_state(mm, mb));
+		mutex_unlock(&mm->lock);
+	}
+	return rc;
 }
 
 /*
@@ -491,20 +630,6 @@ static bool pvmem_mm_room_for(unsigned long pfn, unsigned long nr)
 	const long avail = si_mem_available() - (long)(nr - min(used, nr));
 
 	return !used || avail >= (long)(used + margin);
-}
-
-/**
- * pvmem_mm_room - could what is in use in a memory block move elsewhere?
- * @mm: the device's memory layer
- * @mb: memory block index
- *
- * Context: may sleep.
- * Return: true if there is room (see pvmem_mm_room_for()).
- */
-bool pvmem_mm_room(struct pvmem_mm *mm, u32 mb)
-{
-	return pvmem_mm_room_for(PHYS_PFN(pvmem_layout_mb_addr(&mm->lo, mb)),
-				 PHYS_PFN(mm->lo.mb_size));
 }
 
 /*
@@ -611,6 +736,24 @@ int pvmem_mm_isolate(struct pvmem_mm *mm, const struct pvmem_run *run)
 	page_offline_end();
 	adjust_managed_page_count(pfn_to_page(pfn), -(long)nr);
 	return 0;
+}
+
+/**
+ * pvmem_mm_idle - does an online memory block hold no page in use?
+ * @mm: the device's memory layer
+ * @mb: memory block index
+ *
+ * A racy look (see pvmem_mm_plugged_free()), to choose between removing
+ * the block as it is and emptying it first; the memory notifier checks
+ * again, exactly, before the block goes offline.
+ *
+ * Context: lock held.
+ * Return: true if every page of its plugged device blocks looks free.
+ */
+bool pvmem_mm_idle(struct pvmem_mm *mm, u32 mb)
+{
+	lockdep_assert_held(&mm->lock);
+	return pvmem_mm_plugged_free(mm, mb);
 }
 
 /**

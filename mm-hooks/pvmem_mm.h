@@ -41,7 +41,9 @@ struct pvmem_mm_ops {
  * @lock: protects @map, @removing and @active against the notifier, which
  *	holds it from MEM_GOING_ONLINE/OFFLINE until the matching
  *	MEM_ONLINE/OFFLINE/CANCEL_*; the online page callback runs inside
- *	that window.  Never held across pvmem_mm_add() or pvmem_mm_remove().
+ *	that window.  Never held across pvmem_mm_add(), pvmem_mm_remove()
+ *	or a device round trip (the passes drop it to send a request, and
+ *	mark the memory block in flight in @map instead).
  * @map: plug state of every device block and state of every memory block
  * @map_mem: the buffer behind @map
  * @removing: the device is going away: onlining and offlining are refused
@@ -80,8 +82,8 @@ int pvmem_mm_add(struct pvmem_mm *mm, u32 mb, u32 nr);
 int pvmem_mm_remove(struct pvmem_mm *mm, u32 mb);
 int pvmem_mm_isolate(struct pvmem_mm *mm, const struct pvmem_run *run);
 void pvmem_mm_release(struct pvmem_mm *mm, const struct pvmem_run *run);
-bool pvmem_mm_room(struct pvmem_mm *mm, u32 mb);
 u32 pvmem_mm_add_room(struct pvmem_mm *mm);
+bool pvmem_mm_idle(struct pvmem_mm *mm, u32 mb);
 
 u64 pvmem_mm_plugged_bytes(const struct pvmem_mm *mm);
 void pvmem_mm_show_blocks(struct pvmem_mm *mm, struct seq_file *m);

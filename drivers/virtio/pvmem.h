@@ -24,6 +24,8 @@ struct pvmem_fault {
 	atomic_t config;		/* config reads with addr changed */
 	atomic_t isolate;		/* range isolations to fail */
 	atomic_t add;			/* memory additions to fail */
+	atomic_t late;			/* requests answered after the timeout */
+	atomic_t lost;			/* requests the device never gets */
 };
 
 /**
@@ -105,12 +107,16 @@ void pvmem_debugfs_exit(void);
 /* drivers/virtio/pvmem_fault.c */
 #ifdef CONFIG_PVMEM_FAULT_INJECT
 int pvmem_fault_resp(struct pvmem_dev *pv);
+bool pvmem_fault_late(struct pvmem_dev *pv);
+bool pvmem_fault_lost(struct pvmem_dev *pv);
 bool pvmem_fault_config(struct pvmem_dev *pv);
 bool pvmem_fault_isolate(struct pvmem_dev *pv);
 bool pvmem_fault_add(struct pvmem_dev *pv);
 void pvmem_fault_init(struct pvmem_dev *pv, struct dentry *dir);
 #else
 static inline int pvmem_fault_resp(struct pvmem_dev *pv) { return -1; }
+static inline bool pvmem_fault_late(struct pvmem_dev *pv) { return false; }
+static inline bool pvmem_fault_lost(struct pvmem_dev *pv) { return false; }
 static inline bool pvmem_fault_config(struct pvmem_dev *pv) { return false; }
 static inline bool pvmem_fault_isolate(struct pvmem_dev *pv) { return false; }
 static inline bool pvmem_fault_add(struct pvmem_dev *pv) { return false; }

@@ -120,6 +120,19 @@ enum pvmem_cfg_err pvmem_cfg_check_update(const struct pvmem_cfg *old,
 	return pvmem_cfg_check(cfg, lim);
 }
 
+/**
+ * pvmem_cfg_err_mutable - is @err about a field the device may change?
+ * @err: what pvmem_cfg_check_update() found
+ *
+ * Return: true for usable_region_size, plugged_size and requested_size
+ * errors: a device may show those for a moment between two updates.
+ */
+bool pvmem_cfg_err_mutable(enum pvmem_cfg_err err)
+{
+	return err >= PVMEM_CFG_USABLE_UNALIGNED &&
+	       err <= PVMEM_CFG_REQUESTED_GT_USABLE;
+}
+
 static const char * const pvmem_cfg_errs[PVMEM_CFG_ERR_NR] = {
 	[PVMEM_CFG_OK] = "config is valid",
 	[PVMEM_CFG_BS_ZERO] = "block_size is zero",
@@ -333,6 +346,7 @@ void pvmem_map_init(struct pvmem_map *map, u32 nb_mb, u32 sbs_per_mb,
 		.nb_mb = nb_mb,
 		.sbs_per_mb = sbs_per_mb,
 		.plugged = mem,
+		.inflight = PVMEM_NO_MB,
 	};
 	map->busy = map->plugged + words;
 	map->nr_plugged = (u32 *)(map->busy + BITS_TO_LONGS(nb_mb));
@@ -346,10 +360,13 @@ static const u8 pvmem_mb_next[PVMEM_MB_STATE_NR] = {
 	[PVMEM_MB_ADDING] = 1 << PVMEM_MB_OFFLINE | 1 << PVMEM_MB_KERNEL |
 			    1 << PVMEM_MB_MOVABLE | 1 << PVMEM_MB_OWED,
 	[PVMEM_MB_OFFLINE] = 1 << PVMEM_MB_KERNEL | 1 << PVMEM_MB_MOVABLE |
-			     1 << PVMEM_MB_OWED | 1 << PVMEM_MB_UNUSED,
-	[PVMEM_MB_KERNEL] = 1 << PVMEM_MB_OFFLINE,
-	[PVMEM_MB_MOVABLE] = 1 << PVMEM_MB_OFFLINE,
+			     1 << PVMEM_MB_REMOVING,
+	[PVMEM_MB_KERNEL] = 1 << PVMEM_MB_OFFLINE | 1 << PVMEM_MB_REMOVING,
+	[PVMEM_MB_MOVABLE] = 1 << PVMEM_MB_OFFLINE | 1 << PVMEM_MB_REMOVING,
 	[PVMEM_MB_OWED] = 1 << PVMEM_MB_UNUSED,
+	[PVMEM_MB_REMOVING] = 1 << PVMEM_MB_OWED | 1 << PVMEM_MB_UNUSED |
+			      1 << PVMEM_MB_OFFLINE | 1 << PVMEM_MB_KERNEL |
+			      1 << PVMEM_MB_MOVABLE,
 };
 
 /**
@@ -378,7 +395,9 @@ bool pvmem_mb_transition_ok(enum pvmem_mb_state from, enum pvmem_mb_state to)
 bool pvmem_map_set_state(struct pvmem_map *map, u32 mb,
 			 enum pvmem_mb_state state)
 {
-	if (!pvmem_mb_transition_ok(map->state[mb], state))
+	const enum pvmem_mb_state from = map->state[mb];
+
+	if (!pvmem_mb_transition_ok(from, state))
 		return false;
 	map->count[map->state[mb]]--;
 	map->count[state]++;
@@ -442,7 +461,7 @@ const char *pvmem_mb_state_name(enum pvmem_mb_state state)
 {
 	static const char * const names[PVMEM_MB_STATE_NR] = {
 		"unused", "adding", "offline", "online_kernel",
-		"online_movable", "owed",
+		"online_movable", "owed", "removing",
 	};
 
 	return (unsigned int)state < PVMEM_MB_STATE_NR ? names[state] :

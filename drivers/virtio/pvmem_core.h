@@ -82,6 +82,7 @@ enum pvmem_cfg_err pvmem_cfg_check_update(const struct pvmem_cfg *old,
 					  const struct pvmem_cfg *cfg,
 					  const struct pvmem_limits *lim);
 const char *pvmem_cfg_errstr(enum pvmem_cfg_err err);
+bool pvmem_cfg_err_mutable(enum pvmem_cfg_err err);
 
 /* A decoded response. */
 struct pvmem_reply {
@@ -140,10 +141,17 @@ static inline u64 pvmem_layout_mb_addr(const struct pvmem_layout *lo, u32 mb)
  *   UNUSED --plug--> ADDING --added--> OFFLINE <--online/offline--> KERNEL
  *                     |  \--added, auto-onlined--> KERNEL, MOVABLE   MOVABLE
  *                     \--add failed--> OWED
- *   OFFLINE --removed, plugged--> OWED --UNPLUG acked--> UNUSED
- *   OFFLINE --removed, empty--> UNUSED
+ *   OFFLINE, KERNEL, MOVABLE --chosen for removal--> REMOVING
+ *   REMOVING --removed, plugged--> OWED --UNPLUG acked--> UNUSED
+ *   REMOVING --removed, empty--> UNUSED
+ *   REMOVING --removal failed--> OFFLINE, KERNEL or MOVABLE (as Linux has it)
  *
- * Online blocks are removed through OFFLINE (the notifier sees it first).
+ * pvmem removes only memory that holds no page in use: an offline block,
+ * or an online one whose pages are all free or fake-offline, which the
+ * memory notifier checks when the block is about to go offline (its
+ * pageblocks are isolated then, so nothing new lands in it).  Memory in
+ * use is first emptied with the range allocator and unplugged; it is
+ * never offlined "as is", which could migrate for ever on a pinned page.
  */
 enum pvmem_mb_state {
 	PVMEM_MB_UNUSED,	/* not added to Linux, nothing plugged */
@@ -152,6 +160,11 @@ enum pvmem_mb_state {
 	PVMEM_MB_KERNEL,	/* added and online in a kernel zone */
 	PVMEM_MB_MOVABLE,	/* added and online in ZONE_MOVABLE */
 	PVMEM_MB_OWED,		/* removed from Linux, still plugged: owes UNPLUG */
+	/*
+	 * Chosen for removal: Linux may not online it, and may offline it
+	 * only while no page of it is in use.
+	 */
+	PVMEM_MB_REMOVING,
 	PVMEM_MB_STATE_NR
 };
 
@@ -166,9 +179,17 @@ struct pvmem_map {
 	u32 *nr_plugged;		/* plugged device blocks per memory block */
 	unsigned long *plugged;		/* bitmap of plugged device blocks */
 	unsigned long *busy;		/* memory blocks that failed this pass */
+	/*
+	 * The memory block whose isolated pages wait for an UNPLUG answer
+	 * (PVMEM_NO_MB: none); Linux may not online or offline it.
+	 */
+	u32 inflight;
 	u32 count[PVMEM_MB_STATE_NR];	/* memory blocks per state */
 	u64 total_plugged;		/* plugged device blocks in all */
 };
+
+/* No memory block (struct pvmem_map's inflight). */
+#define PVMEM_NO_MB	(~0U)
 
 u64 pvmem_map_bytes(u32 nb_mb, u32 sbs_per_mb);
 void pvmem_map_init(struct pvmem_map *map, u32 nb_mb, u32 sbs_per_mb,

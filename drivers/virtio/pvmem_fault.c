@@ -11,6 +11,10 @@
  *   config             the next config reads see addr changed
  *   fail_isolate       the next range isolations fail (-EBUSY)
  *   fail_add           the next memory additions fail (-ENOMEM)
+ *   late               the next requests reach the device, which acts on
+ *                      them, but the answer counts as too late (timeout)
+ *   lost               the next requests never reach the device, and no
+ *                      answer comes (timeout, without the wait)
  */
 #include <linux/atomic.h>
 #include <linux/debugfs.h>
@@ -43,6 +47,16 @@ int pvmem_fault_resp(struct pvmem_dev *pv)
 	return -1;
 }
 
+bool pvmem_fault_late(struct pvmem_dev *pv)
+{
+	return pvmem_fault_take(&pv->fault.late);
+}
+
+bool pvmem_fault_lost(struct pvmem_dev *pv)
+{
+	return pvmem_fault_take(&pv->fault.lost);
+}
+
 bool pvmem_fault_config(struct pvmem_dev *pv)
 {
 	return pvmem_fault_take(&pv->fault.config);
@@ -67,4 +81,6 @@ void pvmem_fault_init(struct pvmem_dev *pv, struct dentry *dir)
 	debugfs_create_atomic_t("config", 0600, dir, &pv->fault.config);
 	debugfs_create_atomic_t("fail_isolate", 0600, dir, &pv->fault.isolate);
 	debugfs_create_atomic_t("fail_add", 0600, dir, &pv->fault.add);
+	debugfs_create_atomic_t("late", 0600, dir, &pv->fault.late);
+	debugfs_create_atomic_t("lost", 0600, dir, &pv->fault.lost);
 }

@@ -61,21 +61,45 @@ module_param(response_timeout, uint, 0444);
 MODULE_PARM_DESC(response_timeout,
 		 "Seconds to wait for the device to answer a request, 1-3600 (default: 60)");
 
+/* Config reads before pvmem gives up on a generation-consistent one. */
+#define PVMEM_CONFIG_TRIES	16
+
+static u32 pvmem_generation(struct virtio_device *vdev)
+{
+	return vdev->config->generation ? vdev->config->generation(vdev) : 0;
+}
+
+/*
+ * The whole config as one snapshot: read again while the device's config
+ * generation changes under the read (bounded; the last read is returned
+ * if it never settles, and the passes check it like any other).
+ */
 static void pvmem_read_config(struct pvmem_dev *pv, struct pvmem_cfg *cfg)
 {
 	struct virtio_device *vdev = pv->vdev;
+	u32 gen;
+	int i;
 
-	virtio_cread_le(vdev, struct virtio_mem_config, block_size, &cfg->block_size);
-	virtio_cread_le(vdev, struct virtio_mem_config, node_id, &cfg->node_id);
-	virtio_cread_le(vdev, struct virtio_mem_config, addr, &cfg->addr);
-	virtio_cread_le(vdev, struct virtio_mem_config, region_size,
-			&cfg->region_size);
-	virtio_cread_le(vdev, struct virtio_mem_config, usable_region_size,
-			&cfg->usable_region_size);
-	virtio_cread_le(vdev, struct virtio_mem_config, plugged_size,
-			&cfg->plugged_size);
-	virtio_cread_le(vdev, struct virtio_mem_config, requested_size,
-			&cfg->requested_size);
+	for (i = 0; i < PVMEM_CONFIG_TRIES; i++) {
+		gen = pvmem_generation(vdev);
+		virtio_cread_le(vdev, struct virtio_mem_config, block_size,
+				&cfg->block_size);
+		virtio_cread_le(vdev, struct virtio_mem_config, node_id,
+				&cfg->node_id);
+		virtio_cread_le(vdev, struct virtio_mem_config, addr, &cfg->addr);
+		virtio_cread_le(vdev, struct virtio_mem_config, region_size,
+				&cfg->region_size);
+		virtio_cread_le(vdev, struct virtio_mem_config, usable_region_size,
+				&cfg->usable_region_size);
+		virtio_cread_le(vdev, struct virtio_mem_config, plugged_size,
+				&cfg->plugged_size);
+		virtio_cread_le(vdev, struct virtio_mem_config, requested_size,
+				&cfg->requested_size);
+		if (pvmem_generation(vdev) == gen)
+			return;
+	}
+	dev_warn_ratelimited(&vdev->dev, "config kept changing over %d reads\n",
+			     PVMEM_CONFIG_TRIES);
 }
 
 static void pvmem_vq_done(struct virtqueue *vq)
@@ -125,6 +149,14 @@ static enum pvmem_answer pvmem_bad_resp(struct pvmem_dev *pv, u16 type,
 	trace_pvmem_response(pv->name, type, addr, nb, ans);
 	WRITE_ONCE(pv->nr_resp_invalid, pv->nr_resp_invalid + 1);
 	return ans;
+}
+
+static enum pvmem_answer pvmem_timed_out(struct pvmem_dev *pv, u16 type,
+					 u64 addr, u16 nb)
+{
+	dev_err(&pv->vdev->dev, "no response to %s within %u s\n",
+		pvmem_req_name(type), response_timeout);
+	return pvmem_bad_resp(pv, type, addr, nb, PVMEM_ANS_TIMEOUT);
 }
 
 /* Check, count and trace the answer to a request. */
@@ -180,6 +212,10 @@ static enum pvmem_answer pvmem_send(struct pvmem_dev *pv, u16 type, u64 addr,
 
 	pvmem_req_encode(&pv->req, type, addr, nb);
 	memset(&pv->resp, 0, sizeof(pv->resp));
+	if (pvmem_fault_lost(pv)) {
+		pvmem_note_request(pv, type, addr, nb);
+		return pvmem_timed_out(pv, type, addr, nb);
+	}
 	rc = pvmem_fault_resp(pv);
 	if (rc >= 0) {
 		/* Injected: answered as a device would, without reaching it. */
@@ -195,11 +231,11 @@ static enum pvmem_answer pvmem_send(struct pvmem_dev *pv, u16 type, u64 addr,
 	virtqueue_kick(pv->vq);
 
 	if (!wait_event_timeout(pv->resp_wq, pvmem_resp_ready(pv, &buf, &len),
-				response_timeout * HZ)) {
-		dev_err(&pv->vdev->dev, "no response to %s within %u s\n",
-			pvmem_req_name(type), response_timeout);
-		return pvmem_bad_resp(pv, type, addr, nb, PVMEM_ANS_TIMEOUT);
-	}
+				response_timeout * HZ))
+		return pvmem_timed_out(pv, type, addr, nb);
+	/* Injected: the device acted, but its answer came too late. */
+	if (pvmem_fault_late(pv))
+		return pvmem_timed_out(pv, type, addr, nb);
 	if (buf != pv) {
 		dev_err(&pv->vdev->dev, "response to %s for an unknown request\n",
 			pvmem_req_name(type));
@@ -276,9 +312,9 @@ static void pvmem_be_release(void *be, const struct pvmem_run *run)
 	pvmem_mm_release(&((struct pvmem_dev *)be)->mm, run);
 }
 
-static bool pvmem_be_room(void *be, u32 mb)
+static bool pvmem_be_idle(void *be, u32 mb)
 {
-	return pvmem_mm_room(&((struct pvmem_dev *)be)->mm, mb);
+	return pvmem_mm_idle(&((struct pvmem_dev *)be)->mm, mb);
 }
 
 static u32 pvmem_be_add_room(void *be)
@@ -299,7 +335,9 @@ static void pvmem_be_report(void *be, enum pvmem_event ev, u64 a, u64 b,
 			pv->ctl.broken_reason);
 		break;
 	case PVMEM_EV_CONFIG_REJECTED:
-		dev_err(dev, "config update rejected: %s\n", pvmem_cfg_errstr(a));
+		dev_err(dev, "config update rejected: %s%s\n", pvmem_cfg_errstr(a),
+			pvmem_cfg_err_mutable(a) ?
+			" (in every read of " __stringify(PVMEM_CFG_BAD_PASSES) " passes)" : "");
 		break;
 	case PVMEM_EV_PLUGGED_MISMATCH:
 		dev_err(dev, "device reports plugged_size %#llx, pvmem plugged %#llx\n",
@@ -334,7 +372,7 @@ static const struct pvmem_backend_ops pvmem_backend = {
 	.remove = pvmem_be_remove,
 	.isolate = pvmem_be_isolate,
 	.release = pvmem_be_release,
-	.room = pvmem_be_room,
+	.idle = pvmem_be_idle,
 	.add_room = pvmem_be_add_room,
 	.report = pvmem_be_report,
 };

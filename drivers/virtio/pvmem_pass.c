@@ -10,6 +10,7 @@
  * lost answer (timeout, nonsense) may have done is assumed the worst for
  * the guest: memory it covers stays away from Linux.
  */
+#include <asm/barrier.h>
 #include <linux/compiler.h>
 #include <linux/errno.h>
 #include <linux/types.h>
@@ -96,6 +97,18 @@ static bool pvmem_answer_untouched(enum pvmem_answer ans)
 {
 	return ans == PVMEM_ANS_NACK || ans == PVMEM_ANS_BUSY ||
 	       ans == PVMEM_ANS_UNSENT;
+}
+
+/*
+ * Count device blocks a request without a clean answer covered: the
+ * device may or may not have acted, so they stay away from Linux for good.
+ */
+static void pvmem_note_unknown(struct pvmem_ctl *ctl, enum pvmem_answer ans,
+			       u32 nb)
+{
+	if (ans != PVMEM_ANS_ACK && !pvmem_answer_untouched(ans))
+		WRITE_ONCE(ctl->stats[PVMEM_STAT_UNKNOWN_BLOCKS],
+			   ctl->stats[PVMEM_STAT_UNKNOWN_BLOCKS] + nb);
 }
 
 static enum pvmem_answer pvmem_send_run(struct pvmem_ctl *ctl, u16 type,
@@ -203,8 +216,11 @@ static enum pvmem_result pvmem_plug_run(struct pvmem_ctl *ctl,
 	u32 last;
 
 	ans = pvmem_send_run(ctl, VIRTIO_MEM_REQ_PLUG, run);
-	if (ans != PVMEM_ANS_ACK)
+	if (ans != PVMEM_ANS_ACK) {
+		/* Maybe plugged after all: never handed to Linux. */
+		pvmem_note_unknown(ctl, ans, run->nb);
 		return pvmem_answer_result(ctl, ans);
+	}
 
 	pvmem_lock(ctl);
 	pvmem_map_set(map, run->mb, run->sb, run->nb, true);
@@ -254,13 +270,17 @@ static enum pvmem_result pvmem_plug(struct pvmem_ctl *ctl, u64 want)
 	const u64 usable = pvmem_layout_usable_blocks(&ctl->lo, &ctl->cfg);
 	enum pvmem_result res;
 	struct pvmem_run run;
+	bool found, done = false;
 	u32 capped, room;
-	bool found;
 
 	pvmem_ctl_set_state(ctl, PVMEM_DEV_PLUGGING);
 	while (want) {
-		/* A new request may lower the target: start over. */
-		if (ctl->ops->config_changed(ctl->be))
+		/*
+		 * A new request may lower the target: start over, but only
+		 * after one run, so a storm of config interrupts cannot keep
+		 * a pass from getting anywhere.
+		 */
+		if (done && ctl->ops->config_changed(ctl->be))
 			return PVMEM_RES_AGAIN;
 		room = ctl->ops->add_room(ctl->be);
 		pvmem_lock(ctl);
@@ -281,6 +301,7 @@ static enum pvmem_result pvmem_plug(struct pvmem_ctl *ctl, u64 want)
 			return res;
 		ctl->why = PVMEM_WHY_NONE;	/* a stall for memory maps ended */
 		want -= run.nb;
+		done = true;
 	}
 	return PVMEM_RES_DONE;
 }
@@ -304,7 +325,10 @@ static enum pvmem_result pvmem_isolate_failed(struct pvmem_ctl *ctl, bool nomem)
 
 /*
  * Unplug one run of plugged device blocks: isolate it if its memory block
- * is online, tell the device, then mark it unplugged.  If the device
+ * is online, tell the device, then mark it unplugged.  The request goes
+ * out without the map lock, so onlining elsewhere need not wait for the
+ * device; the memory block itself is marked in flight meanwhile, and the
+ * memory notifier refuses to online or offline it.  If the device
  * certainly did nothing, online memory goes back to Linux intact; if the
  * outcome is unknown it stays isolated and is marked unplugged, so Linux
  * never touches it again.  Called and returns with the map lock held.
@@ -321,12 +345,17 @@ static enum pvmem_result pvmem_unplug_run(struct pvmem_ctl *ctl,
 		if (rc)
 			return pvmem_isolate_failed(ctl, rc == -ENOMEM);
 	}
+	ctl->map->inflight = run->mb;
+	pvmem_unlock(ctl);
 	ans = pvmem_send_run(ctl, VIRTIO_MEM_REQ_UNPLUG, run);
+	pvmem_lock(ctl);
+	ctl->map->inflight = PVMEM_NO_MB;
 	if (pvmem_answer_untouched(ans)) {
 		if (online)
 			ctl->ops->release(ctl->be, run);
 		return pvmem_answer_result(ctl, ans);
 	}
+	pvmem_note_unknown(ctl, ans, run->nb);
 	pvmem_map_set(ctl->map, run->mb, run->sb, run->nb, false);
 	return pvmem_answer_result(ctl, ans);
 }
@@ -356,34 +385,26 @@ static u32 pvmem_unplug_singly(struct pvmem_ctl *ctl,
 }
 
 /*
- * Take a whole, fully plugged memory block out in one step: offline (if
- * online, migrating what is in use) and remove it; the UNPLUG it then owes
- * is sent by pvmem_settle_owed(), batched with its neighbours.  Only for
- * offline blocks and ZONE_MOVABLE ones with room for their data elsewhere:
- * long-term pinned pages cannot sit in ZONE_MOVABLE, so offlining there
- * ends; kernel zones go through pvmem_unplug_run() instead, whose
- * migration attempts are bounded.
+ * Take a memory block marked REMOVING out of Linux.  Offlining it, if it
+ * is online, cannot wait on a page in use: the memory notifier lets it
+ * go offline only if every page is free or fake-offline, so nothing has
+ * to migrate.  Once removed it owes the UNPLUG of whatever is still
+ * plugged (sent by pvmem_settle_owed(), batched with its neighbours); if
+ * it would not go, the memory layer has put it back in the state Linux
+ * has it in.  Called and returns without the map lock.
  */
-static enum pvmem_result pvmem_unplug_whole(struct pvmem_ctl *ctl, u32 mb,
-					    enum pvmem_mb_state state)
+static int pvmem_remove_marked(struct pvmem_ctl *ctl, u32 mb)
 {
-	if (state == PVMEM_MB_MOVABLE && !ctl->ops->room(ctl->be, mb))
-		return pvmem_isolate_failed(ctl, true);
-	if (ctl->ops->remove(ctl->be, mb))
-		return pvmem_isolate_failed(ctl, false);
-	pvmem_lock(ctl);
-	pvmem_set_mb(ctl, mb, PVMEM_MB_OWED);
-	pvmem_unlock(ctl);
-	return PVMEM_RES_DONE;
-}
+	int rc;
 
-static bool pvmem_is_whole(const struct pvmem_ctl *ctl,
-			   const struct pvmem_run *run)
-{
-	const enum pvmem_mb_state state = ctl->map->state[run->mb];
-
-	return run->sb == 0 && run->nb == ctl->lo.sbs_per_mb &&
-	       (state == PVMEM_MB_OFFLINE || state == PVMEM_MB_MOVABLE);
+	rc = ctl->ops->remove(ctl->be, mb);
+	if (!rc) {
+		pvmem_lock(ctl);
+		pvmem_set_mb(ctl, mb, ctl->map->nr_plugged[mb] ?
+			     PVMEM_MB_OWED : PVMEM_MB_UNUSED);
+		pvmem_unlock(ctl);
+	}
+	return rc;
 }
 
 /* Take added memory blocks with nothing plugged out of Linux. */
@@ -393,51 +414,68 @@ static enum pvmem_result pvmem_remove_empty(struct pvmem_ctl *ctl)
 	u32 mb;
 
 	for (;;) {
+		/* Marked under the same lock it was chosen under. */
 		pvmem_lock(ctl);
 		found = pvmem_plan_remove(ctl->map, &mb);
+		if (found)
+			pvmem_set_mb(ctl, mb, PVMEM_MB_REMOVING);
 		pvmem_unlock(ctl);
 		if (!found)
 			break;
-		/* An online block holds only fake-offline pages: quick. */
-		if (ctl->ops->remove(ctl->be, mb)) {
+		if (pvmem_remove_marked(ctl, mb)) {
 			pvmem_count(ctl, PVMEM_STAT_REMOVE_FAILED);
 			failed = true;
 			pvmem_lock(ctl);
 			pvmem_map_set_busy(ctl->map, mb);
 			pvmem_unlock(ctl);
-			continue;
 		}
-		pvmem_lock(ctl);
-		pvmem_set_mb(ctl, mb, PVMEM_MB_UNUSED);
-		pvmem_unlock(ctl);
 	}
 	return failed ? pvmem_retry(ctl, PVMEM_WHY_REMOVE) : PVMEM_RES_DONE;
 }
 
 /*
- * Unplug the run the planner chose: a whole block in one step if it can
- * go that way, else through the range allocator, one device block at a
- * time if the run will not go as a whole.  Return how many device blocks
- * went; @res says how the last attempt ended.
+ * May the run go by removing its memory block first, with no migration?
+ * It must be all that is plugged there, and the block offline, or online
+ * and (by a racy look) holding no page in use.  The memory notifier makes
+ * the final call when the block is about to go offline.  Map lock held.
+ */
+static bool pvmem_unplug_by_removal(struct pvmem_ctl *ctl,
+				    const struct pvmem_run *run)
+{
+	const struct pvmem_map *map = ctl->map;
+
+	if (run->nb != map->nr_plugged[run->mb])
+		return false;
+	return map->state[run->mb] == PVMEM_MB_OFFLINE ||
+	       (pvmem_mb_online(map, run->mb) && ctl->ops->idle(ctl->be, run->mb));
+}
+
+/*
+ * Unplug the run the planner chose.  If it is all a memory block holds
+ * and nothing there is in use, the block is removed first and unplugged
+ * after: no migration, no zeroing, and its UNPLUG joins its neighbours'.
+ * Otherwise online memory goes through the range allocator, as a whole
+ * run or, if that will not migrate, one device block at a time, and its
+ * memory block is removed once nothing in it is plugged.  Return how many
+ * device blocks went; @res says how the last attempt ended.
  */
 static u32 pvmem_unplug_one(struct pvmem_ctl *ctl, const struct pvmem_run *run,
 			    enum pvmem_result *res)
 {
-	enum pvmem_mb_state state;
 	u32 done;
 
 	pvmem_lock(ctl);
-	if (pvmem_is_whole(ctl, run)) {
-		state = ctl->map->state[run->mb];
+	if (pvmem_unplug_by_removal(ctl, run)) {
+		pvmem_set_mb(ctl, run->mb, PVMEM_MB_REMOVING);
 		pvmem_unlock(ctl);
-		*res = pvmem_unplug_whole(ctl, run->mb, state);
+		if (!pvmem_remove_marked(ctl, run->mb)) {
+			*res = PVMEM_RES_DONE;
+			return run->nb;
+		}
+		/* Something is in use after all: empty it first. */
 		pvmem_lock(ctl);
-		/* Would not offline (not for lack of room): run by run. */
-		if (*res != PVMEM_RES_DONE && ctl->why != PVMEM_WHY_ISOLATE_NOMEM)
-			*res = pvmem_unplug_run(ctl, run);
-	} else {
-		*res = pvmem_unplug_run(ctl, run);
 	}
+	*res = pvmem_unplug_run(ctl, run);
 	done = *res == PVMEM_RES_DONE ? run->nb : 0;
 	if (*res == PVMEM_RES_RETRY && ctl->why == PVMEM_WHY_ISOLATE_BUSY &&
 	    run->nb > 1)
@@ -457,14 +495,14 @@ static enum pvmem_result pvmem_unplug(struct pvmem_ctl *ctl, u64 want,
 				      bool online)
 {
 	enum pvmem_result res = PVMEM_RES_DONE, owed;
+	bool found, tried = false;
 	struct pvmem_run run;
-	bool found;
 	u32 done;
 
 	pvmem_ctl_set_state(ctl, PVMEM_DEV_UNPLUGGING);
 	while (want) {
-		/* A new request may have raised the target: start over. */
-		if (ctl->ops->config_changed(ctl->be)) {
+		/* A new request may have raised the target: as for plugging. */
+		if (tried && ctl->ops->config_changed(ctl->be)) {
 			res = PVMEM_RES_AGAIN;
 			break;
 		}
@@ -476,6 +514,7 @@ static enum pvmem_result pvmem_unplug(struct pvmem_ctl *ctl, u64 want,
 			break;
 		}
 		done = pvmem_unplug_one(ctl, &run, &res);
+		tried = true;
 		if (res != PVMEM_RES_DONE && !pvmem_skipped(ctl, res))
 			break;
 		res = PVMEM_RES_DONE;
@@ -512,19 +551,36 @@ static enum pvmem_result pvmem_unplug_leftovers(struct pvmem_ctl *ctl)
 	return PVMEM_RES_DONE;
 }
 
-/* Read and check the config; only a valid one is taken. */
+/*
+ * Read and check the config; only a valid one is taken.  Each read is
+ * one generation-consistent snapshot, but a device may still show a
+ * contradiction between two of its own updates (requested_size raised
+ * before usable_region_size): that is read again, then retried with
+ * backoff, and only marks the device broken if it lasts for
+ * PVMEM_CFG_BAD_PASSES passes.  A changed immutable field, or a
+ * plugged_size that disagrees with pvmem's, is not transient.
+ */
 static enum pvmem_result pvmem_update_config(struct pvmem_ctl *ctl)
 {
 	const u64 plugged = ctl->map->total_plugged * ctl->lo.block_size;
 	enum pvmem_cfg_err err;
 	struct pvmem_cfg cfg;
+	int reads;
 
-	ctl->ops->read_config(ctl->be, &cfg);
-	err = pvmem_cfg_check_update(&ctl->boot_cfg, &cfg, &ctl->lim);
-	if (err) {
+	for (reads = 0; reads < PVMEM_CFG_READS; reads++) {
+		ctl->ops->read_config(ctl->be, &cfg);
+		err = pvmem_cfg_check_update(&ctl->boot_cfg, &cfg, &ctl->lim);
+		if (!pvmem_cfg_err_mutable(err) && cfg.plugged_size == plugged)
+			break;
+	}
+	if (err && (!pvmem_cfg_err_mutable(err) ||
+		    ++ctl->cfg_bad >= PVMEM_CFG_BAD_PASSES)) {
 		pvmem_report(ctl, PVMEM_EV_CONFIG_REJECTED, err, 0, 0);
 		return pvmem_broken(ctl, pvmem_cfg_errstr(err));
 	}
+	if (err)
+		return pvmem_retry(ctl, PVMEM_WHY_CONFIG);
+	ctl->cfg_bad = 0;
 	if (cfg.plugged_size != plugged) {
 		pvmem_report(ctl, PVMEM_EV_PLUGGED_MISMATCH, cfg.plugged_size,
 			     plugged, 0);
@@ -564,6 +620,10 @@ enum pvmem_result pvmem_ctl_pass(struct pvmem_ctl *ctl)
 	if (res != PVMEM_RES_DONE)
 		return res;
 
+	/* Kicks from here on are for what this pass may not see. */
+	WRITE_ONCE(ctl->kicked, false);
+	/* The clear before the pass reads the map. */
+	smp_mb();
 	/* Every pass may try every memory block again. */
 	pvmem_lock(ctl);
 	pvmem_map_clear_busy(ctl->map);
@@ -611,6 +671,14 @@ unsigned int pvmem_ctl_settle(struct pvmem_ctl *ctl, enum pvmem_result res)
 		/* Waiting for onlining: the memory notifier kicks us. */
 		pvmem_ctl_set_state(ctl, res == PVMEM_RES_DONE ?
 				    PVMEM_DEV_IDLE : PVMEM_DEV_WAIT_ONLINE);
+		/*
+		 * A block onlined after the pass looked at offline_cap kicked
+		 * while we were still plugging: it is not lost.  Pairs with
+		 * the barrier in pvmem_ctl_kick().
+		 */
+		smp_mb();
+		if (res == PVMEM_RES_WAIT_ONLINE && READ_ONCE(ctl->kicked))
+			return 0;
 		return ctl->ops->config_changed(ctl->be) ? 0 : PVMEM_NO_PASS;
 	case PVMEM_RES_AGAIN:
 		return 0;
@@ -644,12 +712,99 @@ unsigned int pvmem_ctl_settle(struct pvmem_ctl *ctl, enum pvmem_result res)
  */
 bool pvmem_ctl_kick(struct pvmem_ctl *ctl)
 {
-	const enum pvmem_dev_state state = READ_ONCE(ctl->state);
+	enum pvmem_dev_state state;
 
+	/* Seen by pvmem_ctl_settle() if the pass is still running. */
+	WRITE_ONCE(ctl->kicked, true);
+	/* Pairs with the barrier in pvmem_ctl_settle() after it sets state. */
+	smp_mb();
+	state = READ_ONCE(ctl->state);
 	if (state != PVMEM_DEV_WAIT_ONLINE && state != PVMEM_DEV_RETRY &&
 	    state != PVMEM_DEV_LEFTOVERS)
 		return false;
 	WRITE_ONCE(ctl->retry_ms, READ_ONCE(ctl->knobs.retry_min_ms));
+	return true;
+}
+
+/*
+ * Isolate (@take) or give back every plugged run of memory block @mb
+ * below device block @limit.  Return the device block isolation failed
+ * at, or @limit.  Map lock held.
+ */
+static u32 pvmem_teardown_runs(struct pvmem_ctl *ctl, u32 mb, u32 limit,
+			       bool take)
+{
+	struct pvmem_run run = { .mb = mb };
+	u32 sb, end;
+
+	for (sb = 0; sb < limit; sb = end) {
+		for (end = sb + 1; end < limit &&
+		     pvmem_map_test(ctl->map, mb, sb, 1, true) ==
+		     pvmem_map_test(ctl->map, mb, end, 1, true); end++)
+			;
+		if (!pvmem_map_test(ctl->map, mb, sb, 1, true))
+			continue;
+		run.sb = sb;
+		run.nb = end - sb;
+		if (!take)
+			ctl->ops->release(ctl->be, &run);
+		else if (ctl->ops->isolate(ctl->be, &run))
+			return sb;
+	}
+	return limit;
+}
+
+/* Mark a memory block REMOVING and remove it: 0 or -errno. */
+static int pvmem_remove_mb(struct pvmem_ctl *ctl, u32 mb)
+{
+	pvmem_lock(ctl);
+	pvmem_set_mb(ctl, mb, PVMEM_MB_REMOVING);
+	pvmem_unlock(ctl);
+	return pvmem_remove_marked(ctl, mb);
+}
+
+/*
+ * Empty an online memory block with the range allocator (bounded) and
+ * forget its device blocks were plugged; on failure give back what was
+ * taken.  Return true if nothing in it is in use any more.
+ */
+static bool pvmem_teardown_empty(struct pvmem_ctl *ctl, u32 mb)
+{
+	struct pvmem_map *map = ctl->map;
+	const u32 sbs = map->sbs_per_mb;
+	bool ok = true;
+	u32 at;
+
+	pvmem_lock(ctl);
+	if (pvmem_mb_online(map, mb) && map->nr_plugged[mb]) {
+		at = pvmem_teardown_runs(ctl, mb, sbs, true);
+		ok = at == sbs;
+		if (ok)
+			pvmem_map_set(map, mb, 0, sbs, false);
+		else
+			pvmem_teardown_runs(ctl, mb, at, false);
+	}
+	pvmem_unlock(ctl);
+	return ok;
+}
+
+/*
+ * Teardown of a device that is not unplugged (broken, or memory that
+ * would not migrate): take what holds no page in use out of Linux and
+ * forget it is plugged.  An idle block goes as it is; one in use is
+ * emptied first; if that fails it stays: memory in use is never offlined
+ * "as is".  Return true if the block is out of Linux.
+ */
+static bool pvmem_teardown_mb(struct pvmem_ctl *ctl, u32 mb)
+{
+	if (pvmem_remove_mb(ctl, mb) &&
+	    (!pvmem_teardown_empty(ctl, mb) || pvmem_remove_mb(ctl, mb)))
+		return false;
+	pvmem_lock(ctl);
+	pvmem_map_set(ctl->map, mb, 0, ctl->map->sbs_per_mb, false);
+	if (ctl->map->state[mb] == PVMEM_MB_OWED)
+		pvmem_set_mb(ctl, mb, PVMEM_MB_UNUSED);
+	pvmem_unlock(ctl);
 	return true;
 }
 
@@ -658,8 +813,9 @@ bool pvmem_ctl_kick(struct pvmem_ctl *ctl)
  * @ctl: the device; the worker is stopped
  *
  * A working device gets everything unplugged first, the way a pass does
- * it (bounded migration); what is left (a broken device, or memory that
- * would not migrate) is offlined and removed as it is, and forgotten.
+ * it (bounded migration).  What is left (a broken device, or memory that
+ * would not migrate) is taken out of Linux if it holds no data, and
+ * forgotten; memory still in use stays.
  *
  * Context: process, may sleep.
  * Return: how many memory blocks Linux still holds.
@@ -680,14 +836,14 @@ u32 pvmem_ctl_teardown(struct pvmem_ctl *ctl)
 		if (map->state[mb] == PVMEM_MB_UNUSED)
 			continue;
 		/* Owed blocks are out of Linux already; UNPLUG_ALL follows. */
-		if (map->state[mb] != PVMEM_MB_OWED && ctl->ops->remove(ctl->be, mb)) {
+		if (map->state[mb] == PVMEM_MB_OWED) {
+			pvmem_lock(ctl);
+			pvmem_map_set(map, mb, 0, map->sbs_per_mb, false);
+			pvmem_set_mb(ctl, mb, PVMEM_MB_UNUSED);
+			pvmem_unlock(ctl);
+		} else if (!pvmem_teardown_mb(ctl, mb)) {
 			left++;
-			continue;
 		}
-		pvmem_lock(ctl);
-		pvmem_map_set(map, mb, 0, map->sbs_per_mb, false);
-		pvmem_set_mb(ctl, mb, PVMEM_MB_UNUSED);
-		pvmem_unlock(ctl);
 	}
 	return left;
 }

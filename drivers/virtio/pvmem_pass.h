@@ -81,6 +81,7 @@ enum pvmem_why {
 	PVMEM_WHY_ISOLATE_NOMEM, /* no room to migrate a range to (skipped) */
 	PVMEM_WHY_STUCK,	/* nothing more can be unplugged this pass */
 	PVMEM_WHY_REMOVE,	/* an empty memory block would not go */
+	PVMEM_WHY_CONFIG,	/* the config contradicts itself (for now) */
 	PVMEM_WHY_NR
 };
 
@@ -103,6 +104,8 @@ enum pvmem_stat {
 	PVMEM_STAT_REMOVE_FAILED,	/* empty memory blocks not yet removed */
 	PVMEM_STAT_PLUG_NOMEM,		/* plug passes paused for memory maps */
 	PVMEM_STAT_RETRIES,		/* backoff retries scheduled */
+	/* Device blocks of requests with no clean answer: kept from Linux. */
+	PVMEM_STAT_UNKNOWN_BLOCKS,
 	PVMEM_STAT_NR
 };
 
@@ -124,14 +127,20 @@ struct pvmem_backend_ops {
 	void (*set_state)(void *be, u32 mb, enum pvmem_mb_state state);
 	/* Add memory blocks [mb, mb + nr) to Linux: 0 or -errno. */
 	int (*add)(void *be, u32 mb, u32 nr);
-	/* Offline (if online) and remove one memory block: 0 or -errno. */
+	/*
+	 * Remove one memory block marked REMOVING, offlining it first if it
+	 * is online, which the memory layer refuses (-EBUSY) if any page of
+	 * it is in use: 0 or -errno.  On
+	 * failure the memory layer has set the block to the state Linux has
+	 * it in.
+	 */
 	int (*remove)(void *be, u32 mb);
 	/* locked: take plugged device blocks of an online block from Linux. */
 	int (*isolate)(void *be, const struct pvmem_run *run);
 	/* locked: hand device blocks of an online block to Linux. */
 	void (*release)(void *be, const struct pvmem_run *run);
-	/* Could what is in use in a memory block move elsewhere? */
-	bool (*room)(void *be, u32 mb);
+	/* locked: does an online block look free of pages in use (racy)? */
+	bool (*idle)(void *be, u32 mb);
 	/* How many memory blocks' memory maps fit now. */
 	u32 (*add_room)(void *be);
 
@@ -150,6 +159,11 @@ struct pvmem_knobs {
 /* Ranges the retry knobs are checked against. */
 #define PVMEM_RETRY_MS_MIN	10
 #define PVMEM_RETRY_MS_MAX	3600000
+
+/* Config reads per pass before a contradiction counts as a bad pass. */
+#define PVMEM_CFG_READS		3
+/* Bad passes in a row after which the device is marked broken. */
+#define PVMEM_CFG_BAD_PASSES	5
 
 /* Owed memory blocks that make pvmem send their UNPLUG (1 GiB at 128 MiB). */
 #define PVMEM_OWED_BATCH	8
@@ -172,9 +186,11 @@ struct pvmem_knobs {
  * @why: why the last pass asked for a retry
  * @broken_reason: why the device was marked broken (state BROKEN)
  * @retry_ms: the next backoff
+ * @kicked: pvmem_ctl_kick() ran since this pass began (memory got onlined)
+ * @cfg_bad: passes in a row whose config contradicted itself
  * @stats: counters, enum pvmem_stat
  *
- * All but @knobs belong to the worker: only it runs passes.  Others may
+ * All but @knobs and @kicked belong to the worker: only it runs passes.  Others may
  * read @state, @cfg and @stats racily for reporting.
  */
 struct pvmem_ctl {
@@ -190,6 +206,8 @@ struct pvmem_ctl {
 	enum pvmem_why why;
 	const char *broken_reason;
 	unsigned int retry_ms;
+	bool kicked;
+	unsigned int cfg_bad;
 	u64 stats[PVMEM_STAT_NR];
 };
 

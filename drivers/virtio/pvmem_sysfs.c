@@ -271,6 +271,10 @@ PVMEM_CTL_STAT(unplug_failed_nomem, PVMEM_STAT_ISOLATE_NOMEM);
 PVMEM_CTL_STAT(remove_failed, PVMEM_STAT_REMOVE_FAILED);
 PVMEM_CTL_STAT(plug_paused_nomem, PVMEM_STAT_PLUG_NOMEM);
 PVMEM_CTL_STAT(retries, PVMEM_STAT_RETRIES);
+/* Memory of requests without a clean answer: Linux never gets it back. */
+PVMEM_ATTR_U64(bytes_unknown, "%llu",
+	       pvmem_ctl_stat(&pv->ctl, PVMEM_STAT_UNKNOWN_BLOCKS) *
+	       pv->ctl.lo.block_size);
 
 static struct attribute *pvmem_stats_attrs[] = {
 	&dev_attr_requests_plug.attr,
@@ -289,6 +293,7 @@ static struct attribute *pvmem_stats_attrs[] = {
 	&dev_attr_remove_failed.attr,
 	&dev_attr_plug_paused_nomem.attr,
 	&dev_attr_retries.attr,
+	&dev_attr_bytes_unknown.attr,
 	NULL,
 };
 

@@ -26,6 +26,7 @@ TRACE_DEFINE_ENUM(PVMEM_MB_OFFLINE);
 TRACE_DEFINE_ENUM(PVMEM_MB_KERNEL);
 TRACE_DEFINE_ENUM(PVMEM_MB_MOVABLE);
 TRACE_DEFINE_ENUM(PVMEM_MB_OWED);
+TRACE_DEFINE_ENUM(PVMEM_MB_REMOVING);
 TRACE_DEFINE_ENUM(PVMEM_WHY_NONE);
 TRACE_DEFINE_ENUM(PVMEM_WHY_BUSY);
 TRACE_DEFINE_ENUM(PVMEM_WHY_NACK);
@@ -36,6 +37,7 @@ TRACE_DEFINE_ENUM(PVMEM_WHY_ISOLATE_BUSY);
 TRACE_DEFINE_ENUM(PVMEM_WHY_ISOLATE_NOMEM);
 TRACE_DEFINE_ENUM(PVMEM_WHY_STUCK);
 TRACE_DEFINE_ENUM(PVMEM_WHY_REMOVE);
+TRACE_DEFINE_ENUM(PVMEM_WHY_CONFIG);
 
 /* Enum values by name. */
 #define pvmem_show_req(v)	__print_symbolic(v,	\
@@ -59,7 +61,8 @@ TRACE_DEFINE_ENUM(PVMEM_WHY_REMOVE);
 	{ PVMEM_MB_OFFLINE, "offline" },	\
 	{ PVMEM_MB_KERNEL, "online_kernel" },	\
 	{ PVMEM_MB_MOVABLE, "online_movable" },	\
-	{ PVMEM_MB_OWED, "owed" })
+	{ PVMEM_MB_OWED, "owed" },	\
+	{ PVMEM_MB_REMOVING, "removing" })
 
 #define pvmem_show_why(v)	__print_symbolic(v,	\
 	{ PVMEM_WHY_NONE, "none" },	\
@@ -71,7 +74,8 @@ TRACE_DEFINE_ENUM(PVMEM_WHY_REMOVE);
 	{ PVMEM_WHY_ISOLATE_BUSY, "isolate_busy" },	\
 	{ PVMEM_WHY_ISOLATE_NOMEM, "isolate_nomem" },	\
 	{ PVMEM_WHY_STUCK, "unplug_stuck" },	\
-	{ PVMEM_WHY_REMOVE, "remove_failed" })
+	{ PVMEM_WHY_REMOVE, "remove_failed" },	\
+	{ PVMEM_WHY_CONFIG, "config_inconsistent" })
 
 /* A request goes to the device. */
 TRACE_EVENT(pvmem_request,

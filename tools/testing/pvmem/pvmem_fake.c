@@ -29,6 +29,9 @@ static void fake_fail(struct fake *f, const char *fmt, ...)
 	va_end(ap);
 }
 
+static int fake_do_offline(struct fake *f, u32 mb);
+static void fake_try_race(struct fake *f);
+
 static struct fake *to_fake(void *be)
 {
 	return be;
@@ -84,6 +87,11 @@ static void fake_read_config(void *be, struct pvmem_cfg *cfg)
 	f->changed = false;
 	*cfg = f->dev;
 	cfg->plugged_size = fake_dev_plugged(f) * f->dev.block_size;
+	/* Caught between raising requested_size and usable_region_size. */
+	if (f->torn_reads) {
+		f->torn_reads--;
+		cfg->usable_region_size = f->torn_usable;
+	}
 	if (f->corrupt_addr)
 		cfg->addr += f->dev.block_size;
 }
@@ -93,7 +101,7 @@ static bool fake_config_changed(void *be)
 	struct fake *f = to_fake(be);
 
 	fake_tick(f);
-	return f->changed;
+	return f->changed || f->storm;
 }
 
 static enum fake_act fake_act_for(struct fake *f)
@@ -181,6 +189,8 @@ static enum pvmem_answer fake_send(void *be, u16 type, u64 addr, u16 nb)
 		f->nr_type[type]++;
 	if (f->ctl.state == PVMEM_DEV_BROKEN)
 		fake_fail(f, "a request was sent to a broken device");
+	if (!f->locked)
+		fake_try_race(f);
 	switch (act) {
 	case FA_BUSY:
 		return PVMEM_ANS_BUSY;
@@ -257,18 +267,84 @@ static void fake_give_plugged(struct fake *f, u32 mb)
 		f->lx[i] = fake_map_plugged(f, i) ? LX_BUDDY : LX_OFF;
 }
 
+static bool fake_has_data(const struct fake *f, u32 mb)
+{
+	u64 i = (u64)mb * f->map.sbs_per_mb;
+	const u64 end = i + f->map.sbs_per_mb;
+
+	for (; i < end; i++)
+		if (f->lx[i] == LX_BUDDY)
+			return true;
+	return false;
+}
+
+/* Pages in use in plugged memory of @mb (data, pinned or not)? */
+static bool fake_in_use(const struct fake *f, u32 mb)
+{
+	return f->map.nr_plugged[mb] && (f->used[mb] || f->pinned[mb]);
+}
+
+/*
+ * Would the memory notifier refuse to online (@online) or offline @mb?
+ * It refuses a block with an UNPLUG in flight over it, onlining a block
+ * being removed, and offlining one being removed while any of it is
+ * plugged; and offlining one whose unplugged device blocks Linux uses,
+ * which pvmem must never let happen (the kernel would BUG there).
+ */
+static bool fake_refused(struct fake *f, u32 mb, bool online)
+{
+	const enum pvmem_mb_state st = f->map.state[mb];
+	u64 i = (u64)mb * f->map.sbs_per_mb;
+	const u64 end = i + f->map.sbs_per_mb;
+
+	if (f->map.inflight == mb)
+		return true;
+	/* A block being removed goes offline only if nothing is in use. */
+	if (st == PVMEM_MB_REMOVING && (online || fake_in_use(f, mb)))
+		return true;
+	for (; !online && i < end; i++) {
+		if (!fake_map_plugged(f, i) && f->lx[i] == LX_BUDDY) {
+			fake_fail(f, "offlining memory block %u: device block %llu %s",
+				  mb, (unsigned long long)i,
+				  "is unplugged in the map but in use");
+			return true;
+		}
+	}
+	return false;
+}
+
 /* The memory notifier and the callback, as onlining runs them. */
 static int fake_do_online(struct fake *f, u32 mb, bool movable)
 {
 	const enum pvmem_mb_state to = movable ? PVMEM_MB_MOVABLE : PVMEM_MB_KERNEL;
 
-	if (!f->added[mb] || !pvmem_mb_transition_ok(f->map.state[mb], to))
+	if (!f->added[mb] || f->zone[mb])
+		return -EINVAL;
+	if (fake_refused(f, mb, true))
+		return -EBUSY;
+	if (!pvmem_mb_transition_ok(f->map.state[mb], to))
 		return -EINVAL;
 	pvmem_map_set_state(&f->map, mb, to);
+	f->zone[mb] = movable ? FZ_MOVABLE : FZ_KERNEL;
 	fake_give_plugged(f, mb);
 	if (pvmem_ctl_kick(&f->ctl))
 		f->kicks++;
 	return 0;
+}
+
+/* A user (or another agent) tries to online or offline a block. */
+static void fake_try_race(struct fake *f)
+{
+	int rc;
+
+	if (f->race_mb == PVMEM_NO_MB)
+		return;
+	rc = f->race_online ? fake_do_online(f, f->race_mb, true) :
+			      fake_do_offline(f, f->race_mb);
+	if (rc == -EBUSY)
+		f->races_refused++;
+	else if (!rc)
+		f->races_done++;
 }
 
 int fake_online(struct fake *f, u32 mb, bool movable)
@@ -278,19 +354,26 @@ int fake_online(struct fake *f, u32 mb, bool movable)
 	return fake_do_online(f, mb, movable);
 }
 
-/* Offlining: what is in use migrates away; the rest was held back. */
+/*
+ * Offlining: what is in use migrates away (a user's offlining of pinned
+ * memory fails, after a while); the rest was held back.
+ */
 static int fake_do_offline(struct fake *f, u32 mb)
 {
 	u64 i = (u64)mb * f->map.sbs_per_mb;
 	const u64 end = i + f->map.sbs_per_mb;
 
-	if (!fake_online_state(f->map.state[mb]))
+	if (!f->added[mb] || !f->zone[mb])
 		return -EINVAL;
-	if (f->pinned[mb])
+	if (fake_refused(f, mb, false))
+		return -EBUSY;
+	if (f->pinned[mb] && fake_has_data(f, mb))
 		return -EBUSY;
 	for (; i < end; i++)
 		f->lx[i] = LX_OFF;
-	pvmem_map_set_state(&f->map, mb, PVMEM_MB_OFFLINE);
+	f->zone[mb] = FZ_OFF;
+	if (f->map.state[mb] != PVMEM_MB_REMOVING)
+		pvmem_map_set_state(&f->map, mb, PVMEM_MB_OFFLINE);
 	return 0;
 }
 
@@ -330,6 +413,7 @@ static int fake_add(void *be, u32 mb, u32 nr)
 		if (f->nadd < FAKE_LOG)
 			f->add_log[f->nadd++] = i;
 		f->added[i] = 1;
+		f->zone[i] = FZ_OFF;
 		memset(f->lx + (u64)i * f->map.sbs_per_mb, LX_OFF, f->map.sbs_per_mb);
 		if (f->auto_online)
 			fake_do_online(f, i, !f->kernel_zone);
@@ -337,37 +421,36 @@ static int fake_add(void *be, u32 mb, u32 nr)
 	return 0;
 }
 
-static bool fake_has_data(const struct fake *f, u32 mb)
-{
-	u64 i = (u64)mb * f->map.sbs_per_mb;
-	const u64 end = i + f->map.sbs_per_mb;
-
-	for (; i < end; i++)
-		if (f->lx[i] == LX_BUDDY)
-			return true;
-	return false;
-}
-
 static int fake_remove(void *be, u32 mb)
 {
 	struct fake *f = to_fake(be);
-	int rc;
+	static const u8 back[] = {
+		[FZ_OFF] = PVMEM_MB_OFFLINE,
+		[FZ_KERNEL] = PVMEM_MB_KERNEL,
+		[FZ_MOVABLE] = PVMEM_MB_MOVABLE,
+	};
+	int rc = 0;
 
 	fake_tick(f);
 	fake_need_lock(f, false, "remove");
-	if (!f->added[mb]) {
-		fake_fail(f, "remove of memory block %u, which is not added", mb);
+	if (!f->added[mb] || f->map.state[mb] != PVMEM_MB_REMOVING) {
+		fake_fail(f, "remove of memory block %u while %s%s", mb,
+			  pvmem_mb_state_name(f->map.state[mb]),
+			  f->added[mb] ? "" : ", not added");
 		return -EINVAL;
 	}
-	if (fake_online_state(f->map.state[mb])) {
-		/* 6.1 would retry migrating a pinned page for ever. */
-		if (f->pinned[mb] && fake_has_data(f, mb))
-			f->hang_risk++;
-		if (f->no_room && fake_has_data(f, mb))
-			return -EBUSY;
+	/* Between marking and removal, a user may try its luck. */
+	fake_try_race(f);
+	if (f->fail_remove) {
+		f->fail_remove--;
+		rc = -EBUSY;
+	} else if (f->zone[mb]) {
 		rc = fake_do_offline(f, mb);
-		if (rc)
-			return rc;
+	}
+	if (rc) {
+		/* The memory layer puts it back as Linux has it. */
+		pvmem_map_set_state(&f->map, mb, back[f->zone[mb]]);
+		return rc;
 	}
 	if (f->nremove < FAKE_LOG)
 		f->remove_log[f->nremove++] = mb;
@@ -380,7 +463,7 @@ static bool fake_run_ok(struct fake *f, const struct pvmem_run *run,
 			const char *op)
 {
 	if (run->sb + run->nb > f->map.sbs_per_mb || !run->nb ||
-	    !fake_online_state(f->map.state[run->mb])) {
+	    !fake_online_state(f->map.state[run->mb]) || !f->zone[run->mb]) {
 		fake_fail(f, "%s of %u+%u+%u outside one online memory block", op,
 			  run->mb, run->sb, run->nb);
 		return false;
@@ -406,6 +489,7 @@ static int fake_isolate(void *be, const struct pvmem_run *run)
 		return -EBUSY;
 	if (f->no_room)
 		return -ENOMEM;
+	f->isolations++;
 	memset(f->lx + first, LX_OFF, run->nb);
 	return 0;
 }
@@ -421,12 +505,13 @@ static void fake_release(void *be, const struct pvmem_run *run)
 		memset(f->lx + first, LX_BUDDY, run->nb);
 }
 
-static bool fake_room(void *be, u32 mb)
+static bool fake_idle(void *be, u32 mb)
 {
 	struct fake *f = to_fake(be);
 
 	fake_tick(f);
-	return !f->no_room;
+	fake_need_lock(f, true, "idle");
+	return f->stale_idle || !fake_in_use(f, mb);
 }
 
 static u32 fake_add_room(void *be)
@@ -456,7 +541,7 @@ static const struct pvmem_backend_ops fake_ops = {
 	.remove = fake_remove,
 	.isolate = fake_isolate,
 	.release = fake_release,
-	.room = fake_room,
+	.idle = fake_idle,
 	.add_room = fake_add_room,
 	.report = fake_report,
 };
@@ -483,6 +568,11 @@ static void fake_check_device(struct fake *f)
 		}
 	}
 	for (i = 0; i < fake_sbs(f); i++) {
+		if (f->lx[i] == LX_BUDDY && !fake_map_plugged(f, i)) {
+			fake_fail(f, "Linux uses device block %llu, unplugged in the map",
+				  (unsigned long long)i);
+			return;
+		}
 		if (f->lx[i] == LX_BUDDY && !f->dev_plugged[i + f->map_offset]) {
 			fake_fail(f, "Linux holds device block %llu, which is unplugged",
 				  (unsigned long long)i);
@@ -514,15 +604,20 @@ static void fake_check_map(struct fake *f)
 		if ((st == PVMEM_MB_UNUSED || st == PVMEM_MB_OWED) && f->added[mb])
 			fake_fail(f, "memory block %u is %s but added", mb,
 				  pvmem_mb_state_name(st));
-		if ((st == PVMEM_MB_OFFLINE || fake_online_state(st)) && !f->added[mb])
+		if ((st == PVMEM_MB_OFFLINE || fake_online_state(st) ||
+		     st == PVMEM_MB_REMOVING) && !f->added[mb])
 			fake_fail(f, "memory block %u is %s but not added", mb,
 				  pvmem_mb_state_name(st));
 		if (st == PVMEM_MB_UNUSED && n)
 			fake_fail(f, "memory block %u unused with %u plugged", mb, n);
 		/* Between passes nothing is half done. */
-		if (st == PVMEM_MB_ADDING || (st == PVMEM_MB_OWED && !n))
+		if (st == PVMEM_MB_ADDING || st == PVMEM_MB_REMOVING ||
+		    (st == PVMEM_MB_OWED && !n))
 			fake_fail(f, "memory block %u left %s with %u plugged", mb,
 				  pvmem_mb_state_name(st), n);
+		if (f->added[mb] && !!f->zone[mb] != fake_online_state(st))
+			fake_fail(f, "memory block %u is %s, Linux has it %s", mb,
+				  pvmem_mb_state_name(st), f->zone[mb] ? "online" : "offline");
 		for (i = (u64)mb * map->sbs_per_mb; i < (u64)(mb + 1) * map->sbs_per_mb; i++) {
 			if (f->lx[i] == LX_BUDDY && !fake_online_state(st))
 				fake_fail(f, "memory block %u is %s, yet Linux uses it", mb,
@@ -534,6 +629,8 @@ static void fake_check_map(struct fake *f)
 					  (unsigned long long)i);
 		}
 	}
+	if (map->inflight != PVMEM_NO_MB)
+		fake_fail(f, "memory block %u left in flight", map->inflight);
 	for (s = 0; s < PVMEM_MB_STATE_NR; s++)
 		if (count[s] != map->count[s])
 			fake_fail(f, "%u memory blocks %s, counted %u", count[s],
@@ -600,12 +697,15 @@ int fake_init(struct fake *f, u64 region, u64 block, u64 usable)
 	f->lx = calloc(1, (u64)f->ctl.lo.nb_mb * f->ctl.lo.sbs_per_mb + 1);
 	f->added = calloc(1, f->ctl.lo.nb_mb);
 	f->pinned = calloc(1, f->ctl.lo.nb_mb);
+	f->zone = calloc(1, f->ctl.lo.nb_mb);
+	f->used = calloc(1, f->ctl.lo.nb_mb);
 	if (!f->map_mem || !f->dev_plugged || !f->unknown || !f->lx ||
-	    !f->added || !f->pinned)
+	    !f->added || !f->pinned || !f->zone || !f->used)
 		return -ENOMEM;
 	pvmem_map_init(&f->map, f->ctl.lo.nb_mb, f->ctl.lo.sbs_per_mb, f->map_mem);
 	f->auto_online = true;
 	f->add_room = ~0U;
+	f->race_mb = PVMEM_NO_MB;
 	/* A pass touches each device and memory block a few times at most. */
 	f->pass_limit = 40 * (fake_sbs(f) + f->map.nb_mb) + 200;
 	return 0;
@@ -619,12 +719,23 @@ void fake_free(struct fake *f)
 	free(f->lx);
 	free(f->added);
 	free(f->pinned);
+	free(f->zone);
+	free(f->used);
 }
 
 void fake_request(struct fake *f, u64 bytes)
 {
 	f->dev.requested_size = bytes;
 	f->changed = true;
+}
+
+void fake_grow(struct fake *f, u64 bytes, int torn)
+{
+	f->torn_usable = f->dev.usable_region_size;
+	f->torn_reads = torn;
+	if (f->dev.usable_region_size < bytes)
+		f->dev.usable_region_size = bytes;
+	fake_request(f, bytes);
 }
 
 void fake_script(struct fake *f, long n, enum fake_act act)

@@ -41,6 +41,13 @@ enum fake_lx {
 	LX_BUDDY,	/* in the page allocator: Linux may use it */
 };
 
+/* Linux's view of a memory block (the map's may say REMOVING). */
+enum fake_zone {
+	FZ_OFF,		/* offline, or not added */
+	FZ_KERNEL,	/* online in a kernel zone */
+	FZ_MOVABLE,	/* online in ZONE_MOVABLE */
+};
+
 #define FAKE_SCRIPT	16
 #define FAKE_LOG	1024
 
@@ -65,6 +72,10 @@ struct fake {
 	long sends_locked;		/* ... with the map lock held */
 	long nr_type[PVMEM_REQ_NR];
 
+	/* The next torn_reads config reads see usable_region_size torn_usable. */
+	int torn_reads;
+	u64 torn_usable;
+
 	/* Config change before backend call number change_at (from 1). */
 	long change_at;
 	u64 change_to;
@@ -73,12 +84,24 @@ struct fake {
 	unsigned char *lx;		/* enum fake_lx per map block */
 	unsigned char *added;		/* per memory block */
 	unsigned char *pinned;		/* per memory block */
+	unsigned char *zone;		/* enum fake_zone per memory block */
+	unsigned char *used;		/* data in its plugged memory (movable) */
+	bool stale_idle;		/* idle() says idle even when in use */
+	bool storm;			/* config_changed() always says yes */
+	long isolations;		/* runs isolated */
 	bool auto_online;		/* hot-added memory goes online */
 	bool kernel_zone;		/* ... to a kernel zone, not movable */
 	bool no_room;			/* nowhere to migrate to */
 	u32 add_room;			/* memory maps that fit (~0U: any) */
 	int fail_add;			/* additions to fail */
-	long hang_risk;			/* removals of online pinned blocks */
+	int fail_remove;		/* removals to fail */
+	/*
+	 * At every request and removal: try to online (or offline) race_mb,
+	 * as a user would.
+	 */
+	u32 race_mb;			/* PVMEM_NO_MB: nobody tries */
+	bool race_online;
+	long races_refused, races_done;
 	long kicks;			/* onlining asked the worker to run */
 	u32 add_log[FAKE_LOG];		/* memory blocks in the order added */
 	u32 remove_log[FAKE_LOG];	/* ... and removed */
@@ -99,6 +122,11 @@ int fake_init(struct fake *f, u64 region, u64 block, u64 usable);
 void fake_free(struct fake *f);
 /* The host asks for @bytes (config interrupt). */
 void fake_request(struct fake *f, u64 bytes);
+/*
+ * The host asks for @bytes, raising the usable region to it if needed;
+ * the next @torn config reads still see the old usable region.
+ */
+void fake_grow(struct fake *f, u64 bytes, int torn);
 /* Answer the @n-th request from now (0: the next) with @act. */
 void fake_script(struct fake *f, long n, enum fake_act act);
 /*

@@ -142,7 +142,7 @@ static void fuzz_passes(const uint8_t *p, size_t n)
 		const uint8_t op = p[i], arg = p[i + 1];
 
 		mb = arg % f.map.nb_mb;
-		switch (op % 13) {
+		switch (op % 15) {
 		case 0:	/* the host asks for a size within the usable region */
 			fake_request(&f, (f.dev.usable_region_size / 255 * arg) & ~(bs - 1));
 			break;
@@ -152,11 +152,13 @@ static void fuzz_passes(const uint8_t *p, size_t n)
 		case 2:
 			fake_script(&f, arg % 4, (enum fake_act)(arg / 4 % FA_NR));
 			break;
-		case 3:
-			f.pinned[mb] = !f.pinned[mb];
+		case 3:	/* data in the block: none, movable, pinned */
+			f.pinned[mb] = arg & 0x40;
+			f.used[mb] = arg & 0x20;
 			break;
 		case 4:
 			f.no_room = arg & 1;
+			f.stale_idle = arg & 2;
 			break;
 		case 5:
 			f.add_room = arg & 0x80 ? ~0U : arg % 4;
@@ -188,16 +190,26 @@ static void fuzz_passes(const uint8_t *p, size_t n)
 				f.dev.usable_region_size = f.dev.region_size;
 			f.changed = true;
 			break;
+		case 13:	/* a user on- or offlines a block at every request */
+			f.race_mb = arg & 0x80 ? PVMEM_NO_MB : mb;
+			f.race_online = arg & 1;
+			break;
+		case 14:
+			f.fail_remove = arg % 3;
+			break;
 		}
 		fuzz_check(&f, i / 2);
 	}
 	/* Let every backoff run out, then unbind. */
 	f.change_at = 0;
+	f.race_mb = PVMEM_NO_MB;
 	f.nscript = 0;
 	fake_run(&f, 8);
 	fuzz_check(&f, ~(size_t)0);
-	pvmem_ctl_teardown(&f.ctl);
-	if (f.ctl.state == PVMEM_DEV_BROKEN)
+	/* As pvmem_remove() does: UNPLUG_ALL if nothing is left in Linux. */
+	if (!pvmem_ctl_teardown(&f.ctl) && f.ctl.state != PVMEM_DEV_BROKEN)
+		f.ctl.ops->send(&f, VIRTIO_MEM_REQ_UNPLUG_ALL, 0, 0);
+	else
 		memset(f.unknown, 1, f.dev_blocks);	/* abandoned to the host */
 	fuzz_check(&f, ~(size_t)0);
 	fake_free(&f);

@@ -337,9 +337,17 @@ TEST(block_transitions)
 	EXPECT_FALSE(pvmem_map_set_state(&map, 0, PVMEM_MB_UNUSED));
 	EXPECT_FALSE(pvmem_map_set_state(&map, 0, PVMEM_MB_OWED));
 	EXPECT_FALSE(pvmem_map_set_state(&map, 0, PVMEM_MB_MOVABLE));
+	EXPECT_TRUE(pvmem_map_set_state(&map, 0, PVMEM_MB_REMOVING));
+	EXPECT_TRUE(pvmem_map_set_state(&map, 0, PVMEM_MB_KERNEL));
 	EXPECT_TRUE(pvmem_map_set_state(&map, 0, PVMEM_MB_OFFLINE));
+	/* Offline memory is removed through REMOVING only, plugged or not. */
+	EXPECT_FALSE(pvmem_map_set_state(&map, 0, PVMEM_MB_OWED));
+	pvmem_map_set(&map, 0, 0, 1, true);
+	EXPECT_TRUE(pvmem_map_set_state(&map, 0, PVMEM_MB_REMOVING));
+	EXPECT_FALSE(pvmem_map_set_state(&map, 0, PVMEM_MB_ADDING));
 	EXPECT_TRUE(pvmem_map_set_state(&map, 0, PVMEM_MB_OWED));
 	EXPECT_FALSE(pvmem_map_set_state(&map, 0, PVMEM_MB_OFFLINE));
+	pvmem_map_set(&map, 0, 0, 1, false);
 	EXPECT_TRUE(pvmem_map_set_state(&map, 0, PVMEM_MB_UNUSED));
 	EXPECT_TRUE(pvmem_map_set_state(&map, 1, PVMEM_MB_ADDING));
 	EXPECT_TRUE(pvmem_map_set_state(&map, 1, PVMEM_MB_OWED));
@@ -541,6 +549,15 @@ TEST(request_cap_is_16_bits)
 	ASSERT_EQ(PVMEM_RES_DONE, fake_run(&f, 50));
 	ASSERT_AT(&f, 0);
 	EXPECT_LE((long)(n / 65535 + 1), f.nr_type[VIRTIO_MEM_REQ_UNPLUG]);
+	/* Offline blocks are removed first and owe their UNPLUG in batches. */
+	f.auto_online = false;
+	fake_request(&f, GiB);
+	ASSERT_EQ(PVMEM_RES_DONE, fake_run(&f, 50));
+	ASSERT_AT(&f, n);
+	fake_request(&f, 0);
+	ASSERT_EQ(PVMEM_RES_DONE, fake_run(&f, 50));
+	ASSERT_AT(&f, 0);
+	EXPECT_EQ(16U, f.map.count[PVMEM_MB_UNUSED]);
 	fake_free(&f);
 }
 
@@ -623,13 +640,15 @@ TEST_F(fake, owed_unplug_spans_memory_blocks)
 {
 	struct fake *f = &self->f;
 	struct pvmem_run run;
+	u32 mb;
 
 	f->auto_online = false;
 	ASSERT_EQ(PVMEM_RES_DONE, want(f, 5 * 64));
 	EXPECT_FALSE(pvmem_plan_owed(&f->map, &run));
-	ASSERT_TRUE(pvmem_map_set_state(&f->map, 1, PVMEM_MB_OWED));
-	ASSERT_TRUE(pvmem_map_set_state(&f->map, 2, PVMEM_MB_OWED));
-	ASSERT_TRUE(pvmem_map_set_state(&f->map, 4, PVMEM_MB_OWED));
+	for (mb = 1; mb < 5; mb += 1 + (mb == 2)) {
+		ASSERT_TRUE(pvmem_map_set_state(&f->map, mb, PVMEM_MB_REMOVING));
+		ASSERT_TRUE(pvmem_map_set_state(&f->map, mb, PVMEM_MB_OWED));
+	}
 	/* Blocks 1 and 2 in one request; block 4 is not adjacent. */
 	ASSERT_TRUE(pvmem_plan_owed(&f->map, &run));
 	EXPECT_EQ(1U, run.mb);
@@ -656,7 +675,10 @@ TEST_F(fake, unplug_everything_exactly)
 	unplugs = f->nr_type[VIRTIO_MEM_REQ_UNPLUG];
 	ASSERT_EQ(PVMEM_RES_DONE, want(f, 1024));
 	ASSERT_AT(f, 1024);
-	/* The 3-block remainder, then 16 whole blocks in two owed batches. */
+	/*
+	 * The 3-block remainder, then 16 idle whole blocks, removed first
+	 * and unplugged in two batches of 8.
+	 */
 	EXPECT_EQ(3, f->nr_type[VIRTIO_MEM_REQ_UNPLUG] - unplugs);
 	EXPECT_EQ(16U, f->map.count[PVMEM_MB_MOVABLE]);
 	ASSERT_EQ(PVMEM_RES_DONE, want(f, 0));
@@ -900,6 +922,8 @@ TEST_F(fake, no_room_to_migrate)
 	struct fake *f = &self->f;
 
 	ASSERT_EQ(PVMEM_RES_DONE, want(f, 2 * 64 + 3));
+	/* Data in all three blocks: it must move first. */
+	memset(f->used, 1, 3);
 	f->no_room = true;
 	EXPECT_EQ(PVMEM_RES_RETRY, want(f, 0));
 	ASSERT_AT(f, 2 * 64 + 3);
@@ -1012,11 +1036,259 @@ TEST_F(fake, teardown_leaves_what_will_not_go)
 
 	ASSERT_EQ(PVMEM_RES_DONE, want(f, 2 * 64));
 	f->pinned[1] = 1;
+	f->used[0] = 1;
 	f->no_room = true;
-	/* Block 1 will not migrate and cannot be removed: Linux keeps it. */
+	/*
+	 * Block 1 will not migrate, block 0's data has nowhere to go: Linux
+	 * keeps both, in use.
+	 */
 	EXPECT_EQ(2U, pvmem_ctl_teardown(&f->ctl));
 	ASSERT_TRUE(fake_check(f)) TH_LOG("%s", f->err);
 	EXPECT_EQ(128U, fake_dev_plugged(f));
+}
+
+/*
+ * Memory in use is never offlined: a pinned, fully plugged movable block
+ * is left in Linux (the fake fails if pvmem offlines a block that holds
+ * data: 6.1's offline_pages() would migrate for ever), and goes once the
+ * pin is gone.
+ */
+TEST_F(fake, pinned_block_never_offlined)
+{
+	struct fake *f = &self->f;
+
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 64));
+	f->pinned[0] = 1;
+	EXPECT_EQ(PVMEM_RES_RETRY, want(f, 0));
+	ASSERT_AT(f, 64);
+	EXPECT_EQ(PVMEM_MB_MOVABLE, f->map.state[0]);
+	EXPECT_EQ(0, f->nremove);
+	EXPECT_LT(0, f->ctl.stats[PVMEM_STAT_ISOLATE_BUSY]);
+	/* Teardown leaves it too: in use, not offlined "as is". */
+	EXPECT_EQ(1U, pvmem_ctl_teardown(&f->ctl));
+	ASSERT_TRUE(fake_check(f)) TH_LOG("%s", f->err);
+	EXPECT_EQ(0, f->nremove);
+	f->pinned[0] = 0;
+}
+
+/*
+ * A memory block in use is emptied with the range allocator and
+ * unplugged first, then removed with nothing plugged; an idle one is
+ * removed first, as a whole, and unplugged after.
+ */
+TEST_F(fake, block_in_use_emptied_before_removal)
+{
+	struct fake *f = &self->f;
+	long isolations;
+
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 3 * 64));
+	f->used[2] = 1;
+	isolations = f->isolations;
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 64));
+	ASSERT_AT(f, 64);
+	EXPECT_EQ(2, f->nremove);
+	/* Block 2 (in use) was isolated; block 1 (idle) was not. */
+	EXPECT_EQ(1, f->isolations - isolations);
+	EXPECT_EQ(PVMEM_MB_UNUSED, f->map.state[1]);
+	EXPECT_EQ(PVMEM_MB_UNUSED, f->map.state[2]);
+}
+
+/*
+ * The idle check is racy: a block that looked idle but is not by the
+ * time it would go offline is refused by the notifier, and emptied first
+ * instead, in the same pass.
+ */
+TEST_F(fake, block_that_looked_idle_is_emptied_instead)
+{
+	struct fake *f = &self->f;
+
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 2 * 64));
+	f->used[1] = 1;
+	f->stale_idle = true;
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 64));
+	ASSERT_AT(f, 64);
+	EXPECT_EQ(1, f->isolations);
+	EXPECT_EQ(1, f->nremove);
+	EXPECT_EQ(PVMEM_MB_UNUSED, f->map.state[1]);
+	EXPECT_EQ(0U, f->ctl.stats[PVMEM_STAT_REMOVE_FAILED]);
+}
+
+/*
+ * While an UNPLUG over a memory block awaits the device, Linux may not
+ * offline or online that block: its isolated pages are neither plugged
+ * nor unplugged yet.  Other blocks may.
+ */
+TEST_F(fake, block_in_flight_refuses_onlining_and_offlining)
+{
+	struct fake *f = &self->f;
+
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 2 * 64));
+	f->race_mb = 1;
+	f->race_online = false;
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 64 + 32));
+	ASSERT_AT(f, 64 + 32);
+	EXPECT_LT(0, f->races_refused);
+	EXPECT_EQ(0, f->races_done);
+	/* Block 0 is not in flight when block 1 is: its offlining goes. */
+	f->race_mb = 0;
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 64));
+	ASSERT_AT(f, 64);
+	EXPECT_EQ(1, f->races_done);
+	EXPECT_EQ(PVMEM_MB_OFFLINE, f->map.state[0]);
+}
+
+/*
+ * An offline block chosen for removal is REMOVING before it goes: a user
+ * cannot online it (to a kernel zone, say) in between.
+ */
+TEST_F(fake, block_being_removed_refuses_onlining)
+{
+	struct fake *f = &self->f;
+
+	f->auto_online = false;
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 2 * 64));
+	f->race_mb = 1;
+	f->race_online = true;
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 64));
+	ASSERT_AT(f, 64);
+	EXPECT_LT(0, f->races_refused);
+	EXPECT_EQ(0, f->races_done);
+	EXPECT_EQ(PVMEM_MB_UNUSED, f->map.state[1]);
+}
+
+/* A removal that fails leaves the block as Linux has it, and is retried. */
+TEST_F(fake, failed_removal_is_retried)
+{
+	struct fake *f = &self->f;
+
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 2 * 64));
+	/* In use: isolated and unplugged, then the empty block's removal. */
+	f->used[1] = 1;
+	f->fail_remove = 1;
+	EXPECT_EQ(PVMEM_RES_RETRY, want(f, 64));
+	EXPECT_EQ(PVMEM_WHY_REMOVE, f->ctl.why);
+	ASSERT_AT(f, 64);
+	EXPECT_EQ(PVMEM_MB_MOVABLE, f->map.state[1]);
+	EXPECT_EQ(0U, f->map.nr_plugged[1]);
+	EXPECT_EQ(1U, f->ctl.stats[PVMEM_STAT_REMOVE_FAILED]);
+	ASSERT_EQ(PVMEM_RES_DONE, fake_run(f, 5));
+	EXPECT_EQ(PVMEM_MB_UNUSED, f->map.state[1]);
+}
+
+/*
+ * A PLUG or UNPLUG without a clean answer: the blocks never reach Linux
+ * again, and they are counted.
+ */
+TEST_F(fake, unknown_outcome_blocks_stay_away)
+{
+	struct fake *f = &self->f;
+
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 64));
+	fake_script(f, 0, FA_LATE);
+	EXPECT_EQ(PVMEM_RES_BROKEN, want(f, 32));
+	ASSERT_TRUE(fake_check(f)) TH_LOG("%s", f->err);
+	EXPECT_EQ(32U, f->ctl.stats[PVMEM_STAT_UNKNOWN_BLOCKS]);
+	EXPECT_EQ(32U, fake_usable(f));
+	fake_free(f);
+	ASSERT_EQ(0, fake_init(f, 16 * GiB, 2 * MiB, 8 * GiB));
+	fake_script(f, 0, FA_NEVER);
+	EXPECT_EQ(PVMEM_RES_BROKEN, want(f, 64));
+	ASSERT_TRUE(fake_check(f)) TH_LOG("%s", f->err);
+	EXPECT_EQ(64U, f->ctl.stats[PVMEM_STAT_UNKNOWN_BLOCKS]);
+	EXPECT_EQ(0U, fake_usable(f));
+}
+
+/*
+ * A block onlined after a pass looked at offline_cap but before it
+ * settled into waiting for onlining kicks a worker that is not waiting
+ * yet: the kick must not be lost, plugging goes on to the request.
+ */
+TEST_F(fake, onlining_during_a_pass_is_never_lost)
+{
+	struct fake *f = &self->f;
+	enum pvmem_result res;
+	u32 mb;
+
+	f->auto_online = false;
+	f->ctl.knobs.offline_cap = 2 * 128 * MiB;
+	fake_request(f, 3 * 128 * MiB);
+	res = pvmem_ctl_pass(&f->ctl);
+	ASSERT_EQ(PVMEM_RES_WAIT_ONLINE, res);
+	ASSERT_EQ(PVMEM_DEV_PLUGGING, f->ctl.state);
+	/* The pass has not settled: the worker is not waiting yet. */
+	for (mb = 0; !f->added[mb] || f->zone[mb]; mb++)
+		;
+	ASSERT_EQ(0, fake_online(f, mb, true));
+	EXPECT_EQ(0, f->kicks);
+	EXPECT_EQ(0U, pvmem_ctl_settle(&f->ctl, res));
+	ASSERT_EQ(PVMEM_RES_DONE, fake_run(f, 5));
+	ASSERT_AT(f, 3 * 64);
+}
+
+/* A storm of config interrupts still lets every pass get somewhere. */
+TEST_F(fake, config_storm_cannot_livelock)
+{
+	struct fake *f = &self->f;
+
+	f->storm = true;
+	fake_request(f, 20 * 64 * BLK);
+	fake_run(f, 50);
+	EXPECT_EQ(20U * 64, fake_dev_plugged(f));
+	fake_request(f, 0);
+	fake_run(f, 50);
+	EXPECT_EQ(0U, fake_dev_plugged(f));
+	f->storm = false;
+	fake_run(f, 5);
+	ASSERT_AT(f, 0);
+}
+
+/* BUSY to the give-back after a failed hot-add: owed, sent again. */
+TEST_F(fake, busy_give_back_stays_owed)
+{
+	struct fake *f = &self->f;
+
+	f->fail_add = 1;
+	fake_script(f, 1, FA_BUSY);
+	EXPECT_EQ(PVMEM_RES_RETRY, want(f, 64));
+	EXPECT_EQ(PVMEM_WHY_BUSY, f->ctl.why);
+	EXPECT_NE(PVMEM_DEV_BROKEN, f->ctl.state);
+	EXPECT_EQ(1U, f->map.count[PVMEM_MB_OWED]);
+	ASSERT_EQ(PVMEM_RES_DONE, fake_run(f, 5));
+	ASSERT_AT(f, 64);
+	EXPECT_EQ(0U, f->map.count[PVMEM_MB_OWED]);
+}
+
+/*
+ * A device that raises requested_size before usable_region_size shows a
+ * contradiction between the two updates.  A few reads of it are read
+ * again, a few passes of it retried; only a lasting one is broken.
+ */
+TEST_F(fake, growth_seen_half_done_is_read_again)
+{
+	struct fake *f = &self->f;
+	unsigned int pass;
+
+	f->dev.usable_region_size = 1 * GiB;
+	fake_grow(f, 4 * GiB, PVMEM_CFG_READS - 1);
+	ASSERT_EQ(PVMEM_RES_DONE, fake_run(f, 50));
+	ASSERT_AT(f, 4 * GiB / BLK);
+	/* Several passes' worth: retried with backoff, then it goes on. */
+	fake_grow(f, 6 * GiB, PVMEM_CFG_READS * (PVMEM_CFG_BAD_PASSES - 1));
+	for (pass = 1; pass < PVMEM_CFG_BAD_PASSES; pass++) {
+		EXPECT_EQ(PVMEM_RES_RETRY, fake_run(f, 1));
+		EXPECT_EQ(PVMEM_WHY_CONFIG, f->ctl.why);
+	}
+	ASSERT_EQ(PVMEM_RES_DONE, fake_run(f, 50));
+	ASSERT_AT(f, 6 * GiB / BLK);
+	EXPECT_EQ(0, f->events[PVMEM_EV_CONFIG_REJECTED]);
+	/* A contradiction that lasts marks the device broken. */
+	fake_grow(f, 7 * GiB, 1000);
+	for (pass = 1; pass < PVMEM_CFG_BAD_PASSES; pass++)
+		EXPECT_EQ(PVMEM_RES_RETRY, fake_run(f, 1));
+	EXPECT_EQ(PVMEM_RES_BROKEN, fake_run(f, 1));
+	EXPECT_EQ(1, f->events[PVMEM_EV_CONFIG_REJECTED]);
+	EXPECT_STREQ("requested_size exceeds usable_region_size",
+		     pvmem_ctl_broken_reason(&f->ctl));
 }
 
 TEST_HARNESS_MAIN

@@ -223,6 +223,70 @@ TEST_F(faults, impossible_response_marks_broken)
 	EXPECT_TRUE(dmesg_has("response type is unknown"));
 }
 
+/* Unbind and bind again: a new binding clears a broken device's leftovers. */
+static void rebind(struct __test_metadata *_metadata, const char *dev)
+{
+	char name[256];
+
+	snprintf(name, sizeof(name), "%s", bound_name());
+	ASSERT_EQ(0, sysfs_write(DRV "/unbind", name));
+	ASSERT_EQ(0, sysfs_write(DRV "/bind", name));
+	ASSERT_EQ(0, host_set(dev, 0));
+	ASSERT_EQ(0, host_wait_size(dev, 0, 120));
+	ASSERT_EQ(0, wait_state("idle", 300));
+}
+
+/*
+ * A request whose answer comes too late (the device acted) or never (it
+ * did not): the device is marked broken, the memory the request covered
+ * never reaches Linux (bytes_unknown counts it), and data elsewhere
+ * survives.  For an UNPLUG, the isolated pages stay fake-offline; for a
+ * PLUG, the new memory is never handed out.
+ */
+TEST_F(faults, unanswered_requests_keep_memory_away)
+{
+	static const char * const kinds[] = { "late", "lost" };
+	const uint64_t part = GiB - 6 * MiB;
+	int64_t size, unknown;
+	size_t k;
+
+	for (k = 0; k < ARRAY_SIZE(kinds); k++) {
+		/* UNPLUG: a partial one, through the range allocator. */
+		ASSERT_EQ(0, host_set(self->dev, GiB));
+		ASSERT_EQ(0, host_wait_size(self->dev, GiB, 120));
+		ASSERT_EQ(0, system("dd if=/dev/urandom of=/tmp/keep bs=1M count=64 2>/dev/null"));
+		ASSERT_EQ(0, system("md5sum /tmp/keep > /tmp/keep.md5"));
+		unknown = stat_of("bytes_unknown");
+		ASSERT_EQ(0, inject(kinds[k], 1));
+		ASSERT_EQ(0, host_set(self->dev, part));
+		ASSERT_EQ(0, wait_state("broken", 300));
+		EXPECT_STREQ("no response within response_timeout",
+			     attr_str("pvmem/broken_reason"));
+		EXPECT_EQ((int64_t)(6 * MiB), stat_of("bytes_unknown") - unknown);
+		/* The device did it (late) or not (lost); Linux gets nothing back. */
+		size = host_get(self->dev, "size");
+		EXPECT_EQ(k ? (int64_t)GiB : (int64_t)part, size) TH_LOG("%s UNPLUG", kinds[k]);
+		EXPECT_EQ((int64_t)part, mem_total() - self->base);
+		EXPECT_EQ(0, system("md5sum -c /tmp/keep.md5 >/dev/null"));
+		unlink("/tmp/keep");
+		rebind(_metadata, self->dev);
+
+		/* PLUG: the new memory block is never added. */
+		unknown = stat_of("bytes_unknown");
+		ASSERT_EQ(0, inject(kinds[k], 1));
+		ASSERT_EQ(0, host_set(self->dev, 256 * MiB));
+		ASSERT_EQ(0, wait_state("broken", 300));
+		EXPECT_LT(0, stat_of("bytes_unknown") - unknown);
+		EXPECT_EQ(k ? 0 : stat_of("bytes_unknown") - unknown,
+			  host_get(self->dev, "size")) TH_LOG("%s PLUG", kinds[k]);
+		EXPECT_EQ(0, mem_total() - self->base);
+		EXPECT_EQ(0, (int64_t)attr_u64("pvmem/plugged_size"));
+		rebind(_metadata, self->dev);
+	}
+	EXPECT_TRUE(dmesg_has("no response to unplug within"));
+	EXPECT_TRUE(dmesg_has("no response to plug within"));
+}
+
 /* Last: a broken device stays broken. */
 TEST_F(faults, error_marks_broken_and_stops)
 {

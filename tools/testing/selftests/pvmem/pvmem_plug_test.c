@@ -192,4 +192,42 @@ TEST(unbind_gives_back_and_rebind_replugs)
 	EXPECT_EQ(total, mem_total());
 }
 
+/*
+ * First growths of a fresh device: after an unbind (UNPLUG_ALL) QEMU
+ * shrinks the usable region to the request, so each new request jumps
+ * far above it and the device raises usable_region_size and
+ * requested_size together.  A config read caught between the two must be
+ * read again, never mark the device broken.
+ */
+TEST(first_growths_never_break_the_device)
+{
+	const char *dev = first_dev();
+	char name[256], state[64];
+	uint64_t want;
+	int i;
+
+	ASSERT_NE(NULL, dev);
+	snprintf(name, sizeof(name), "%s", bound_name());
+	ASSERT_NE(0, name[0]);
+	for (i = 0; i < 5; i++) {
+		ASSERT_EQ(0, host_set(dev, 0));
+		ASSERT_EQ(0, host_wait_size(dev, 0, 600));
+		ASSERT_EQ(0, sysfs_write("/sys/bus/virtio/drivers/pvmem/unbind", name));
+		ASSERT_EQ(0, sysfs_write("/sys/bus/virtio/drivers/pvmem/bind", name));
+		if (!i)
+			TH_LOG("usable region after rebind: %" PRId64 " MiB",
+			       host_get(dev, "usable-region-size") / (int64_t)MiB);
+		want = (2 + i) * GiB;
+		ASSERT_EQ(0, host_set(dev, want));
+		ASSERT_EQ(0, host_wait_size(dev, want, 600))
+			TH_LOG("growth %d: state %s", i,
+			       read_line(state, sizeof(state), "%s", attr("pvmem/state")));
+		EXPECT_STRNE("broken", read_line(state, sizeof(state), "%s",
+						 attr("pvmem/state")));
+	}
+	EXPECT_FALSE(dmesg_has("config update rejected"));
+	ASSERT_EQ(0, host_set(dev, 0));
+	ASSERT_EQ(0, host_wait_size(dev, 0, 600));
+}
+
 TEST_HARNESS_MAIN

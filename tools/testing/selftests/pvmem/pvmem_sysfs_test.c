@@ -31,6 +31,7 @@ static const struct {
 	{ "pvmem_stats/bytes_unplugged", 0444 }, { "pvmem_stats/unplug_failed_busy", 0444 },
 	{ "pvmem_stats/unplug_failed_nomem", 0444 }, { "pvmem_stats/remove_failed", 0444 },
 	{ "pvmem_stats/plug_paused_nomem", 0444 }, { "pvmem_stats/retries", 0444 },
+	{ "pvmem_stats/bytes_unknown", 0444 },
 };
 
 TEST(attributes_exist_with_modes)
@@ -219,6 +220,7 @@ static const char * const stats[] = {
 	"responses_ack", "responses_nack", "responses_busy", "responses_error",
 	"responses_invalid", "bytes_plugged", "bytes_unplugged", "unplug_failed_busy",
 	"unplug_failed_nomem", "remove_failed", "plug_paused_nomem", "retries",
+	"bytes_unknown",
 };
 
 static void read_stats(uint64_t *v)

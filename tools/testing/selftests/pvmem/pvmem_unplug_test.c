@@ -7,9 +7,12 @@
  * movable.  grow_shrink_cycle runs on both devices, the rest on vm0.
  * Every test starts from nothing plugged.
  */
+#define _GNU_SOURCE
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -404,6 +407,198 @@ TEST(host_gets_memory_back)
 	EXPECT_GE(before - after, (int64_t)(3 * GiB));
 }
 
+#define PIN_PIPE (256 * MiB)
+
+/* Bytes of [@p, @p + @len) whose pages lie in [@start, @start + @size). */
+static uint64_t bytes_in(const char *p, size_t len, uint64_t start, uint64_t size)
+{
+	const long pg = sysconf(_SC_PAGESIZE);
+	uint64_t e, n = 0, pa;
+	size_t i;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	for (i = 0; fd >= 0 && i < len; i += pg) {
+		if (pread(fd, &e, sizeof(e), ((uintptr_t)p + i) / pg * 8) != sizeof(e))
+			break;
+		pa = (e & ((1ULL << 55) - 1)) * pg;
+		if ((e >> 63) && pa >= start && pa < start + size)
+			n += pg;
+	}
+	if (fd >= 0)
+		close(fd);
+	return n;
+}
+
+/*
+ * The pinning process: @len bytes of anonymous memory, filled with a
+ * pattern, then handed to pipes with vmsplice() and never read, so every
+ * page holds an extra reference and cannot migrate.  Reports through
+ * @out how many of its bytes lie in the device's region, then waits for
+ * SIGTERM, checking its pattern first when it gets SIGUSR1.
+ */
+static void pin_child(int out, size_t len, uint64_t start, uint64_t size)
+{
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	uint64_t in = 0, i;
+	sigset_t set;
+	int sig, pfd[2];
+	size_t off = 0;
+	ssize_t n;
+
+	if (p == MAP_FAILED)
+		_exit(1);
+	for (i = 0; i < len; i += 4096)
+		*(uint64_t *)(p + i) = i * 0x9e3779b97f4a7c15ULL;
+	while (off < len) {
+		struct iovec iov = { p + off, len - off };
+
+		if (pipe(pfd) || fcntl(pfd[1], F_SETPIPE_SZ, PIN_PIPE) < 0)
+			_exit(2);
+		while (iov.iov_len && (n = vmsplice(pfd[1], &iov, 1, SPLICE_F_NONBLOCK)) > 0) {
+			iov.iov_base = (char *)iov.iov_base + n;
+			iov.iov_len -= n;
+			off += n;
+		}
+	}
+	in = bytes_in(p, len, start, size);
+	if (write(out, &in, sizeof(in)) != sizeof(in))
+		_exit(3);
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	for (;;) {
+		if (sigwait(&set, &sig))
+			_exit(4);
+		for (in = 0, i = 0; i < len; i += 4096)
+			in += *(uint64_t *)(p + i) != i * 0x9e3779b97f4a7c15ULL;
+		if (write(out, &in, sizeof(in)) != sizeof(in))
+			_exit(5);
+	}
+}
+
+/* Unplug attempts of @d that failed, for either reason. */
+static uint64_t failed_unplugs(const struct dev *d)
+{
+	return read_u64(attr_of(d->addr, "pvmem_stats/unplug_failed_busy"), 0) +
+	       read_u64(attr_of(d->addr, "pvmem_stats/unplug_failed_nomem"), 0);
+}
+
+/* Run a shell command; its seconds, or -1 if it failed or took > 60 s. */
+static double timed(const char *cmd)
+{
+	struct timespec a, b;
+	pid_t pid;
+	int st, i;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	pid = fork();
+	if (!pid) {
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 600 && waitpid(pid, &st, WNOHANG) == 0; i++)
+		usleep(100 * 1000);
+	if (i == 600 || !WIFEXITED(st) || WEXITSTATUS(st))
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return b.tv_sec - a.tv_sec + (b.tv_nsec - a.tv_nsec) / 1e9;
+}
+
+/*
+ * Memory in use is never offlined.  A process pins 2.5 GiB of anonymous
+ * memory, nearly all of it in the device's ZONE_MOVABLE memory, through
+ * pipes it never reads (vmsplice), and the host asks for 0.  pvmem must
+ * settle above 0 and say why; meanwhile CPU hotplug and onlining of
+ * another device's block must go through in seconds (an offlining that
+ * retried migration for ever would hold the hotplug locks they need).
+ * The pinned data must be intact, and once the process is gone the
+ * unplug must finish.
+ */
+TEST(pinned_pages_never_wedge_the_guest)
+{
+	const char *auto_online = "/sys/devices/system/memory/auto_online_blocks";
+	const size_t len = 2 * GiB + 512 * MiB;
+	uint64_t in = 0, bad = 1, busy, size;
+	struct pvmem_blocks b;
+	struct dev d, d1;
+	char path[300];
+	double t;
+	int fds[2], i;
+	pid_t pid;
+
+	dev_init(_metadata, &d, "vm0");
+	dev_init(_metadata, &d1, "vm1");
+	ASSERT_EQ(0, resize(&d, 4 * GiB));
+	ASSERT_EQ(0, sysfs_write("/proc/sys/fs/pipe-max-size", "268435456"));
+	ASSERT_EQ(0, pipe(fds));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		pin_child(fds[1], len, d.addr, d.region);
+	ASSERT_EQ(sizeof(in), read(fds[0], &in, sizeof(in)));
+	TH_LOG("%" PRIu64 " MiB of the pinned memory lie in the device", in / MiB);
+	EXPECT_LE(2 * GiB, in);
+
+	busy = failed_unplugs(&d);
+	ASSERT_EQ(0, host_set(d.id, 0));
+	/*
+	 * It settles above 0, backing off, and says why: the data would not
+	 * migrate (unplug_failed_busy) or has nowhere to go
+	 * (unplug_failed_nomem: 2.5 GiB will not fit in the rest).
+	 */
+	for (i = 0; i < 1200; i++) {
+		if (!strcmp(read_line(path, sizeof(path), "%s",
+				      attr_of(d.addr, "pvmem/state")), "waiting_for_retry") &&
+		    failed_unplugs(&d) > busy)
+			break;
+		usleep(100 * 1000);
+	}
+	size = host_get(d.id, "size");
+	TH_LOG("settled at %" PRIu64 " MiB, state %s, unplug_failed_busy %" PRIu64
+	       ", unplug_failed_nomem %" PRIu64, size / MiB,
+	       read_line(path, sizeof(path), "%s", attr_of(d.addr, "pvmem/state")),
+	       read_u64(attr_of(d.addr, "pvmem_stats/unplug_failed_busy"), 0),
+	       read_u64(attr_of(d.addr, "pvmem_stats/unplug_failed_nomem"), 0));
+	EXPECT_LT(i, 1200) TH_LOG("pvmem never backed off saying why");
+	EXPECT_LT(0, size);
+
+	/* The hotplug locks are free: CPU hotplug and onlining go through. */
+	t = timed("cd /sys/devices/system/cpu/cpu1 && echo 0 > online && echo 1 > online");
+	TH_LOG("CPU 1 offline and online again in %.1f s", t);
+	EXPECT_LE(0, t);
+	EXPECT_GT(10, t);
+	ASSERT_EQ(0, sysfs_write(auto_online, "offline"));
+	ASSERT_EQ(0, host_set(d1.id, d1.mb));
+	ASSERT_EQ(0, host_wait_size(d1.id, d1.mb, TIMEOUT));
+	snprintf(path, sizeof(path), "%s/memory%" PRIu64 "/state",
+		 "echo online_movable > /sys/devices/system/memory", d1.addr / d1.mb);
+	for (i = 0; i < 100 && region_blocks(d1.addr, d1.region, d1.node).present < 1; i++)
+		usleep(100 * 1000);
+	t = timed(path);
+	TH_LOG("another device's memory block onlined in %.1f s", t);
+	EXPECT_LE(0, t);
+	EXPECT_GT(10, t);
+	EXPECT_EQ(0, sysfs_write(auto_online, "online_movable"));
+	EXPECT_EQ(0, resize(&d1, 0));
+
+	/* The pinned data is intact. */
+	kill(pid, SIGUSR1);
+	ASSERT_EQ(sizeof(bad), read(fds[0], &bad, sizeof(bad)));
+	EXPECT_EQ(0, bad);
+
+	/* The pin goes: so does the memory. */
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(fds[0]);
+	close(fds[1]);
+	sysfs_write(attr_of(d.addr, "pvmem/retry_now"), "1");
+	EXPECT_EQ(0, host_wait_size(d.id, 0, TIMEOUT));
+	b = region_blocks(d.addr, d.region, d.node);
+	EXPECT_EQ(0, b.present);
+	EXPECT_EQ(0, mem_off(&d, 0));
+}
+
 /*
  * Last: it may leave memory plugged.  A block onlined to a kernel zone is
  * the guest's only ZONE_NORMAL, so the slab for thousands of new files
@@ -437,6 +632,14 @@ TEST(kernel_zone_unplug)
 			break;
 		usleep(100 * 1000);
 	}
+	/* Between passes no isolated run waits for an answer: compare then. */
+	for (i = 0; i < 600; i++) {
+		read_line(buf, sizeof(buf), "%s", attr_of(d.addr, "pvmem/state"));
+		if (!strcmp(buf, "waiting_for_retry") || !strcmp(buf, "idle"))
+			break;
+		usleep(100 * 1000);
+	}
+	size = host_get(d.id, "size");
 	TH_LOG("%" PRId64 " KiB stay plugged in the kernel-zone block", size / 1024);
 	/* Every movable block went; only the kernel-zone block is left. */
 	EXPECT_LE(size, (int64_t)d.mb);

@@ -361,6 +361,31 @@ static inline int one_line(const char *path)
 	return n > 0 && memchr(buf, '\n', n) == buf + n - 1;
 }
 
+/* Path of a pvmem attribute of the device whose region starts at @addr. */
+static inline const char *attr_of(uint64_t addr, const char *name)
+{
+	static char path[2][600];
+	static int i;
+	struct dirent *de;
+	char p[512];
+	DIR *d = opendir(DRV);
+
+	i = !i;
+	path[i][0] = '\0';
+	while (d && (de = readdir(d))) {
+		if (strncmp(de->d_name, "virtio", 6))
+			continue;
+		snprintf(p, sizeof(p), DRV "/%s/pvmem/region_start", de->d_name);
+		if (read_u64(p, 16) == addr) {
+			snprintf(path[i], sizeof(path[i]), DRV "/%s/%s", de->d_name, name);
+			break;
+		}
+	}
+	if (d)
+		closedir(d);
+	return path[i];
+}
+
 static inline int attr_write(const char *name, const char *val)
 {
 	return sysfs_write(attr(name), val);
