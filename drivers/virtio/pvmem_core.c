@@ -35,6 +35,8 @@ static enum pvmem_cfg_err pvmem_cfg_check_region(const struct pvmem_cfg *cfg,
 		return PVMEM_CFG_BS_TOO_SMALL;
 	if (bs > lim->mb_size)
 		return PVMEM_CFG_BS_TOO_BIG;
+	if (bs < lim->pageblock_size)
+		return PVMEM_CFG_BS_BELOW_PAGEBLOCK;
 	if (!pvmem_aligned(cfg->addr, bs))
 		return PVMEM_CFG_ADDR_UNALIGNED;
 	if (!cfg->region_size)
@@ -139,6 +141,7 @@ static const char * const pvmem_cfg_errs[PVMEM_CFG_ERR_NR] = {
 	[PVMEM_CFG_BS_NOT_POW2] = "block_size is not a power of two",
 	[PVMEM_CFG_BS_TOO_SMALL] = "block_size is smaller than the page size",
 	[PVMEM_CFG_BS_TOO_BIG] = "block_size is larger than the memory block size (unsupported)",
+	[PVMEM_CFG_BS_BELOW_PAGEBLOCK] = "block_size is smaller than a pageblock (unsupported)",
 	[PVMEM_CFG_ADDR_UNALIGNED] = "addr is not aligned to block_size",
 	[PVMEM_CFG_REGION_ZERO] = "region_size is zero",
 	[PVMEM_CFG_REGION_UNALIGNED] = "region_size is not aligned to block_size",

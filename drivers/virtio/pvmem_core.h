@@ -44,6 +44,11 @@ struct pvmem_cfg {
 /* What the guest kernel can take: filled by the driver, fixed per boot. */
 struct pvmem_limits {
 	u64 page_size;
+	/*
+	 * Pageblock size: alloc_contig_range() isolates whole pageblocks,
+	 * so a device block smaller than one cannot be taken on its own.
+	 */
+	u64 pageblock_size;
 	u64 mb_size;		/* Linux memory block size, a power of two */
 	u64 plug_start;		/* first pluggable physical address */
 	u64 plug_end;		/* last pluggable physical address (inclusive) */
@@ -56,6 +61,7 @@ enum pvmem_cfg_err {
 	PVMEM_CFG_BS_NOT_POW2,		/* block_size not a power of two */
 	PVMEM_CFG_BS_TOO_SMALL,		/* block_size below the page size */
 	PVMEM_CFG_BS_TOO_BIG,		/* block_size above memory block size */
+	PVMEM_CFG_BS_BELOW_PAGEBLOCK,	/* block_size below the pageblock size */
 	PVMEM_CFG_ADDR_UNALIGNED,	/* addr not block aligned */
 	PVMEM_CFG_REGION_ZERO,		/* region_size is 0 */
 	PVMEM_CFG_REGION_UNALIGNED,	/* region_size not block aligned */

@@ -109,12 +109,15 @@ static void pvmem_vq_done(struct virtqueue *vq)
 	wake_up(&pv->resp_wq);
 }
 
-/* Condition for wait_event: fetch the used buffer, if any. */
+/*
+ * Condition for wait_event: fetch the used buffer, if any; or the device
+ * is gone (surprise removal breaks the queue; remove() wakes us then).
+ */
 static bool pvmem_resp_ready(struct pvmem_dev *pv, void **buf,
 			     unsigned int *len)
 {
 	*buf = virtqueue_get_buf(pv->vq, len);
-	return *buf;
+	return *buf || virtqueue_is_broken(pv->vq);
 }
 
 /* Device responses become answers here; the passes decide what they mean. */
@@ -233,6 +236,11 @@ static enum pvmem_answer pvmem_send(struct pvmem_dev *pv, u16 type, u64 addr,
 	if (!wait_event_timeout(pv->resp_wq, pvmem_resp_ready(pv, &buf, &len),
 				response_timeout * HZ))
 		return pvmem_timed_out(pv, type, addr, nb);
+	if (!buf) {
+		dev_err(&pv->vdev->dev, "device went away during %s\n",
+			pvmem_req_name(type));
+		return pvmem_bad_resp(pv, type, addr, nb, PVMEM_ANS_GONE);
+	}
 	/* Injected: the device acted, but its answer came too late. */
 	if (pvmem_fault_late(pv))
 		return pvmem_timed_out(pv, type, addr, nb);
@@ -406,12 +414,18 @@ static void pvmem_work(struct work_struct *work)
 	pvmem_queue(pv, msecs_to_jiffies(delay));
 }
 
+/* Ignored once the device is going away: teardown must not be cut short. */
 static void pvmem_config_changed(struct virtio_device *vdev)
 {
 	struct pvmem_dev *pv = vdev->priv;
+	unsigned long flags;
 
-	atomic_set(&pv->config_changed, 1);
-	pvmem_queue(pv, 0);
+	spin_lock_irqsave(&pv->stop_lock, flags);
+	if (!pv->stopping) {
+		atomic_set(&pv->config_changed, 1);
+		mod_delayed_work(system_freezable_wq, &pv->work, 0);
+	}
+	spin_unlock_irqrestore(&pv->stop_lock, flags);
 }
 
 /**
@@ -482,6 +496,7 @@ static int pvmem_check_config(struct pvmem_dev *pv)
 
 	pv->ctl.lim = (struct pvmem_limits) {
 		.page_size = PAGE_SIZE,
+		.pageblock_size = PAGE_SIZE << pageblock_order,
 		.mb_size = memory_block_size_bytes(),
 		.plug_start = range.start,
 		.plug_end = range.end,
@@ -629,6 +644,9 @@ static void pvmem_remove(struct virtio_device *vdev)
 	spin_lock_irq(&pv->stop_lock);
 	pv->stopping = true;
 	spin_unlock_irq(&pv->stop_lock);
+	/* A pass in hand ends after its run; a request to a gone device now. */
+	pvmem_ctl_stop(&pv->ctl);
+	wake_up(&pv->resp_wq);
 	cancel_delayed_work_sync(&pv->work);
 	pvmem_debugfs_remove(pv);
 

@@ -87,6 +87,8 @@ static enum pvmem_result pvmem_answer_result(struct pvmem_ctl *ctl,
 		return pvmem_broken(ctl, "device answered ERROR");
 	case PVMEM_ANS_TIMEOUT:
 		return pvmem_broken(ctl, "no response within response_timeout");
+	case PVMEM_ANS_GONE:
+		return pvmem_broken(ctl, "the device went away");
 	default:
 		return pvmem_broken(ctl, "invalid response");
 	}
@@ -280,7 +282,8 @@ static enum pvmem_result pvmem_plug(struct pvmem_ctl *ctl, u64 want)
 		 * after one run, so a storm of config interrupts cannot keep
 		 * a pass from getting anywhere.
 		 */
-		if (done && ctl->ops->config_changed(ctl->be))
+		if (done && (ctl->ops->config_changed(ctl->be) ||
+			     READ_ONCE(ctl->stop)))
 			return PVMEM_RES_AGAIN;
 		room = ctl->ops->add_room(ctl->be);
 		pvmem_lock(ctl);
@@ -502,7 +505,8 @@ static enum pvmem_result pvmem_unplug(struct pvmem_ctl *ctl, u64 want,
 	pvmem_ctl_set_state(ctl, PVMEM_DEV_UNPLUGGING);
 	while (want) {
 		/* A new request may have raised the target: as for plugging. */
-		if (tried && ctl->ops->config_changed(ctl->be)) {
+		if (tried && (ctl->ops->config_changed(ctl->be) ||
+			      READ_ONCE(ctl->stop))) {
 			res = PVMEM_RES_AGAIN;
 			break;
 		}
@@ -809,6 +813,21 @@ static bool pvmem_teardown_mb(struct pvmem_ctl *ctl, u32 mb)
 }
 
 /**
+ * pvmem_ctl_stop - make a running pass end soon
+ * @ctl: the device, going away
+ *
+ * A plug or unplug pass ends after the run it is on, so the worker can be
+ * cancelled without waiting for a whole resize; pvmem_ctl_teardown() then
+ * does its own pass.
+ *
+ * Context: any.
+ */
+void pvmem_ctl_stop(struct pvmem_ctl *ctl)
+{
+	WRITE_ONCE(ctl->stop, true);
+}
+
+/**
  * pvmem_ctl_teardown - take every added memory block out of Linux
  * @ctl: the device; the worker is stopped
  *
@@ -825,6 +844,8 @@ u32 pvmem_ctl_teardown(struct pvmem_ctl *ctl)
 	struct pvmem_map *map = ctl->map;
 	u32 mb, left = 0;
 
+	/* The worker is stopped: this pass is the last, and runs to its end. */
+	WRITE_ONCE(ctl->stop, false);
 	if (ctl->state != PVMEM_DEV_BROKEN) {
 		pvmem_lock(ctl);
 		pvmem_map_clear_busy(map);

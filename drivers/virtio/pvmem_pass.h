@@ -57,6 +57,7 @@ enum pvmem_answer {
 	PVMEM_ANS_UNSENT,	/* could not be queued; the device never saw it */
 	PVMEM_ANS_TIMEOUT,	/* no answer in time: outcome unknown */
 	PVMEM_ANS_INVALID,	/* an answer that makes no sense: outcome unknown */
+	PVMEM_ANS_GONE,		/* the device went away: outcome unknown */
 	PVMEM_ANS_NR
 };
 
@@ -64,7 +65,7 @@ enum pvmem_answer {
 enum pvmem_result {
 	PVMEM_RES_DONE,		/* at the target, or as near as the region allows */
 	PVMEM_RES_WAIT_ONLINE,	/* paused at offline_cap; onlining kicks the worker */
-	PVMEM_RES_AGAIN,	/* the config changed under the pass: run again now */
+	PVMEM_RES_AGAIN,	/* config changed (run again now), or stopping */
 	PVMEM_RES_RETRY,	/* cannot go on now (see enum pvmem_why): backoff */
 	PVMEM_RES_BROKEN,	/* the device misbehaved: no request is sent again */
 };
@@ -188,9 +189,11 @@ struct pvmem_knobs {
  * @retry_ms: the next backoff
  * @kicked: pvmem_ctl_kick() ran since this pass began (memory got onlined)
  * @cfg_bad: passes in a row whose config contradicted itself
+ * @stop: the device is going away: passes end after the run in hand
  * @stats: counters, enum pvmem_stat
  *
- * All but @knobs and @kicked belong to the worker: only it runs passes.  Others may
+ * All but @knobs, @kicked and @stop belong to the worker: only it runs
+ * passes.  Others may
  * read @state, @cfg and @stats racily for reporting.
  */
 struct pvmem_ctl {
@@ -208,6 +211,7 @@ struct pvmem_ctl {
 	unsigned int retry_ms;
 	bool kicked;
 	unsigned int cfg_bad;
+	bool stop;
 	u64 stats[PVMEM_STAT_NR];
 };
 
@@ -216,6 +220,7 @@ void pvmem_ctl_init(struct pvmem_ctl *ctl, const struct pvmem_backend_ops *ops,
 enum pvmem_result pvmem_ctl_pass(struct pvmem_ctl *ctl);
 unsigned int pvmem_ctl_settle(struct pvmem_ctl *ctl, enum pvmem_result res);
 bool pvmem_ctl_kick(struct pvmem_ctl *ctl);
+void pvmem_ctl_stop(struct pvmem_ctl *ctl);
 u32 pvmem_ctl_teardown(struct pvmem_ctl *ctl);
 
 const char *pvmem_dev_state_name(enum pvmem_dev_state state);

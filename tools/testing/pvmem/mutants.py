@@ -27,6 +27,8 @@ PASS = 'drivers/virtio/pvmem_pass.c'
 MUTANTS = [
     ('no_block_size_pow2_check', CORE,
      '\tif (!is_power_of_2(bs))\n\t\treturn PVMEM_CFG_BS_NOT_POW2;\n', ''),
+    ('no_pageblock_check', CORE,
+     '\tif (bs < lim->pageblock_size)\n\t\treturn PVMEM_CFG_BS_BELOW_PAGEBLOCK;\n', ''),
     ('no_plug_start_check', CORE,
      'if (cfg->addr < lim->plug_start || end - 1 > lim->plug_end)',
      'if (end - 1 > lim->plug_end)'),
@@ -118,6 +120,9 @@ MUTANTS = [
      '\treturn false;'),
     ('lasting_contradiction_never_fatal', PASS,
      '++ctl->cfg_bad >= PVMEM_CFG_BAD_PASSES', '0'),
+    ('stop_ignored_by_unplug', PASS,
+     '\t\tif (tried && (ctl->ops->config_changed(ctl->be) ||\n\t\t\t      READ_ONCE(ctl->stop))) {',
+     '\t\tif (tried && ctl->ops->config_changed(ctl->be)) {'),
 ]
 
 

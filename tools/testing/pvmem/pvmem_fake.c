@@ -12,6 +12,8 @@
 
 static const struct pvmem_limits fake_lim = {
 	.page_size = 4096,
+	/* Small blocks test the request caps; the module's minimum is 2 MiB. */
+	.pageblock_size = 4096,
 	.mb_size = 128 * FAKE_MiB,
 	.plug_start = 0,
 	.plug_end = (1ULL << 46) - 1,
@@ -209,6 +211,10 @@ static enum pvmem_answer fake_send(void *be, u16 type, u64 addr, u16 nb)
 	case FA_NEVER:
 		fake_mark_unknown(f, type, addr, nb);
 		return PVMEM_ANS_TIMEOUT;
+	case FA_GONE:
+		fake_mark_unknown(f, type, addr, nb);
+		fake_do(f, type, addr, nb);
+		return PVMEM_ANS_GONE;
 	case FA_LATE:
 	case FA_INVALID:
 		fake_mark_unknown(f, type, addr, nb);

@@ -31,6 +31,7 @@ enum fake_act {
 	FA_INVALID,	/* done, but the answer is garbage */
 	FA_LATE,	/* done, the answer comes after the timeout */
 	FA_NEVER,	/* not done, no answer */
+	FA_GONE,	/* the device went away (maybe after doing it) */
 	FA_NR
 };
 

@@ -219,6 +219,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct pvmem_limits lim = {
 		.page_size = 4096,
+		.pageblock_size = 4096,
 		.plug_start = 0,
 		.plug_end = (1ULL << 46) - 1,
 	};

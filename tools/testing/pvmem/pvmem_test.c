@@ -17,6 +17,7 @@
 
 static const struct pvmem_limits lim = {
 	.page_size = 4096,
+	.pageblock_size = 2 * MiB,
 	.mb_size = 128 * MiB,
 	.plug_start = 0,
 	.plug_end = (1ULL << 46) - 1,
@@ -40,7 +41,7 @@ TEST(good_config_passes)
 	struct pvmem_cfg cfg = good_cfg();
 
 	EXPECT_EQ(PVMEM_CFG_OK, pvmem_cfg_check(&cfg, &lim));
-	cfg.block_size = 4096;
+	cfg.block_size = 2 * MiB;
 	EXPECT_EQ(PVMEM_CFG_OK, pvmem_cfg_check(&cfg, &lim));
 	cfg.block_size = 128 * MiB;
 	EXPECT_EQ(PVMEM_CFG_OK, pvmem_cfg_check(&cfg, &lim));
@@ -69,6 +70,12 @@ FIXTURE_VARIANT_ADD(bad_config, bs_not_pow2) {
 	.field = F_BS,
 	.value = 3 * MiB,
 	.err = PVMEM_CFG_BS_NOT_POW2,
+};
+
+FIXTURE_VARIANT_ADD(bad_config, bs_below_pageblock) {
+	.field = F_BS,
+	.value = MiB,
+	.err = PVMEM_CFG_BS_BELOW_PAGEBLOCK,
 };
 
 FIXTURE_VARIANT_ADD(bad_config, bs_below_page) {
@@ -187,12 +194,15 @@ TEST_F(bad_config, rejected_with_its_error)
 TEST(too_many_device_blocks)
 {
 	struct pvmem_cfg cfg = good_cfg();
+	struct pvmem_limits small = lim;
 
+	/* As a kernel with 4 KiB pageblocks would take them. */
+	small.pageblock_size = 4096;
 	cfg.block_size = 4096;
 	cfg.region_size = 512 * GiB;
 	cfg.usable_region_size = 0;
 	cfg.requested_size = 0;
-	EXPECT_EQ(PVMEM_CFG_REGION_TOO_MANY, pvmem_cfg_check(&cfg, &lim));
+	EXPECT_EQ(PVMEM_CFG_REGION_TOO_MANY, pvmem_cfg_check(&cfg, &small));
 }
 
 TEST(region_at_end_of_pluggable_range)
@@ -735,6 +745,14 @@ FIXTURE_VARIANT_ADD(answers, invalid_plug) {
 
 FIXTURE_VARIANT_ADD(answers, invalid_unplug) {
 	.act = FA_INVALID, .unplug = true,
+};
+
+FIXTURE_VARIANT_ADD(answers, gone_plug) {
+	.act = FA_GONE,
+};
+
+FIXTURE_VARIANT_ADD(answers, gone_unplug) {
+	.act = FA_GONE, .unplug = true,
 };
 
 FIXTURE_VARIANT_ADD(answers, late_plug) {
@@ -1289,6 +1307,24 @@ TEST_F(fake, growth_seen_half_done_is_read_again)
 	EXPECT_EQ(1, f->events[PVMEM_EV_CONFIG_REJECTED]);
 	EXPECT_STREQ("requested_size exceeds usable_region_size",
 		     pvmem_ctl_broken_reason(&f->ctl));
+}
+
+/*
+ * A device going away (unbind) must not wait for a whole resize: a pass
+ * ends after the run in hand; teardown then runs its own pass to the end.
+ */
+TEST_F(fake, stop_ends_a_pass_after_one_run)
+{
+	struct fake *f = &self->f;
+
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 40 * 64));
+	fake_request(f, 0);
+	pvmem_ctl_stop(&f->ctl);
+	EXPECT_EQ(PVMEM_RES_AGAIN, pvmem_ctl_pass(&f->ctl));
+	ASSERT_TRUE(fake_check(f)) TH_LOG("%s", f->err);
+	EXPECT_LT(30U * 64, f->map.total_plugged);
+	EXPECT_EQ(0U, pvmem_ctl_teardown(&f->ctl));
+	ASSERT_AT(f, 0);
 }
 
 TEST_HARNESS_MAIN

@@ -185,6 +185,16 @@ def at_rest(g, t, name):
           why='; '.join(above) + why)
 
 
+def host_backs_only_plugged(g, t, name):
+    """The host check that pvmem never touches unplugged memory: each
+    device's backend holds no more resident memory than is plugged (QEMU
+    discards what is unplugged; a guest touching it would bring it
+    back)."""
+    over = ['%s: %d MiB resident, %d MiB plugged' % (i, r >> 20, p >> 20)
+            for i, (r, p) in g.backend_rss().items() if r > p]
+    t.add('%s.host_backs_only_plugged' % name, not over, why='; '.join(over))
+
+
 def run_scenario(t, sc):
     name = sc['name']
     tests = sorted({os.path.join(SELFTESTS, x.split()[0]) for x in sc['tests']})
@@ -208,6 +218,7 @@ def run_scenario(t, sc):
         for test in sc.get('host_tests', []):
             getattr(host_tests, test)(g, t, name)
         at_rest(g, t, name)
+        host_backs_only_plugged(g, t, name)
     except RigError as e:
         t.add('%s.rig' % name, False, why=str(e))
     finally:

@@ -99,6 +99,31 @@ def storms(g, t, name):
     storm(g, t, name, 384, 3 * GiB, 7 * GiB, 0.05, 30)
 
 
+def unplugged_memory_untouched(g, t, name):
+    """After an unplug that leaves a memory block partly plugged, a guest
+    workload that takes all free memory must not bring back any unplugged
+    memory on the host: the backend stays at or below the plugged size."""
+    g.set_requested('vm0', 3 * GiB)
+    g.wait_size('vm0', 3 * GiB)
+    g.set_requested('vm0', GiB + 6 * MiB)
+    g.wait_size('vm0', GiB + 6 * MiB)
+    wait_idle(g)
+    avail = guest_int(g, "awk '/MemAvailable/{print $2}' /proc/meminfo") >> 10
+    g.check('dd if=/dev/zero of=/tmp/hog bs=1M count=%d 2>/dev/null; true' % max(avail - 96, 0),
+            timeout=300)
+    rss = g.backend_rss()
+    g.run('rm -f /tmp/hog')
+    over = ['%s: %d MiB resident, %d MiB plugged' % (i, r >> 20, p >> 20)
+            for i, (r, p) in rss.items() if r > p]
+    vm0 = [v for k, v in rss.items() if 'vm0' in k.split('+')]
+    t.add('%s.hog_never_touches_unplugged' % name, not over and vm0 and vm0[0][0] > 0,
+          why='; '.join(over) or 'no resident memory seen for vm0')
+    print('   %d MiB filled; backends %s' % (max(avail - 96, 0), ', '.join(
+        '%s %d/%d MiB' % (i, r >> 20, p >> 20) for i, (r, p) in rss.items())))
+    g.set_requested('vm0', 0)
+    g.wait_size('vm0', 0)
+
+
 def reboots(g, t, name):
     """Five system_resets with 2 GiB plugged: each boot the device starts
     from nothing plugged and pvmem plugs back to the request."""

@@ -186,6 +186,7 @@ class Guest:
                 '-chardev', 'socket,id=ctl,path=%s,server=on,wait=off' % ctl,
                 '-serial', 'chardev:ctl',
                 '-qmp', 'unix:%s,server=on,wait=off' % qmp]
+        self.boot_sizes = [boot_mem // max(nodes, 1)] * max(nodes, 1)
         if nodes > 1:
             per = boot_mem // nodes
             for n in range(nodes):
@@ -316,6 +317,32 @@ class Guest:
                 if line.startswith('VmRSS:'):
                     return int(line.split()[1]) * 1024
         raise RigError('no VmRSS for QEMU')
+
+    def backend_rss(self):
+        """What the host pays for each device: {id: (resident bytes of its
+        memory backend, plugged bytes)}, from QEMU's smaps, where a
+        device's backend is the one mapping of exactly its region size.
+        Devices whose size another mapping (boot memory, another device)
+        also has are summed as one group under the ids joined by '+';
+        a size boot memory shares is left out (it cannot be told apart)."""
+        boot = set(self.boot_sizes)
+        maps, size = [], None
+        with open('/proc/%d/smaps' % self.proc.pid) as f:
+            for line in f:
+                if line.startswith('Size:'):
+                    size = int(line.split()[1]) * 1024
+                elif line.startswith('Rss:') and size is not None:
+                    maps.append((size, int(line.split()[1]) * 1024))
+                    size = None
+        out = {}
+        for sz in sorted({d.size for d in self.devices} - boot):
+            devs = [d for d in self.devices if d.size == sz]
+            rss = [r for s, r in maps if s == sz]
+            if len(rss) != len(devs):
+                raise RigError('%d mappings of %d bytes for devices %s' % (
+                    len(rss), sz, ' '.join(d.id for d in devs)))
+            out['+'.join(d.id for d in devs)] = (sum(rss), sum(self.size(d.id) for d in devs))
+        return out
 
     def size(self, dev_id):
         return self.qom_get(dev_id, 'size')

@@ -18,6 +18,7 @@ SCENARIOS = [
         'devices': lambda: [Device('vm0', size=16 * GiB, block=2 * MiB),
                             Device('vm1', size=16 * GiB, block=4 * MiB)],
         'tests': ['pvmem_unplug_test'],
+        'host_tests': ['unplugged_memory_untouched'],
     },
     {
         'name': 'sysfs',
@@ -70,10 +71,12 @@ SCENARIOS = [
     {
         'name': 'reject',
         'doc': 'a good device beside one above the pluggable range (64 TiB, '
-               '4-level paging) and one with 256 MiB blocks',
+               '4-level paging), one with 256 MiB blocks and one with 1 MiB '
+               'blocks (below a pageblock)',
         'devices': lambda: [Device('vm0', size=4 * GiB),
                             Device('vmhigh', size=1 * GiB, memaddr=64 * TiB),
-                            Device('vmbig', size=1 * GiB, block=256 * MiB)],
+                            Device('vmbig', size=1 * GiB, block=256 * MiB),
+                            Device('vmsmall', size=1 * GiB, block=1 * MiB)],
         'guest': {'cpu': 'qemu64,phys-bits=48', 'maxmem': 64 * TiB + 8 * GiB},
         'tests': ['pvmem_reject_test'],
     },

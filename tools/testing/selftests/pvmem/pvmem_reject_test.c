@@ -4,7 +4,8 @@
  *
  * Rig scenario "reject": "vm0" is good; "vmhigh" sits above the pluggable
  * physical range (64 TiB with 4-level paging); "vmbig" has 256 MiB device
- * blocks, more than a memory block.
+ * blocks, more than a memory block; "vmsmall" 1 MiB ones, less than a
+ * pageblock, which the range allocator cannot take on their own.
  */
 #include "kselftest_harness.h"
 #include "pvmem_util.h"
@@ -49,6 +50,11 @@ FIXTURE_VARIANT_ADD(reject, region_not_pluggable) {
 FIXTURE_VARIANT_ADD(reject, block_size_too_big) {
 	.dev = "vmbig",
 	.why = "invalid config: block_size is larger than the memory block size",
+};
+
+FIXTURE_VARIANT_ADD(reject, block_size_below_pageblock) {
+	.dev = "vmsmall",
+	.why = "invalid config: block_size is smaller than a pageblock",
 };
 
 FIXTURE_SETUP(reject)

@@ -548,8 +548,7 @@ TEST(pinned_pages_never_wedge_the_guest)
 	 * (unplug_failed_nomem: 2.5 GiB will not fit in the rest).
 	 */
 	for (i = 0; i < 1200; i++) {
-		if (!strcmp(read_line(path, sizeof(path), "%s",
-				      attr_of(d.addr, "pvmem/state")), "waiting_for_retry") &&
+		if (!strcmp(file_str(attr_of(d.addr, "pvmem/state")), "waiting_for_retry") &&
 		    failed_unplugs(&d) > busy)
 			break;
 		usleep(100 * 1000);
@@ -557,7 +556,7 @@ TEST(pinned_pages_never_wedge_the_guest)
 	size = host_get(d.id, "size");
 	TH_LOG("settled at %" PRIu64 " MiB, state %s, unplug_failed_busy %" PRIu64
 	       ", unplug_failed_nomem %" PRIu64, size / MiB,
-	       read_line(path, sizeof(path), "%s", attr_of(d.addr, "pvmem/state")),
+	       file_str(attr_of(d.addr, "pvmem/state")),
 	       read_u64(attr_of(d.addr, "pvmem_stats/unplug_failed_busy"), 0),
 	       read_u64(attr_of(d.addr, "pvmem_stats/unplug_failed_nomem"), 0));
 	EXPECT_LT(i, 1200) TH_LOG("pvmem never backed off saying why");
@@ -634,8 +633,9 @@ TEST(kernel_zone_unplug)
 	}
 	/* Between passes no isolated run waits for an answer: compare then. */
 	for (i = 0; i < 600; i++) {
-		read_line(buf, sizeof(buf), "%s", attr_of(d.addr, "pvmem/state"));
-		if (!strcmp(buf, "waiting_for_retry") || !strcmp(buf, "idle"))
+		const char *state = file_str(attr_of(d.addr, "pvmem/state"));
+
+		if (!strcmp(state, "waiting_for_retry") || !strcmp(state, "idle"))
 			break;
 		usleep(100 * 1000);
 	}

@@ -319,13 +319,21 @@ static inline uint64_t attr_u64(const char *name)
 	return read_u64(attr(name), 0);
 }
 
+/* The first line of file @path without its newline ("" if unreadable). */
+static inline const char *file_str(const char *path)
+{
+	static char buf[2][256];
+	static int i;
+
+	i = !i;
+	read_line(buf[i], sizeof(buf[i]), "%s", path);
+	buf[i][strcspn(buf[i], "\n")] = '\0';
+	return buf[i];
+}
+
 static inline const char *attr_str(const char *name)
 {
-	static char buf[256];
-
-	read_line(buf, sizeof(buf), "%s", attr(name));
-	buf[strcspn(buf, "\n")] = '\0';
-	return buf;
+	return file_str(attr(name));
 }
 
 /* All of the bound device's debugfs file @name ("" if unreadable). */
