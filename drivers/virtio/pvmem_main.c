@@ -454,25 +454,106 @@ static const struct pvmem_mm_ops pvmem_mm_ops = {
 };
 
 /*
- * Without VIRTIO_MEM_F_PERSISTENT_SUSPEND the device may drop plugged
- * memory across suspend, and a hibernation image would restore memory the
- * device no longer backs: refuse both while anything is plugged.
+ * Which sleep may keep plugged memory?  Suspend to idle: the device keeps
+ * its state.  Suspend to RAM: only if the device says it keeps plugged
+ * memory (VIRTIO_MEM_F_PERSISTENT_SUSPEND).  Hibernation: never, the
+ * image would bring back memory the device no longer backs.  Return what
+ * is refused, or NULL.
+ */
+static const char *pvmem_sleep_refused(struct pvmem_dev *pv, bool hibernation)
+{
+	if (!pvmem_mm_plugged_bytes(&pv->mm))
+		return NULL;
+	if (hibernation)
+		return "hibernation";
+	if (pm_suspend_target_state == PM_SUSPEND_TO_IDLE)
+		return NULL;
+	if (pv->vdev && virtio_has_feature(pv->vdev, VIRTIO_MEM_F_PERSISTENT_SUSPEND))
+		return NULL;
+	return "suspend to RAM";
+}
+
+static void pvmem_sleep_message(struct pvmem_dev *pv, const char *what)
+{
+	/* pv->name, not the device: this outlives an unbind that left memory. */
+	pr_err("%s: %s refused: %llu MiB plugged, which the device does not keep across it; set the request to 0 first\n",
+	       pv->name, what, pvmem_mm_plugged_bytes(&pv->mm) >> 20);
+}
+
+/*
+ * Before any sleep: passes end after the run in hand, so the freezable
+ * worker freezes quickly; hibernation with memory plugged is refused at
+ * once.  The final word on suspend is pvmem_freeze()'s, once the worker
+ * is frozen and the sleep state is known.
  */
 static int pvmem_pm_notify(struct notifier_block *nb, unsigned long action,
 			   void *arg)
 {
 	struct pvmem_dev *pv = container_of(nb, struct pvmem_dev, pm_notifier);
-	const u64 plugged = pvmem_mm_plugged_bytes(&pv->mm);
+	const char *what;
 
-	if (action != PM_SUSPEND_PREPARE && action != PM_HIBERNATION_PREPARE)
-		return NOTIFY_DONE;
-	if (!plugged)
+	switch (action) {
+	case PM_HIBERNATION_PREPARE:
+		what = pvmem_sleep_refused(pv, true);
+		if (what) {
+			pvmem_sleep_message(pv, what);
+			return notifier_from_errno(-EBUSY);
+		}
+		fallthrough;
+	case PM_SUSPEND_PREPARE:
+		pvmem_ctl_stop(&pv->ctl, true);
 		return NOTIFY_OK;
-	/* pv->name, not the device: this outlives an unbind that left memory. */
-	pr_err("%s: %s refused: %llu MiB plugged, which the device does not keep across it; set the request to 0 first\n",
-	       pv->name, action == PM_SUSPEND_PREPARE ? "suspend" : "hibernation",
-	       plugged >> 20);
-	return notifier_from_errno(-EBUSY);
+	case PM_POST_HIBERNATION:
+	case PM_POST_SUSPEND:
+		pvmem_ctl_stop(&pv->ctl, false);
+		if (pv->vdev)
+			pvmem_config_changed(pv->vdev);
+		return NOTIFY_OK;
+	default:
+		return NOTIFY_DONE;
+	}
+}
+
+/*
+ * The race-free point: tasks and the freezable worker are frozen, no
+ * request is in flight, and pm_suspend_target_state says which sleep
+ * this is (PM_SUSPEND_ON while hibernating).  Refuse what cannot keep
+ * plugged memory; otherwise drop the queue, which the reset at resume
+ * destroys anyway.
+ */
+static int pvmem_freeze(struct virtio_device *vdev)
+{
+	struct pvmem_dev *pv = vdev->priv;
+	const char *what;
+
+	what = pvmem_sleep_refused(pv, pm_suspend_target_state == PM_SUSPEND_ON);
+	if (what) {
+		pvmem_sleep_message(pv, what);
+		return -EBUSY;
+	}
+	vdev->config->del_vqs(vdev);
+	pv->vq = NULL;
+	return 0;
+}
+
+/*
+ * After the device reset of a resume (or the thaw of a hibernation): a
+ * new queue, and a pass that re-reads and re-checks the config.
+ */
+static int pvmem_restore(struct virtio_device *vdev)
+{
+	struct pvmem_dev *pv = vdev->priv;
+	struct virtqueue *vq;
+
+	vq = virtio_find_single_vq(vdev, pvmem_vq_done, "guest-request");
+	if (IS_ERR(vq)) {
+		dev_err(&vdev->dev, "no request queue after resume: %ld\n", PTR_ERR(vq));
+		return PTR_ERR(vq);
+	}
+	pv->vq = vq;
+	virtio_device_ready(vdev);
+	pvmem_config_changed(vdev);
+	return 0;
 }
 
 /* NUMA node of the region: the device's ACPI PXM, else the address. */
@@ -645,7 +726,7 @@ static void pvmem_remove(struct virtio_device *vdev)
 	pv->stopping = true;
 	spin_unlock_irq(&pv->stop_lock);
 	/* A pass in hand ends after its run; a request to a gone device now. */
-	pvmem_ctl_stop(&pv->ctl);
+	pvmem_ctl_stop(&pv->ctl, true);
 	wake_up(&pv->resp_wq);
 	cancel_delayed_work_sync(&pv->work);
 	pvmem_debugfs_remove(pv);
@@ -686,6 +767,7 @@ static void pvmem_remove(struct virtio_device *vdev)
 static unsigned int pvmem_features[] = {
 	VIRTIO_MEM_F_ACPI_PXM,
 	VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE,
+	VIRTIO_MEM_F_PERSISTENT_SUSPEND,
 };
 
 static const struct virtio_device_id pvmem_id_table[] = {
@@ -703,6 +785,10 @@ static struct virtio_driver pvmem_driver = {
 	.probe = pvmem_probe,
 	.remove = pvmem_remove,
 	.config_changed = pvmem_config_changed,
+#ifdef CONFIG_PM_SLEEP
+	.freeze = pvmem_freeze,
+	.restore = pvmem_restore,
+#endif
 };
 
 /* Parameters that only matter at load are checked here: bad ones refuse. */

@@ -813,18 +813,19 @@ static bool pvmem_teardown_mb(struct pvmem_ctl *ctl, u32 mb)
 }
 
 /**
- * pvmem_ctl_stop - make a running pass end soon
- * @ctl: the device, going away
+ * pvmem_ctl_stop - make a running pass end soon, or let passes run again
+ * @ctl: the device, going away or going to sleep
+ * @stop: true to stop, false to go on
  *
  * A plug or unplug pass ends after the run it is on, so the worker can be
- * cancelled without waiting for a whole resize; pvmem_ctl_teardown() then
- * does its own pass.
+ * cancelled (or frozen for suspend) without waiting for a whole resize;
+ * pvmem_ctl_teardown() then does its own pass.
  *
  * Context: any.
  */
-void pvmem_ctl_stop(struct pvmem_ctl *ctl)
+void pvmem_ctl_stop(struct pvmem_ctl *ctl, bool stop)
 {
-	WRITE_ONCE(ctl->stop, true);
+	WRITE_ONCE(ctl->stop, stop);
 }
 
 /**

@@ -220,7 +220,7 @@ void pvmem_ctl_init(struct pvmem_ctl *ctl, const struct pvmem_backend_ops *ops,
 enum pvmem_result pvmem_ctl_pass(struct pvmem_ctl *ctl);
 unsigned int pvmem_ctl_settle(struct pvmem_ctl *ctl, enum pvmem_result res);
 bool pvmem_ctl_kick(struct pvmem_ctl *ctl);
-void pvmem_ctl_stop(struct pvmem_ctl *ctl);
+void pvmem_ctl_stop(struct pvmem_ctl *ctl, bool stop);
 u32 pvmem_ctl_teardown(struct pvmem_ctl *ctl);
 
 const char *pvmem_dev_state_name(enum pvmem_dev_state state);

@@ -85,6 +85,8 @@ static ssize_t features_show(struct device *dev, struct device_attribute *attr,
 		len += sysfs_emit_at(buf, len, "acpi_pxm ");
 	if (virtio_has_feature(pv->vdev, VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE))
 		len += sysfs_emit_at(buf, len, "unplugged_inaccessible ");
+	if (virtio_has_feature(pv->vdev, VIRTIO_MEM_F_PERSISTENT_SUSPEND))
+		len += sysfs_emit_at(buf, len, "persistent_suspend ");
 	if (len)
 		len--;	/* no trailing blank */
 	return len + sysfs_emit_at(buf, len, "\n");

@@ -1319,7 +1319,7 @@ TEST_F(fake, stop_ends_a_pass_after_one_run)
 
 	ASSERT_EQ(PVMEM_RES_DONE, want(f, 40 * 64));
 	fake_request(f, 0);
-	pvmem_ctl_stop(&f->ctl);
+	pvmem_ctl_stop(&f->ctl, true);
 	EXPECT_EQ(PVMEM_RES_AGAIN, pvmem_ctl_pass(&f->ctl));
 	ASSERT_TRUE(fake_check(f)) TH_LOG("%s", f->err);
 	EXPECT_LT(30U * 64, f->map.total_plugged);

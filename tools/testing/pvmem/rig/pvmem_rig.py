@@ -164,6 +164,7 @@ class Guest:
         self.damage = []
         self.rx = b''
         self.seq = 0
+        self.wake = None	# (when, how): wake a sleeping guest then
         krel = guest_krel()
         initrd = build_initramfs(tests, os.path.join(self.workdir, 'initramfs.cpio'),
                                  extra_modules, module)
@@ -256,9 +257,21 @@ class Guest:
             raise RigError('QEMU exited (%s); console tail:\n%s' % (
                 self.proc.returncode, text[-3000:]))
 
+    def _wake_if_due(self):
+        """Wake a sleeping guest when a test asked for it: a byte on its
+        control line (ttyS1, a wakeup source for suspend to idle) or
+        QMP system_wakeup (ACPI, for suspend to RAM)."""
+        if self.wake and time.time() >= self.wake[0]:
+            how, self.wake = self.wake[1], None
+            if how == 'tty':
+                self.ctl.sendall(b'\n')
+            else:
+                self.qmp('system_wakeup')
+
     def _read_line(self, deadline):
         while b'\n' not in self.rx:
             self._check_console()
+            self._wake_if_due()
             left = deadline - time.time()
             if left <= 0:
                 raise RigError('timeout waiting for the guest')
@@ -366,6 +379,9 @@ class Guest:
                 val = str(self.qom_get(args[0], args[1]))
             elif cmd == 'rss':
                 val = str(self.rss())
+            elif cmd == 'wake' and len(args) == 2 and args[1] in ('tty', 'acpi'):
+                self.wake = (time.time() + float(args[0]), args[1])
+                val = args[1]
             elif cmd == 'set' and len(args) == 2:
                 self.set_requested(args[0], int(args[1]))
                 val = args[1]

@@ -95,6 +95,18 @@ static inline int host_set(const char *dev, uint64_t bytes)
 }
 
 /* Wait until the host sees @bytes plugged; 0 on success. */
+/*
+ * Have the host wake the guest @secs seconds from now: "tty" (a byte on
+ * the control line; needs ttyS1 as a wakeup source) or "acpi" (QMP
+ * system_wakeup).
+ */
+static inline int host_wake(int secs, const char *how)
+{
+	char val[32];
+
+	return host_req(val, sizeof(val), "wake %d %s", secs, how);
+}
+
 static inline int host_wait_size(const char *dev, uint64_t bytes, int timeout_s)
 {
 	time_t end = time(NULL) + timeout_s;
