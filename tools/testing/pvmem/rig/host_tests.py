@@ -120,8 +120,9 @@ def unplugged_memory_untouched(g, t, name):
           why='; '.join(over) or 'no resident memory seen for vm0')
     print('   %d MiB filled; backends %s' % (max(avail - 96, 0), ', '.join(
         '%s %d/%d MiB' % (i, r >> 20, p >> 20) for i, (r, p) in rss.items())))
+    # Back to nothing, without waiting: the kernel-zone test before may
+    # have left memory that cannot go (at_rest checks why).
     g.set_requested('vm0', 0)
-    g.wait_size('vm0', 0)
 
 
 def reboots(g, t, name):
