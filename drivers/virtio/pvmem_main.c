@@ -215,6 +215,9 @@ static enum pvmem_answer pvmem_send(struct pvmem_dev *pv, u16 type, u64 addr,
 
 	pvmem_req_encode(&pv->req, type, addr, nb);
 	memset(&pv->resp, 0, sizeof(pv->resp));
+	/* No queue: a resume could not create it again. */
+	if (!pv->vq)
+		return PVMEM_ANS_GONE;
 	if (pvmem_fault_lost(pv)) {
 		pvmem_note_request(pv, type, addr, nb);
 		return pvmem_timed_out(pv, type, addr, nb);
