@@ -31,7 +31,8 @@ struct pvmem_fault {
 /**
  * struct pvmem_dev - one bound virtio-mem device
  * @vdev: the virtio device; NULL once unbound with memory left in Linux
- * @vq: the guest-to-host request queue
+ * @vq: the guest-to-host request queue; NULL from pvmem_freeze() until
+ *	pvmem_restore() creates it again (with the worker frozen)
  * @nid: NUMA node of the region
  * @region: claims [addr, addr + region_size) against other drivers
  * @name: the device's name, for messages once @vdev may be gone
@@ -57,9 +58,10 @@ struct pvmem_fault {
  * @debugfs: the device's debugfs directory (pvmem_debugfs.c)
  * @fault: counters of faults to inject (CONFIG_PVMEM_FAULT_INJECT)
  *
- * Set at probe and never changed after: @vdev (until unbind), @vq, @nid,
- * @region, @name.  The request counters and @last_* are written by the
- * worker only (WRITE_ONCE()) and read racily for reporting.
+ * Set at probe and never changed after: @vdev (until unbind), @vq (but
+ * for a sleep, see above), @nid, @region, @name.  The request counters
+ * and @last_* are written by the worker only (WRITE_ONCE()) and read
+ * racily for reporting.
  */
 struct pvmem_dev {
 	struct virtio_device *vdev;
