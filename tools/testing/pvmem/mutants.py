@@ -123,6 +123,9 @@ MUTANTS = [
     ('stop_ignored_by_unplug', PASS,
      '\t\tif (tried && (ctl->ops->config_changed(ctl->be) ||\n\t\t\t      READ_ONCE(ctl->stop))) {',
      '\t\tif (tried && ctl->ops->config_changed(ctl->be)) {'),
+    ('unplug_sent_under_the_lock', PASS,
+     '\tpvmem_unlock(ctl);\n\tans = pvmem_send_run(ctl, VIRTIO_MEM_REQ_UNPLUG, run);\n\tpvmem_lock(ctl);',
+     '\tans = pvmem_send_run(ctl, VIRTIO_MEM_REQ_UNPLUG, run);'),
 ]
 
 

@@ -185,8 +185,11 @@ static enum pvmem_answer fake_send(void *be, u16 type, u64 addr, u16 nb)
 	fake_tick(f);
 	act = fake_act_for(f);
 	f->sends++;
-	if (f->locked)
+	/* Onlining elsewhere would wait for the device: never. */
+	if (f->locked) {
 		f->sends_locked++;
+		fake_fail(f, "a request was sent with the map lock held");
+	}
 	if (type < PVMEM_REQ_NR)
 		f->nr_type[type]++;
 	if (f->ctl.state == PVMEM_DEV_BROKEN)
