@@ -390,15 +390,27 @@ static const struct pvmem_backend_ops pvmem_backend = {
 
 /* --- the worker --- */
 
-/* Queue the worker in @delay jiffies, unless the device is going away. */
-static void pvmem_queue(struct pvmem_dev *pv, unsigned long delay)
+/*
+ * Queue the worker in @delay jiffies, unless the device is going away;
+ * with @config, as for a config interrupt (the pass re-reads the config).
+ */
+static void pvmem_queue_work(struct pvmem_dev *pv, unsigned long delay,
+			     bool config)
 {
 	unsigned long flags;
 
 	spin_lock_irqsave(&pv->stop_lock, flags);
-	if (!pv->stopping)
+	if (!pv->stopping) {
+		if (config)
+			atomic_set(&pv->config_changed, 1);
 		mod_delayed_work(system_freezable_wq, &pv->work, delay);
+	}
 	spin_unlock_irqrestore(&pv->stop_lock, flags);
+}
+
+static void pvmem_queue(struct pvmem_dev *pv, unsigned long delay)
+{
+	pvmem_queue_work(pv, delay, false);
 }
 
 static void pvmem_work(struct work_struct *work)
@@ -420,15 +432,7 @@ static void pvmem_work(struct work_struct *work)
 /* Ignored once the device is going away: teardown must not be cut short. */
 static void pvmem_config_changed(struct virtio_device *vdev)
 {
-	struct pvmem_dev *pv = vdev->priv;
-	unsigned long flags;
-
-	spin_lock_irqsave(&pv->stop_lock, flags);
-	if (!pv->stopping) {
-		atomic_set(&pv->config_changed, 1);
-		mod_delayed_work(system_freezable_wq, &pv->work, 0);
-	}
-	spin_unlock_irqrestore(&pv->stop_lock, flags);
+	pvmem_queue_work(vdev->priv, 0, true);
 }
 
 /**

@@ -190,8 +190,7 @@ def host_backs_only_plugged(g, t, name):
     device's backend holds no more resident memory than is plugged (QEMU
     discards what is unplugged; a guest touching it would bring it
     back)."""
-    over = ['%s: %d MiB resident, %d MiB plugged' % (i, r >> 20, p >> 20)
-            for i, (r, p) in g.backend_rss().items() if r > p]
+    over = host_tests.overdrawn(g.backend_rss())
     t.add('%s.host_backs_only_plugged' % name, not over, why='; '.join(over))
 
 

@@ -55,6 +55,12 @@ def flapping(g, t, name):
     g.run('rm -f /tmp/data /tmp/data.md5')
 
 
+def overdrawn(rss):
+    """Devices whose backend holds more than is plugged (Guest.backend_rss())."""
+    return ['%s: %d MiB resident, %d MiB plugged' % (i, r >> 20, p >> 20)
+            for i, (r, p) in rss.items() if r > p]
+
+
 def alive(g, timeout=30):
     """The guest's shell answers within @timeout seconds, else RigError."""
     g.check('true', timeout=timeout)
@@ -113,8 +119,7 @@ def unplugged_memory_untouched(g, t, name):
             timeout=300)
     rss = g.backend_rss()
     g.run('rm -f /tmp/hog')
-    over = ['%s: %d MiB resident, %d MiB plugged' % (i, r >> 20, p >> 20)
-            for i, (r, p) in rss.items() if r > p]
+    over = overdrawn(rss)
     vm0 = [v for k, v in rss.items() if 'vm0' in k.split('+')]
     t.add('%s.hog_never_touches_unplugged' % name, not over and vm0 and vm0[0][0] > 0,
           why='; '.join(over) or 'no resident memory seen for vm0')
