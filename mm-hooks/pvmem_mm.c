@@ -284,8 +284,6 @@ static const char *pvmem_mm_refusal(struct pvmem_mm *mm, u32 mb, bool online,
 	const enum pvmem_mb_state state = mm->map.state[mb];
 
 	*quiet = false;
-	if (mm->removing)
-		return "the device is going away";
 	if (mm->map.inflight == mb)
 		return "an UNPLUG over it awaits the device's answer";
 	if (state == PVMEM_MB_REMOVING && online)
@@ -508,6 +506,9 @@ void pvmem_mm_unregister(struct pvmem_mm *mm)
  */
 int pvmem_mm_add(struct pvmem_mm *mm, u32 mb, u32 nr)
 {
+	/* rmmod got in first (pvmem_mm_update_pin()): add nothing now. */
+	if (!mm->pinned)
+		return -ENODEV;
 	return add_memory_driver_managed(mm->mgid, pvmem_layout_mb_addr(&mm->lo, mb),
 					 (u64)nr * mm->lo.mb_size,
 					 PVMEM_RESOURCE_NAME,
@@ -757,19 +758,6 @@ bool pvmem_mm_idle(struct pvmem_mm *mm, u32 mb)
 }
 
 /**
- * pvmem_mm_refuse - refuse onlining and offlining from now on
- * @mm: the memory layer of a device going away
- *
- * Context: process; may sleep.
- */
-void pvmem_mm_refuse(struct pvmem_mm *mm)
-{
-	mutex_lock(&mm->lock);
-	mm->removing = true;
-	mutex_unlock(&mm->lock);
-}
-
-/**
  * pvmem_mm_lock - take the map lock
  * @mm: the memory layer
  *
@@ -786,16 +774,22 @@ void pvmem_mm_unlock(struct pvmem_mm *mm)
 	mutex_unlock(&mm->lock);
 }
 
-/* Pin the module while Linux holds memory of ours: rmmod is refused. */
+/*
+ * Pin the module while Linux holds (or is about to hold) memory of ours:
+ * rmmod is refused.  Once rmmod has begun the pin cannot be taken, and
+ * pvmem_mm_add() then adds nothing: a pass still running in a device's
+ * remove() cannot leave memory behind an unloaded module.
+ */
 static void pvmem_mm_update_pin(struct pvmem_mm *mm)
 {
 	const bool added = mm->map.count[PVMEM_MB_UNUSED] != mm->map.nb_mb;
 
-	if (added && !mm->pinned)
-		__module_get(THIS_MODULE);
-	else if (!added && mm->pinned)
+	if (added && !mm->pinned) {
+		mm->pinned = try_module_get(THIS_MODULE);
+	} else if (!added && mm->pinned) {
 		module_put(THIS_MODULE);
-	mm->pinned = added;
+		mm->pinned = false;
+	}
 }
 
 /**

@@ -38,7 +38,7 @@ struct pvmem_mm_ops {
  * @data: passed to @ops
  * @notifier: the memory notifier
  * @node: on the list the online page callback walks (RCU)
- * @lock: protects @map, @removing and @active against the notifier, which
+ * @lock: protects @map and @active against the notifier, which
  *	holds it from MEM_GOING_ONLINE/OFFLINE until the matching
  *	MEM_ONLINE/OFFLINE/CANCEL_*; the online page callback runs inside
  *	that window.  Never held across pvmem_mm_add(), pvmem_mm_remove()
@@ -46,7 +46,6 @@ struct pvmem_mm_ops {
  *	mark the memory block in flight in @map instead).
  * @map: plug state of every device block and state of every memory block
  * @map_mem: the buffer behind @map
- * @removing: the device is going away: onlining and offlining are refused
  * @active: the notifier holds @lock between two calls
  * @pinned: holds a module reference (Linux has memory of ours)
  */
@@ -62,7 +61,6 @@ struct pvmem_mm {
 	struct mutex lock;		/* see above */
 	struct pvmem_map map;
 	void *map_mem;
-	bool removing;
 	bool active;
 	bool pinned;
 };
@@ -73,7 +71,6 @@ void pvmem_mm_exit(struct pvmem_mm *mm);
 int pvmem_mm_register(struct pvmem_mm *mm, const struct pvmem_mm_ops *ops,
 		      void *data);
 void pvmem_mm_unregister(struct pvmem_mm *mm);
-void pvmem_mm_refuse(struct pvmem_mm *mm);
 
 void pvmem_mm_lock(struct pvmem_mm *mm);
 void pvmem_mm_unlock(struct pvmem_mm *mm);

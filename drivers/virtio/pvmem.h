@@ -8,6 +8,8 @@
 #ifndef _PVMEM_H
 #define _PVMEM_H
 
+#include <linux/list.h>
+#include <linux/mutex.h>
 #include <linux/notifier.h>
 #include <linux/spinlock.h>
 #include <linux/virtio.h>
@@ -26,13 +28,39 @@ struct pvmem_fault {
 	atomic_t add;			/* memory additions to fail */
 	atomic_t late;			/* requests answered after the timeout */
 	atomic_t lost;			/* requests the device never gets */
+	atomic_t slow_ms;		/* answers taken this late (a setting) */
+};
+
+/*
+ * How a struct pvmem_dev stands to its virtio device; changed only under
+ * @stop_lock, by probe, remove() and the worker:
+ *
+ *   probe --> BOUND --remove(), memory left in Linux--> DETACHED
+ *               ^                                          |
+ *               +-- worker <-- REBOUND <--probe, same region+
+ *
+ * A DETACHED one is freed by its worker once Linux holds none of its
+ * memory; probe frees a BOUND one at once when nothing is left.
+ */
+enum pvmem_bind {
+	PVMEM_BOUND,	/* the worker drives the device */
+	PVMEM_REBOUND,	/* probed over a DETACHED one's memory: worker adopts */
+	PVMEM_DETACHED,	/* no device; the worker only removes empty memory */
 };
 
 /**
- * struct pvmem_dev - one bound virtio-mem device
- * @vdev: the virtio device; NULL once unbound with memory left in Linux
+ * struct pvmem_dev - one virtio-mem device, and its memory in Linux
+ * @vdev: the virtio device, referenced (get_device()) from probe until
+ *	the next binding or pvmem_free(); after remove() only for messages
+ *	of a pass that was running then
  * @vq: the guest-to-host request queue; NULL from pvmem_freeze() until
- *	pvmem_restore() creates it again (with the worker frozen)
+ *	pvmem_restore() creates it again (with the worker frozen), and
+ *	once unbound
+ * @vq_lock: protects @vq and the queue's use: a request in flight
+ *	holds it, so remove() deletes the queue only after the request
+ *	ended (at once: remove() wakes it)
+ * @persistent: the device keeps plugged memory across suspend to RAM
+ *	(VIRTIO_MEM_F_PERSISTENT_SUSPEND negotiated)
  * @nid: NUMA node of the region
  * @region: claims [addr, addr + region_size) against other drivers
  * @name: the device's name, for messages once @vdev may be gone
@@ -51,21 +79,30 @@ struct pvmem_fault {
  * @resp: response buffer, the device writes it
  * @resp_wq: woken by the virtqueue callback
  * @work: the worker, the only one that sends requests and runs passes
- * @stop_lock: protects @stopping
- * @stopping: once set, nothing queues @work any more
+ * @stop_lock: protects @stopping, @bind and @running
+ * @stopping: once set, nothing queues @work any more (but remove(),
+ *	for the worker of a DETACHED device)
+ * @bind: enum pvmem_bind
+ * @running: the worker is in a pass (remove() then leaves passes to it)
+ * @rebind_cfg: the config the next binding probed with (REBOUND)
+ * @orphan: in the list of DETACHED devices, under pvmem_orphans_lock
+ * @left_behind: remove() left memory blocks in Linux (worker: say when
+ *	they are all gone)
  * @config_changed: a config interrupt came since the worker last read
  *	the config
  * @debugfs: the device's debugfs directory (pvmem_debugfs.c)
  * @fault: counters of faults to inject (CONFIG_PVMEM_FAULT_INJECT)
  *
- * Set at probe and never changed after: @vdev (until unbind), @vq (but
- * for a sleep, see above), @nid, @region, @name.  The request counters
+ * Set at probe and never changed after: @nid, @region; @vdev, @name and
+ * @persistent change only when a new binding adopts a DETACHED device.  The request counters
  * and @last_* are written by the worker only (WRITE_ONCE()) and read
  * racily for reporting.
  */
 struct pvmem_dev {
 	struct virtio_device *vdev;
 	struct virtqueue *vq;
+	struct mutex vq_lock;		/* protects @vq and its use */
+	bool persistent;
 	int nid;
 	struct resource *region;
 	char name[32];
@@ -87,8 +124,13 @@ struct pvmem_dev {
 	wait_queue_head_t resp_wq;
 	struct delayed_work work;
 
-	spinlock_t stop_lock;		/* protects @stopping */
+	spinlock_t stop_lock;		/* protects @stopping, @bind, @running */
 	bool stopping;
+	enum pvmem_bind bind;
+	bool running;
+	struct pvmem_cfg rebind_cfg;
+	struct list_head orphan;
+	bool left_behind;
 	atomic_t config_changed;
 
 	struct dentry *debugfs;
@@ -111,6 +153,7 @@ void pvmem_debugfs_exit(void);
 int pvmem_fault_resp(struct pvmem_dev *pv);
 bool pvmem_fault_late(struct pvmem_dev *pv);
 bool pvmem_fault_lost(struct pvmem_dev *pv);
+bool pvmem_fault_slow(struct pvmem_dev *pv);
 bool pvmem_fault_config(struct pvmem_dev *pv);
 bool pvmem_fault_isolate(struct pvmem_dev *pv);
 bool pvmem_fault_add(struct pvmem_dev *pv);
@@ -119,6 +162,7 @@ void pvmem_fault_init(struct pvmem_dev *pv, struct dentry *dir);
 static inline int pvmem_fault_resp(struct pvmem_dev *pv) { return -1; }
 static inline bool pvmem_fault_late(struct pvmem_dev *pv) { return false; }
 static inline bool pvmem_fault_lost(struct pvmem_dev *pv) { return false; }
+static inline bool pvmem_fault_slow(struct pvmem_dev *pv) { return false; }
 static inline bool pvmem_fault_config(struct pvmem_dev *pv) { return false; }
 static inline bool pvmem_fault_isolate(struct pvmem_dev *pv) { return false; }
 static inline bool pvmem_fault_add(struct pvmem_dev *pv) { return false; }

@@ -15,6 +15,10 @@
  *                      them, but the answer counts as too late (timeout)
  *   lost               the next requests never reach the device, and no
  *                      answer comes (timeout, without the wait)
+ * and one setting, which stays until set to 0:
+ *   slow_ms            a slow host: every answer is taken this many
+ *                      milliseconds after the request went out; an unbind
+ *                      meanwhile finds the request still in flight
  */
 #include <linux/atomic.h>
 #include <linux/debugfs.h>
@@ -57,6 +61,24 @@ bool pvmem_fault_lost(struct pvmem_dev *pv)
 	return pvmem_fault_take(&pv->fault.lost);
 }
 
+/**
+ * pvmem_fault_slow - wait as for the answer of a slow host
+ * @pv: the device, with a request in flight
+ *
+ * Return: true if the device was unbound meanwhile: the request is
+ * still in flight, as far as the driver knows.
+ */
+bool pvmem_fault_slow(struct pvmem_dev *pv)
+{
+	const unsigned int ms = atomic_read(&pv->fault.slow_ms);
+
+	if (!ms)
+		return false;
+	return wait_event_timeout(pv->resp_wq,
+				  READ_ONCE(pv->bind) == PVMEM_DETACHED,
+				  msecs_to_jiffies(ms)) > 0;
+}
+
 bool pvmem_fault_config(struct pvmem_dev *pv)
 {
 	return pvmem_fault_take(&pv->fault.config);
@@ -83,4 +105,5 @@ void pvmem_fault_init(struct pvmem_dev *pv, struct dentry *dir)
 	debugfs_create_atomic_t("fail_add", 0600, dir, &pv->fault.add);
 	debugfs_create_atomic_t("late", 0600, dir, &pv->fault.late);
 	debugfs_create_atomic_t("lost", 0600, dir, &pv->fault.lost);
+	debugfs_create_atomic_t("slow_ms", 0600, dir, &pv->fault.slow_ms);
 }

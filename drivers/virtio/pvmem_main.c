@@ -111,13 +111,15 @@ static void pvmem_vq_done(struct virtqueue *vq)
 
 /*
  * Condition for wait_event: fetch the used buffer, if any; or the device
- * is gone (surprise removal breaks the queue; remove() wakes us then).
+ * is gone (surprise removal breaks the queue) or going (remove() cannot
+ * wait for a request of a running pass); remove() wakes us for both.
  */
 static bool pvmem_resp_ready(struct pvmem_dev *pv, void **buf,
 			     unsigned int *len)
 {
 	*buf = virtqueue_get_buf(pv->vq, len);
-	return *buf || virtqueue_is_broken(pv->vq);
+	return *buf || virtqueue_is_broken(pv->vq) ||
+	       READ_ONCE(pv->bind) == PVMEM_DETACHED;
 }
 
 /* Device responses become answers here; the passes decide what they mean. */
@@ -162,11 +164,24 @@ static enum pvmem_answer pvmem_timed_out(struct pvmem_dev *pv, u16 type,
 	return pvmem_bad_resp(pv, type, addr, nb, PVMEM_ANS_TIMEOUT);
 }
 
+/* Surprise removal, or remove() while the request was in flight. */
+static enum pvmem_answer pvmem_gone(struct pvmem_dev *pv, u16 type, u64 addr,
+				    u16 nb)
+{
+	if (READ_ONCE(pv->bind) == PVMEM_DETACHED)
+		dev_warn(&pv->vdev->dev, "unbound with %s in flight: its memory stays away from Linux\n",
+			 pvmem_req_name(type));
+	else
+		dev_err(&pv->vdev->dev, "device went away during %s\n",
+			pvmem_req_name(type));
+	return pvmem_bad_resp(pv, type, addr, nb, PVMEM_ANS_GONE);
+}
+
 /* Check, count and trace the answer to a request. */
 static enum pvmem_answer pvmem_handle_resp(struct pvmem_dev *pv, u16 type,
 					   u64 addr, u16 nb,
 					   const struct virtio_mem_resp *resp,
-					   unsigned int len)
+					   unsigned int len, u16 *state)
 {
 	const u64 bytes = (u64)nb * pv->ctl.lo.block_size;
 	struct pvmem_reply reply;
@@ -181,6 +196,7 @@ static enum pvmem_answer pvmem_handle_resp(struct pvmem_dev *pv, u16 type,
 		return pvmem_bad_resp(pv, type, addr, nb, PVMEM_ANS_INVALID);
 	}
 	ans = pvmem_resp_answer(reply.type);
+	*state = reply.state;
 	trace_pvmem_response(pv->name, type, addr, nb, ans);
 	WRITE_ONCE(pv->nr_resp[reply.type], pv->nr_resp[reply.type] + 1);
 	WRITE_ONCE(pv->last_resp_type, reply.type);
@@ -191,21 +207,9 @@ static enum pvmem_answer pvmem_handle_resp(struct pvmem_dev *pv, u16 type,
 	return ans;
 }
 
-/**
- * pvmem_send - send one request and wait for its response
- * @pv: the device
- * @type: VIRTIO_MEM_REQ_*
- * @addr: first device block
- * @nb: number of device blocks
- *
- * Waits at most response_timeout.  A device that never answers keeps the
- * buffers: none is reused, since the device is then marked broken.
- *
- * Context: the worker (or remove, with the worker stopped); may sleep.
- * Return: how the request ended.
- */
-static enum pvmem_answer pvmem_send(struct pvmem_dev *pv, u16 type, u64 addr,
-				    u16 nb)
+/* pvmem_send() with @vq_lock held. */
+static enum pvmem_answer pvmem_send_locked(struct pvmem_dev *pv, u16 type,
+					   u64 addr, u16 nb, u16 *state)
 {
 	struct scatterlist sg_req, sg_resp, *sgs[2] = { &sg_req, &sg_resp };
 	struct virtio_mem_resp fake;
@@ -227,7 +231,8 @@ static enum pvmem_answer pvmem_send(struct pvmem_dev *pv, u16 type, u64 addr,
 		/* Injected: answered as a device would, without reaching it. */
 		pvmem_note_request(pv, type, addr, nb);
 		fake = (struct virtio_mem_resp) { .type = __cpu_to_virtio16(true, rc) };
-		return pvmem_handle_resp(pv, type, addr, nb, &fake, sizeof(fake));
+		return pvmem_handle_resp(pv, type, addr, nb, &fake, sizeof(fake),
+					 state);
 	}
 	sg_init_one(&sg_req, &pv->req, sizeof(pv->req));
 	sg_init_one(&sg_resp, &pv->resp, sizeof(pv->resp));
@@ -236,14 +241,13 @@ static enum pvmem_answer pvmem_send(struct pvmem_dev *pv, u16 type, u64 addr,
 	pvmem_note_request(pv, type, addr, nb);
 	virtqueue_kick(pv->vq);
 
+	if (pvmem_fault_slow(pv))
+		return pvmem_gone(pv, type, addr, nb);
 	if (!wait_event_timeout(pv->resp_wq, pvmem_resp_ready(pv, &buf, &len),
 				response_timeout * HZ))
 		return pvmem_timed_out(pv, type, addr, nb);
-	if (!buf) {
-		dev_err(&pv->vdev->dev, "device went away during %s\n",
-			pvmem_req_name(type));
-		return pvmem_bad_resp(pv, type, addr, nb, PVMEM_ANS_GONE);
-	}
+	if (!buf)
+		return pvmem_gone(pv, type, addr, nb);
 	/* Injected: the device acted, but its answer came too late. */
 	if (pvmem_fault_late(pv))
 		return pvmem_timed_out(pv, type, addr, nb);
@@ -252,7 +256,34 @@ static enum pvmem_answer pvmem_send(struct pvmem_dev *pv, u16 type, u64 addr,
 			pvmem_req_name(type));
 		return pvmem_bad_resp(pv, type, addr, nb, PVMEM_ANS_INVALID);
 	}
-	return pvmem_handle_resp(pv, type, addr, nb, &pv->resp, len);
+	return pvmem_handle_resp(pv, type, addr, nb, &pv->resp, len, state);
+}
+
+/**
+ * pvmem_send - send one request and wait for its response
+ * @pv: the device
+ * @type: VIRTIO_MEM_REQ_*
+ * @addr: first device block
+ * @nb: number of device blocks
+ * @state: for STATE: VIRTIO_MEM_STATE_* if the answer is an ACK
+ *
+ * Waits at most response_timeout, and not at all once remove() detached
+ * the device.  A device that never answers keeps the buffers: none is
+ * reused, since the device is then marked broken (or reset by remove()).
+ *
+ * Context: the worker (or remove() while the worker is not in a pass);
+ * may sleep.
+ * Return: how the request ended.
+ */
+static enum pvmem_answer pvmem_send(struct pvmem_dev *pv, u16 type, u64 addr,
+				    u16 nb, u16 *state)
+{
+	enum pvmem_answer ans;
+
+	mutex_lock(&pv->vq_lock);
+	ans = pvmem_send_locked(pv, type, addr, nb, state);
+	mutex_unlock(&pv->vq_lock);
+	return ans;
 }
 
 /* --- the backend the passes drive: this device and the memory layer --- */
@@ -276,7 +307,15 @@ static bool pvmem_be_config_changed(void *be)
 
 static enum pvmem_answer pvmem_be_send(void *be, u16 type, u64 addr, u16 nb)
 {
-	return pvmem_send(be, type, addr, nb);
+	u16 state;
+
+	return pvmem_send(be, type, addr, nb, &state);
+}
+
+static enum pvmem_answer pvmem_be_query(void *be, u64 addr, u16 nb,
+					u16 *state)
+{
+	return pvmem_send(be, VIRTIO_MEM_REQ_STATE, addr, nb, state);
 }
 
 static void pvmem_be_lock(void *be)
@@ -367,6 +406,14 @@ static void pvmem_be_report(void *be, enum pvmem_event ev, u64 a, u64 b,
 	case PVMEM_EV_PLUG_OUTSIDE:
 		dev_warn_once(dev, "requested size needs device blocks outside whole memory blocks of the usable region\n");
 		break;
+	case PVMEM_EV_ADOPTED:
+		dev_info(dev, "took over %llu MiB plugged memory an earlier binding left in Linux; unplugged %llu MiB left over\n",
+			 a >> 20, b >> 20);
+		break;
+	case PVMEM_EV_ADOPT_LOST:
+		dev_err(dev, "device says %#llx+%#llx is not plugged, but Linux holds that memory: its contents are gone\n",
+			a, b);
+		break;
 	default:
 		break;
 	}
@@ -376,6 +423,7 @@ static const struct pvmem_backend_ops pvmem_backend = {
 	.read_config = pvmem_be_read_config,
 	.config_changed = pvmem_be_config_changed,
 	.send = pvmem_be_send,
+	.query = pvmem_be_query,
 	.lock = pvmem_be_lock,
 	.unlock = pvmem_be_unlock,
 	.set_state = pvmem_be_set_state,
@@ -390,6 +438,17 @@ static const struct pvmem_backend_ops pvmem_backend = {
 
 /* --- the worker --- */
 
+/* The worker's queue: freezable, and flushed by module exit. */
+static struct workqueue_struct *pvmem_wq;
+
+/*
+ * Devices unbound with memory left in Linux (enum pvmem_bind DETACHED):
+ * a probe of the same region adopts one.  The lock also orders a DETACHED
+ * device's freeing by its worker against its adoption.
+ */
+static DEFINE_MUTEX(pvmem_orphans_lock);
+static LIST_HEAD(pvmem_orphans);
+
 /*
  * Queue the worker in @delay jiffies, unless the device is going away;
  * with @config, as for a config interrupt (the pass re-reads the config).
@@ -403,7 +462,7 @@ static void pvmem_queue_work(struct pvmem_dev *pv, unsigned long delay,
 	if (!pv->stopping) {
 		if (config)
 			atomic_set(&pv->config_changed, 1);
-		mod_delayed_work(system_freezable_wq, &pv->work, delay);
+		mod_delayed_work(pvmem_wq, &pv->work, delay);
 	}
 	spin_unlock_irqrestore(&pv->stop_lock, flags);
 }
@@ -413,15 +472,72 @@ static void pvmem_queue(struct pvmem_dev *pv, unsigned long delay)
 	pvmem_queue_work(pv, delay, false);
 }
 
+static void pvmem_free(struct pvmem_dev *pv);
+
+/*
+ * The worker of a DETACHED device: take memory blocks with nothing
+ * plugged out of Linux (this may wait for the hotplug locks remove() was
+ * under), and free the device once Linux holds none of its memory.
+ * Memory blocks with plugged memory stay for a later binding to adopt.
+ */
+static void pvmem_reap(struct pvmem_dev *pv)
+{
+	bool again, gone = false;
+	u32 left;
+
+	left = pvmem_ctl_reap(&pv->ctl, &again);
+	mutex_lock(&pvmem_orphans_lock);
+	spin_lock_irq(&pv->stop_lock);
+	if (pv->bind == PVMEM_DETACHED) {
+		if (!left) {
+			list_del(&pv->orphan);
+			gone = true;
+		} else if (again) {
+			mod_delayed_work(pvmem_wq, &pv->work,
+					 msecs_to_jiffies(pv->ctl.knobs.retry_max_ms));
+		}
+	}
+	spin_unlock_irq(&pv->stop_lock);
+	mutex_unlock(&pvmem_orphans_lock);
+	if (gone) {
+		if (pv->left_behind)
+			pr_info("%s: the memory of the unbound device is out of Linux\n",
+				pv->name);
+		pvmem_free(pv);
+	}
+}
+
 static void pvmem_work(struct work_struct *work)
 {
 	struct pvmem_dev *pv = container_of(to_delayed_work(work),
 					    struct pvmem_dev, work);
 	enum pvmem_result res;
+	enum pvmem_bind bind;
 	unsigned int delay;
 
+	spin_lock_irq(&pv->stop_lock);
+	bind = pv->bind;
+	/* Unbinding: the passes are remove()'s now. */
+	if (bind != PVMEM_DETACHED && pv->stopping) {
+		spin_unlock_irq(&pv->stop_lock);
+		return;
+	}
+	if (bind == PVMEM_REBOUND)
+		pv->bind = PVMEM_BOUND;
+	pv->running = bind != PVMEM_DETACHED;
+	spin_unlock_irq(&pv->stop_lock);
+
+	if (bind == PVMEM_DETACHED) {
+		pvmem_reap(pv);
+		return;
+	}
+	if (bind == PVMEM_REBOUND)
+		pvmem_ctl_rebind(&pv->ctl, &pv->rebind_cfg);
 	res = pvmem_ctl_pass(&pv->ctl);
 	delay = pvmem_ctl_settle(&pv->ctl, res);
+	spin_lock_irq(&pv->stop_lock);
+	pv->running = false;
+	spin_unlock_irq(&pv->stop_lock);
 	if (delay == PVMEM_NO_PASS)
 		return;
 	if (res == PVMEM_RES_RETRY && delay)
@@ -475,7 +591,8 @@ static const char *pvmem_sleep_refused(struct pvmem_dev *pv, bool hibernation)
 		return "hibernation";
 	if (pm_suspend_target_state == PM_SUSPEND_TO_IDLE)
 		return NULL;
-	if (pv->vdev && virtio_has_feature(pv->vdev, VIRTIO_MEM_F_PERSISTENT_SUSPEND))
+	/* Unbound: no device to keep it. */
+	if (READ_ONCE(pv->persistent) && READ_ONCE(pv->bind) != PVMEM_DETACHED)
 		return NULL;
 	return "suspend to RAM";
 }
@@ -513,8 +630,7 @@ static int pvmem_pm_notify(struct notifier_block *nb, unsigned long action,
 	case PM_POST_HIBERNATION:
 	case PM_POST_SUSPEND:
 		pvmem_ctl_stop(&pv->ctl, false);
-		if (pv->vdev)
-			pvmem_config_changed(pv->vdev);
+		pvmem_queue_work(pv, 0, true);
 		return NOTIFY_OK;
 	default:
 		return NOTIFY_DONE;
@@ -538,8 +654,10 @@ static int pvmem_freeze(struct virtio_device *vdev)
 		pvmem_sleep_message(pv, what);
 		return -EBUSY;
 	}
+	mutex_lock(&pv->vq_lock);
 	vdev->config->del_vqs(vdev);
 	pv->vq = NULL;
+	mutex_unlock(&pv->vq_lock);
 	return 0;
 }
 
@@ -557,7 +675,9 @@ static int pvmem_restore(struct virtio_device *vdev)
 		dev_err(&vdev->dev, "no request queue after resume: %ld\n", PTR_ERR(vq));
 		return PTR_ERR(vq);
 	}
+	mutex_lock(&pv->vq_lock);
 	pv->vq = vq;
+	mutex_unlock(&pv->vq_lock);
 	virtio_device_ready(vdev);
 	pvmem_config_changed(vdev);
 	return 0;
@@ -645,12 +765,72 @@ static void pvmem_init_dev(struct pvmem_dev *pv, struct virtio_device *vdev)
 	pv->last_resp_type = PVMEM_RESP_NR;
 	init_waitqueue_head(&pv->resp_wq);
 	INIT_DELAYED_WORK(&pv->work, pvmem_work);
+	mutex_init(&pv->vq_lock);
 	spin_lock_init(&pv->stop_lock);
+	INIT_LIST_HEAD(&pv->orphan);
+	pv->persistent = virtio_has_feature(vdev, VIRTIO_MEM_F_PERSISTENT_SUSPEND);
+	get_device(&vdev->dev);
+}
+
+/*
+ * Find the DETACHED device an earlier binding of this region left, take
+ * it off the list and mark it REBOUND: its worker will not free it now.
+ */
+static struct pvmem_dev *pvmem_orphan_take(const struct pvmem_dev *pv)
+{
+	const struct pvmem_cfg *cfg = &pv->ctl.boot_cfg;
+	struct pvmem_dev *o, *found = NULL;
+
+	mutex_lock(&pvmem_orphans_lock);
+	list_for_each_entry(o, &pvmem_orphans, orphan) {
+		if (o->ctl.boot_cfg.addr != cfg->addr ||
+		    pvmem_cfg_check_update(&o->ctl.boot_cfg, cfg, &o->ctl.lim))
+			continue;
+		list_del_init(&o->orphan);
+		spin_lock_irq(&o->stop_lock);
+		o->bind = PVMEM_REBOUND;
+		spin_unlock_irq(&o->stop_lock);
+		found = o;
+		break;
+	}
+	mutex_unlock(&pvmem_orphans_lock);
+	return found;
+}
+
+/*
+ * Probe over memory an unbound device left in Linux: the DETACHED device
+ * @o (still managing that memory) takes the new binding's device and
+ * queue from @pv, which goes; o's worker checks the memory first.
+ */
+static void pvmem_adopt_orphan(struct pvmem_dev *o, struct pvmem_dev *pv)
+{
+	struct virtio_device *vdev = pv->vdev;
+	struct virtio_device *old = o->vdev;
+
+	mutex_lock(&o->vq_lock);
+	o->vq = pv->vq;
+	mutex_unlock(&o->vq_lock);
+	o->rebind_cfg = pv->ctl.boot_cfg;
+	WRITE_ONCE(o->persistent, pv->persistent);
+	strscpy(o->name, pv->name, sizeof(o->name));
+	o->vdev = vdev;		/* pv's reference */
+	vdev->priv = o;
+	kfree(pv);
+	put_device(&old->dev);
+
+	dev_info(&vdev->dev, "adopting %llu MiB plugged memory an earlier binding left in Linux\n",
+		 pvmem_mm_plugged_bytes(&o->mm) >> 20);
+	spin_lock_irq(&o->stop_lock);
+	o->stopping = false;
+	spin_unlock_irq(&o->stop_lock);
+	pvmem_debugfs_add(o);
+	virtio_device_ready(vdev);
+	pvmem_queue_work(o, 0, true);
 }
 
 static int pvmem_probe(struct virtio_device *vdev)
 {
-	struct pvmem_dev *pv;
+	struct pvmem_dev *pv, *o;
 	int rc;
 
 	BUILD_BUG_ON(sizeof(struct virtio_mem_req) != PVMEM_REQ_SIZE);
@@ -674,6 +854,11 @@ static int pvmem_probe(struct virtio_device *vdev)
 	rc = pvmem_check_config(pv);
 	if (rc)
 		goto err_del_vq;
+	o = pvmem_orphan_take(pv);
+	if (o) {
+		pvmem_adopt_orphan(o, pv);
+		return 0;
+	}
 	pv->nid = pvmem_find_node(pv);
 	pv->ctl.knobs.offline_cap = clamp_t(u64, (u64)READ_ONCE(offline_cap_mb) << 20,
 					    pv->ctl.lim.mb_size,
@@ -706,8 +891,7 @@ static int pvmem_probe(struct virtio_device *vdev)
 
 	pvmem_debugfs_add(pv);
 	virtio_device_ready(vdev);
-	atomic_set(&pv->config_changed, 1);
-	queue_delayed_work(system_freezable_wq, &pv->work, 0);
+	pvmem_queue_work(pv, 0, true);
 	return 0;
 
 err_unregister_mm:
@@ -720,55 +904,90 @@ err_del_vq:
 	vdev->config->del_vqs(vdev);
 err_free_dev:
 	vdev->priv = NULL;
+	put_device(&vdev->dev);
 	kfree(pv);
 	return rc;
 }
 
+/* Undo a successful probe; the worker is not running and never will. */
+static void pvmem_free(struct pvmem_dev *pv)
+{
+	unregister_pm_notifier(&pv->pm_notifier);
+	pvmem_mm_unregister(&pv->mm);
+	pvmem_release_region(pv);
+	pvmem_mm_exit(&pv->mm);
+	put_device(&pv->vdev->dev);
+	kfree(pv);
+}
+
+/*
+ * No more requests: a request of a running pass ends at once (its
+ * outcome unknown), then the queue goes with the device's reset.
+ */
+static void pvmem_detach(struct pvmem_dev *pv)
+{
+	struct virtio_device *vdev = pv->vdev;
+
+	spin_lock_irq(&pv->stop_lock);
+	pv->bind = PVMEM_DETACHED;
+	spin_unlock_irq(&pv->stop_lock);
+	wake_up(&pv->resp_wq);
+	mutex_lock(&pv->vq_lock);
+	virtio_reset_device(vdev);
+	vdev->config->del_vqs(vdev);
+	pv->vq = NULL;
+	mutex_unlock(&pv->vq_lock);
+}
+
+/*
+ * remove() may run under the device and memory hotplug locks (ACPI
+ * hot-unplug of the PCI function takes device_hotplug_lock first), so it
+ * waits for nothing that may wait for them: not for a running pass (which
+ * may be adding or removing memory), and it removes no memory itself.  If
+ * no pass is running it gives the device back all it can (bounded
+ * migration, then UNPLUG).  Whatever is left in Linux stays managed by
+ * the DETACHED device: its worker removes the memory blocks with nothing
+ * plugged once the locks are free, and a later probe of the same region
+ * adopts the rest.
+ */
 static void pvmem_remove(struct virtio_device *vdev)
 {
 	struct pvmem_dev *pv = vdev->priv;
+	bool running;
+	u16 state;
 	u32 left;
 
 	spin_lock_irq(&pv->stop_lock);
 	pv->stopping = true;
+	running = pv->running;
 	spin_unlock_irq(&pv->stop_lock);
-	/* A pass in hand ends after its run; a request to a gone device now. */
+	/* A running pass ends after its run; a pending one never starts. */
 	pvmem_ctl_stop(&pv->ctl, true);
-	wake_up(&pv->resp_wq);
-	cancel_delayed_work_sync(&pv->work);
+	cancel_delayed_work(&pv->work);
 	pvmem_debugfs_remove(pv);
-
-	/* No more passes: a config change now means nothing to teardown. */
 	atomic_set(&pv->config_changed, 0);
-	left = pvmem_ctl_teardown(&pv->ctl);
-	if (!left)
-		unregister_pm_notifier(&pv->pm_notifier);
-	pvmem_mm_refuse(&pv->mm);
 
-	if (!left && !pvmem_mm_plugged_bytes(&pv->mm) &&
-	    pv->ctl.state != PVMEM_DEV_BROKEN &&
-	    pvmem_send(pv, VIRTIO_MEM_REQ_UNPLUG_ALL, 0, 0) != PVMEM_ANS_ACK)
+	if (!running && pvmem_ctl_teardown(&pv->ctl) &&
+	    pvmem_send(pv, VIRTIO_MEM_REQ_UNPLUG_ALL, 0, 0, &state) != PVMEM_ANS_ACK)
 		dev_warn(&vdev->dev, "UNPLUG_ALL failed; the host still sees memory plugged\n");
+	pvmem_detach(pv);
 
-	virtio_reset_device(vdev);
-	vdev->config->del_vqs(vdev);
-
-	if (left) {
-		/*
-		 * Linux still uses some of our memory: keep answering for it
-		 * (callback, notifier, region) and keep the module loaded.
-		 */
-		dev_err(&vdev->dev,
-			"%u memory blocks could not be removed; pvmem keeps managing them\n",
-			left);
-		pv->vdev = NULL;
+	left = pvmem_ctl_in_linux(&pv->ctl);
+	pv->left_behind = left;
+	if (!running && !left) {
+		vdev->priv = NULL;
+		pvmem_free(pv);
 		return;
 	}
-	pvmem_mm_unregister(&pv->mm);
-	pvmem_release_region(pv);
-	pvmem_mm_exit(&pv->mm);
-	vdev->priv = NULL;
-	kfree(pv);
+	if (left)
+		dev_info(&vdev->dev,
+			 "unbound with %u memory blocks in Linux (%llu MiB plugged): pvmem keeps managing them\n",
+			 left, pvmem_mm_plugged_bytes(&pv->mm) >> 20);
+	mutex_lock(&pvmem_orphans_lock);
+	list_add(&pv->orphan, &pvmem_orphans);
+	mutex_unlock(&pvmem_orphans_lock);
+	/* After a running pass: queued while stopping, for the reaper. */
+	mod_delayed_work(pvmem_wq, &pv->work, 0);
 }
 
 static unsigned int pvmem_features[] = {
@@ -801,6 +1020,8 @@ static struct virtio_driver pvmem_driver = {
 /* Parameters that only matter at load are checked here: bad ones refuse. */
 static int __init pvmem_init(void)
 {
+	int rc;
+
 	if (response_timeout < 1 || response_timeout > 3600) {
 		pr_err("response_timeout=%u is outside 1-3600 seconds\n",
 		       response_timeout);
@@ -816,13 +1037,21 @@ static int __init pvmem_init(void)
 		pr_err("offline_cap_mb must not be 0\n");
 		return -EINVAL;
 	}
-	return register_virtio_driver(&pvmem_driver);
+	pvmem_wq = alloc_workqueue("pvmem", WQ_FREEZABLE, 0);
+	if (!pvmem_wq)
+		return -ENOMEM;
+	rc = register_virtio_driver(&pvmem_driver);
+	if (rc)
+		destroy_workqueue(pvmem_wq);
+	return rc;
 }
 module_init(pvmem_init);
 
 static void __exit pvmem_exit(void)
 {
 	unregister_virtio_driver(&pvmem_driver);
+	/* Reapers that freed the last DETACHED devices return first. */
+	destroy_workqueue(pvmem_wq);
 	pvmem_debugfs_exit();
 }
 module_exit(pvmem_exit);

@@ -24,6 +24,7 @@ static const char * const pvmem_state_names[PVMEM_DEV_STATE_NR] = {
 	[PVMEM_DEV_WAIT_ONLINE] = "waiting_for_online",
 	[PVMEM_DEV_RETRY] = "waiting_for_retry",
 	[PVMEM_DEV_BROKEN] = "broken",
+	[PVMEM_DEV_ADOPTING] = "adopting",
 };
 
 const char *pvmem_dev_state_name(enum pvmem_dev_state state)
@@ -32,13 +33,22 @@ const char *pvmem_dev_state_name(enum pvmem_dev_state state)
 	       pvmem_state_names[state] : "unknown";
 }
 
-/* The one place the device state changes. */
+/*
+ * The one place the device state changes.  BROKEN is final for a binding;
+ * only a new one (@bind: pvmem_ctl_init(), pvmem_ctl_rebind()) starts over.
+ */
+static void pvmem_ctl_move(struct pvmem_ctl *ctl, enum pvmem_dev_state state,
+			   bool bind)
+{
+	if (ctl->state == PVMEM_DEV_BROKEN && !bind)
+		return;
+	WRITE_ONCE(ctl->state, state);
+}
+
 static void pvmem_ctl_set_state(struct pvmem_ctl *ctl,
 				enum pvmem_dev_state state)
 {
-	if (ctl->state == PVMEM_DEV_BROKEN)
-		return;	/* final */
-	WRITE_ONCE(ctl->state, state);
+	pvmem_ctl_move(ctl, state, false);
 }
 
 static void pvmem_count(struct pvmem_ctl *ctl, enum pvmem_stat stat)
@@ -118,6 +128,13 @@ static enum pvmem_answer pvmem_send_run(struct pvmem_ctl *ctl, u16 type,
 {
 	return ctl->ops->send(ctl->be, type,
 			      pvmem_layout_run_addr(&ctl->lo, run), run->nb);
+}
+
+static enum pvmem_answer pvmem_query_run(struct pvmem_ctl *ctl,
+					 const struct pvmem_run *run, u16 *state)
+{
+	return ctl->ops->query(ctl->be, pvmem_layout_run_addr(&ctl->lo, run),
+			       run->nb, state);
 }
 
 static void pvmem_lock(struct pvmem_ctl *ctl)
@@ -416,6 +433,8 @@ static enum pvmem_result pvmem_remove_empty(struct pvmem_ctl *ctl)
 	bool found, failed = false;
 	u32 mb;
 
+	if (ctl->keep_blocks)
+		return PVMEM_RES_DONE;
 	for (;;) {
 		/* Marked under the same lock it was chosen under. */
 		pvmem_lock(ctl);
@@ -447,10 +466,19 @@ static bool pvmem_unplug_by_removal(struct pvmem_ctl *ctl,
 {
 	const struct pvmem_map *map = ctl->map;
 
-	if (run->nb != map->nr_plugged[run->mb])
+	if (ctl->keep_blocks || run->nb != map->nr_plugged[run->mb])
 		return false;
 	return map->state[run->mb] == PVMEM_MB_OFFLINE ||
 	       (pvmem_mb_online(map, run->mb) && ctl->ops->idle(ctl->be, run->mb));
+}
+
+/* May the teardown empty one more memory block in use?  Uses the budget. */
+static bool pvmem_teardown_migrates(struct pvmem_ctl *ctl)
+{
+	if (!ctl->migrate_budget)
+		return false;
+	ctl->migrate_budget--;
+	return true;
 }
 
 /*
@@ -477,6 +505,14 @@ static u32 pvmem_unplug_one(struct pvmem_ctl *ctl, const struct pvmem_run *run,
 		}
 		/* Something is in use after all: empty it first. */
 		pvmem_lock(ctl);
+	}
+	/* Teardown empties only a few blocks in use: migration takes long. */
+	if (ctl->keep_blocks && pvmem_mb_online(ctl->map, run->mb) &&
+	    !ctl->ops->idle(ctl->be, run->mb) && !pvmem_teardown_migrates(ctl)) {
+		pvmem_map_set_busy(ctl->map, run->mb);
+		pvmem_unlock(ctl);
+		*res = pvmem_retry(ctl, PVMEM_WHY_ISOLATE_BUSY);
+		return 0;
 	}
 	*res = pvmem_unplug_run(ctl, run);
 	done = *res == PVMEM_RES_DONE ? run->nb : 0;
@@ -555,6 +591,124 @@ static enum pvmem_result pvmem_unplug_leftovers(struct pvmem_ctl *ctl)
 	return PVMEM_RES_DONE;
 }
 
+/* Unplug device blocks pvmem does not count as plugged: none is in Linux. */
+static enum pvmem_result pvmem_adopt_unplug(struct pvmem_ctl *ctl,
+					    const struct pvmem_run *run,
+					    u64 *freed)
+{
+	enum pvmem_answer ans;
+
+	ans = pvmem_send_run(ctl, VIRTIO_MEM_REQ_UNPLUG, run);
+	if (ans != PVMEM_ANS_ACK)
+		return pvmem_answer_result(ctl, ans);
+	*freed += run->nb;
+	return PVMEM_RES_DONE;
+}
+
+/* Memory Linux holds is not plugged at the device: nothing can repair that. */
+static enum pvmem_result pvmem_adopt_lost(struct pvmem_ctl *ctl,
+					  const struct pvmem_run *run)
+{
+	pvmem_report(ctl, PVMEM_EV_ADOPT_LOST, pvmem_layout_run_addr(&ctl->lo, run),
+		     (u64)run->nb * ctl->lo.block_size, 0);
+	return pvmem_broken(ctl, "the device lost memory Linux holds");
+}
+
+/*
+ * Check one run the map has all plugged or all unplugged against the
+ * device.  Plugged: the device must agree, or memory Linux holds is gone,
+ * which nothing can repair.  Unplugged: whatever the device still has
+ * there (a request whose answer was lost, the rest of a removed block) is
+ * not in Linux and is unplugged now, device block by device block if the
+ * run is mixed.
+ */
+static enum pvmem_result pvmem_adopt_run(struct pvmem_ctl *ctl,
+					 const struct pvmem_run *run,
+					 bool plugged, u64 *freed)
+{
+	struct pvmem_run one = { .mb = run->mb, .nb = 1 };
+	enum pvmem_result res = PVMEM_RES_DONE;
+	enum pvmem_answer ans;
+	u16 state;
+	u32 i;
+
+	ans = pvmem_query_run(ctl, run, &state);
+	if (ans != PVMEM_ANS_ACK)
+		return pvmem_answer_result(ctl, ans);
+	if (plugged && state != VIRTIO_MEM_STATE_PLUGGED)
+		return pvmem_adopt_lost(ctl, run);
+	if (plugged || state == VIRTIO_MEM_STATE_UNPLUGGED)
+		return PVMEM_RES_DONE;
+	if (state == VIRTIO_MEM_STATE_PLUGGED)
+		return pvmem_adopt_unplug(ctl, run, freed);
+	for (i = 0; i < run->nb && res == PVMEM_RES_DONE; i++) {
+		one.sb = run->sb + i;
+		ans = pvmem_query_run(ctl, &one, &state);
+		if (ans != PVMEM_ANS_ACK)
+			return pvmem_answer_result(ctl, ans);
+		if (state != VIRTIO_MEM_STATE_UNPLUGGED)
+			res = pvmem_adopt_unplug(ctl, &one, freed);
+	}
+	return res;
+}
+
+/*
+ * The longest run from device block @sb of memory block @mb in one plug
+ * state (*@plugged), ending at the memory block or at @usable, counted
+ * from the first memory block.  Map lock held.
+ */
+static u32 pvmem_adopt_next(const struct pvmem_ctl *ctl, u32 mb, u32 sb,
+			    u64 usable, bool *plugged)
+{
+	const struct pvmem_map *map = ctl->map;
+	const u64 first = (u64)mb * map->sbs_per_mb;
+	u32 end;
+
+	*plugged = pvmem_map_test(map, mb, sb, 1, true);
+	for (end = sb + 1; end < map->sbs_per_mb && first + end < usable &&
+	     pvmem_map_test(map, mb, end, 1, true) == *plugged; end++)
+		;
+	return end - sb;
+}
+
+/*
+ * Bound again over memory an earlier binding left in Linux: its map is
+ * still right about what Linux holds, but not necessarily about what
+ * the device has (answers lost at unbind, memory forgotten since).  Ask
+ * the device (STATE) about every run before any other request: memory
+ * Linux holds must be plugged, and anything else plugged is unplugged.
+ * Beyond the usable region nothing is plugged.
+ */
+static enum pvmem_result pvmem_adopt(struct pvmem_ctl *ctl)
+{
+	const struct pvmem_map *map = ctl->map;
+	const u64 usable = pvmem_layout_usable_blocks(&ctl->lo, &ctl->boot_cfg);
+	const u64 bs = ctl->lo.block_size;
+	struct pvmem_run run;
+	enum pvmem_result res;
+	u64 freed = 0;
+	bool plugged;
+
+	for (run.mb = 0; run.mb < map->nb_mb; run.mb++) {
+		for (run.sb = 0; run.sb < map->sbs_per_mb; run.sb += run.nb) {
+			pvmem_lock(ctl);
+			run.nb = pvmem_adopt_next(ctl, run.mb, run.sb, usable,
+						  &plugged);
+			pvmem_unlock(ctl);
+			if ((u64)run.mb * map->sbs_per_mb + run.sb < usable)
+				res = pvmem_adopt_run(ctl, &run, plugged, &freed);
+			else
+				res = plugged ? pvmem_adopt_lost(ctl, &run) :
+				      PVMEM_RES_DONE;
+			if (res != PVMEM_RES_DONE)
+				return res;
+		}
+	}
+	pvmem_ctl_set_state(ctl, PVMEM_DEV_IDLE);
+	pvmem_report(ctl, PVMEM_EV_ADOPTED, map->total_plugged * bs, freed * bs, 0);
+	return PVMEM_RES_DONE;
+}
+
 /*
  * Read and check the config; only a valid one is taken.  Each read is
  * one generation-consistent snapshot, but a device may still show a
@@ -601,8 +755,8 @@ static enum pvmem_result pvmem_update_config(struct pvmem_ctl *ctl)
  * @ctl: the device
  *
  * Brings plugged_size towards requested_size: UNPLUG_ALL of leftovers
- * first, then the config, UNPLUGs still owed, plugging or unplugging, and
- * removal of empty memory blocks.
+ * (or the STATE checks of adopted memory) first, then the config, UNPLUGs
+ * still owed, plugging or unplugging, and removal of empty memory blocks.
  *
  * Context: the worker (or teardown, with the worker stopped); may sleep.
  * Return: how the pass ended.
@@ -617,6 +771,11 @@ enum pvmem_result pvmem_ctl_pass(struct pvmem_ctl *ctl)
 		return PVMEM_RES_BROKEN;
 	if (ctl->state == PVMEM_DEV_LEFTOVERS) {
 		res = pvmem_unplug_leftovers(ctl);
+		if (res != PVMEM_RES_DONE)
+			return res;
+	}
+	if (ctl->state == PVMEM_DEV_ADOPTING) {
+		res = pvmem_adopt(ctl);
 		if (res != PVMEM_RES_DONE)
 			return res;
 	}
@@ -690,8 +849,9 @@ unsigned int pvmem_ctl_settle(struct pvmem_ctl *ctl, enum pvmem_result res)
 		/* A NACK is stale once the request changed: look again now. */
 		if (ctl->why == PVMEM_WHY_NACK && ctl->ops->config_changed(ctl->be))
 			return 0;
-		/* Leftovers stay first in line until UNPLUG_ALL is acked. */
-		if (ctl->state != PVMEM_DEV_LEFTOVERS)
+		/* Leftovers and adoption stay first in line until done. */
+		if (ctl->state != PVMEM_DEV_LEFTOVERS &&
+		    ctl->state != PVMEM_DEV_ADOPTING)
 			pvmem_ctl_set_state(ctl, PVMEM_DEV_RETRY);
 		delay = ctl->retry_ms < lo ? lo : ctl->retry_ms > hi ? hi :
 			ctl->retry_ms;
@@ -724,91 +884,9 @@ bool pvmem_ctl_kick(struct pvmem_ctl *ctl)
 	smp_mb();
 	state = READ_ONCE(ctl->state);
 	if (state != PVMEM_DEV_WAIT_ONLINE && state != PVMEM_DEV_RETRY &&
-	    state != PVMEM_DEV_LEFTOVERS)
+	    state != PVMEM_DEV_LEFTOVERS && state != PVMEM_DEV_ADOPTING)
 		return false;
 	WRITE_ONCE(ctl->retry_ms, READ_ONCE(ctl->knobs.retry_min_ms));
-	return true;
-}
-
-/*
- * Isolate (@take) or give back every plugged run of memory block @mb
- * below device block @limit.  Return the device block isolation failed
- * at, or @limit.  Map lock held.
- */
-static u32 pvmem_teardown_runs(struct pvmem_ctl *ctl, u32 mb, u32 limit,
-			       bool take)
-{
-	struct pvmem_run run = { .mb = mb };
-	u32 sb, end;
-
-	for (sb = 0; sb < limit; sb = end) {
-		for (end = sb + 1; end < limit &&
-		     pvmem_map_test(ctl->map, mb, sb, 1, true) ==
-		     pvmem_map_test(ctl->map, mb, end, 1, true); end++)
-			;
-		if (!pvmem_map_test(ctl->map, mb, sb, 1, true))
-			continue;
-		run.sb = sb;
-		run.nb = end - sb;
-		if (!take)
-			ctl->ops->release(ctl->be, &run);
-		else if (ctl->ops->isolate(ctl->be, &run))
-			return sb;
-	}
-	return limit;
-}
-
-/* Mark a memory block REMOVING and remove it: 0 or -errno. */
-static int pvmem_remove_mb(struct pvmem_ctl *ctl, u32 mb)
-{
-	pvmem_lock(ctl);
-	pvmem_set_mb(ctl, mb, PVMEM_MB_REMOVING);
-	pvmem_unlock(ctl);
-	return pvmem_remove_marked(ctl, mb);
-}
-
-/*
- * Empty an online memory block with the range allocator (bounded) and
- * forget its device blocks were plugged; on failure give back what was
- * taken.  Return true if nothing in it is in use any more.
- */
-static bool pvmem_teardown_empty(struct pvmem_ctl *ctl, u32 mb)
-{
-	struct pvmem_map *map = ctl->map;
-	const u32 sbs = map->sbs_per_mb;
-	bool ok = true;
-	u32 at;
-
-	pvmem_lock(ctl);
-	if (pvmem_mb_online(map, mb) && map->nr_plugged[mb]) {
-		at = pvmem_teardown_runs(ctl, mb, sbs, true);
-		ok = at == sbs;
-		if (ok)
-			pvmem_map_set(map, mb, 0, sbs, false);
-		else
-			pvmem_teardown_runs(ctl, mb, at, false);
-	}
-	pvmem_unlock(ctl);
-	return ok;
-}
-
-/*
- * Teardown of a device that is not unplugged (broken, or memory that
- * would not migrate): take what holds no page in use out of Linux and
- * forget it is plugged.  An idle block goes as it is; one in use is
- * emptied first; if that fails it stays: memory in use is never offlined
- * "as is".  Return true if the block is out of Linux.
- */
-static bool pvmem_teardown_mb(struct pvmem_ctl *ctl, u32 mb)
-{
-	if (pvmem_remove_mb(ctl, mb) &&
-	    (!pvmem_teardown_empty(ctl, mb) || pvmem_remove_mb(ctl, mb)))
-		return false;
-	pvmem_lock(ctl);
-	pvmem_map_set(ctl->map, mb, 0, ctl->map->sbs_per_mb, false);
-	if (ctl->map->state[mb] == PVMEM_MB_OWED)
-		pvmem_set_mb(ctl, mb, PVMEM_MB_UNUSED);
-	pvmem_unlock(ctl);
 	return true;
 }
 
@@ -829,45 +907,94 @@ void pvmem_ctl_stop(struct pvmem_ctl *ctl, bool stop)
 }
 
 /**
- * pvmem_ctl_teardown - take every added memory block out of Linux
- * @ctl: the device; the worker is stopped
+ * pvmem_ctl_teardown - give the device back all it can have before unbind
+ * @ctl: the device; the worker is stopped and not running
  *
- * A working device gets everything unplugged first, the way a pass does
- * it (bounded migration).  What is left (a broken device, or memory that
- * would not migrate) is taken out of Linux if it holds no data, and
- * forgotten; memory still in use stays.
+ * For remove(), which may run under the hotplug locks (ACPI hot-unplug
+ * of the PCI function) and should not take long: what holds no data goes
+ * back (offline memory, owed memory, and online memory whose plugged
+ * pages are all free, taken with the range allocator), and so does the
+ * memory of at most PVMEM_TEARDOWN_MIGRATE memory blocks in use, emptied
+ * the way a pass empties them (bounded migration).  No memory block is
+ * removed, since that takes those locks.  Other memory holding data
+ * stays plugged and in use, for a later binding to adopt: migrating all
+ * of it could take as long as the data is large.  Memory blocks left
+ * with nothing plugged are for pvmem_ctl_reap() once the device is gone.
  *
  * Context: process, may sleep.
- * Return: how many memory blocks Linux still holds.
+ * Return: true if nothing is plugged any more and the device answered
+ * every request, so UNPLUG_ALL may clear what was left behind earlier.
  */
-u32 pvmem_ctl_teardown(struct pvmem_ctl *ctl)
+bool pvmem_ctl_teardown(struct pvmem_ctl *ctl)
 {
 	struct pvmem_map *map = ctl->map;
-	u32 mb, left = 0;
 
+	if (ctl->state == PVMEM_DEV_BROKEN)
+		return false;
 	/* The worker is stopped: this pass is the last, and runs to its end. */
 	WRITE_ONCE(ctl->stop, false);
-	if (ctl->state != PVMEM_DEV_BROKEN) {
-		pvmem_lock(ctl);
-		pvmem_map_clear_busy(map);
-		pvmem_unlock(ctl);
+	ctl->keep_blocks = true;
+	ctl->migrate_budget = PVMEM_TEARDOWN_MIGRATE;
+	pvmem_lock(ctl);
+	pvmem_map_clear_busy(map);
+	pvmem_unlock(ctl);
+	if (map->total_plugged || map->count[PVMEM_MB_OWED])
 		pvmem_unplug(ctl, map->total_plugged, true);
-		pvmem_remove_empty(ctl);
-	}
+	ctl->keep_blocks = false;
+	return !map->total_plugged && ctl->state != PVMEM_DEV_BROKEN;
+}
+
+/**
+ * pvmem_ctl_reap - once the device is gone, take empty memory out of Linux
+ * @ctl: the device, unbound with memory left in Linux
+ * @again: set if an empty memory block would not go yet (call again later)
+ *
+ * Owed memory blocks are out of Linux already and are forgotten: the
+ * device still has them plugged, and a later binding's STATE checks
+ * unplug them.  Memory blocks with nothing plugged are removed.  Memory
+ * blocks with plugged memory stay, in use, for a later binding to adopt.
+ *
+ * Context: the worker, after remove(); may sleep and take hotplug locks.
+ * Return: how many memory blocks Linux still holds.
+ */
+u32 pvmem_ctl_reap(struct pvmem_ctl *ctl, bool *again)
+{
+	struct pvmem_map *map = ctl->map;
+	u32 mb;
+
+	pvmem_lock(ctl);
 	for (mb = 0; mb < map->nb_mb; mb++) {
-		if (map->state[mb] == PVMEM_MB_UNUSED)
+		if (map->state[mb] != PVMEM_MB_OWED)
 			continue;
-		/* Owed blocks are out of Linux already; UNPLUG_ALL follows. */
-		if (map->state[mb] == PVMEM_MB_OWED) {
-			pvmem_lock(ctl);
-			pvmem_map_set(map, mb, 0, map->sbs_per_mb, false);
-			pvmem_set_mb(ctl, mb, PVMEM_MB_UNUSED);
-			pvmem_unlock(ctl);
-		} else if (!pvmem_teardown_mb(ctl, mb)) {
-			left++;
-		}
+		pvmem_map_set(map, mb, 0, map->sbs_per_mb, false);
+		pvmem_set_mb(ctl, mb, PVMEM_MB_UNUSED);
 	}
-	return left;
+	pvmem_map_clear_busy(map);
+	pvmem_unlock(ctl);
+	*again = pvmem_remove_empty(ctl) != PVMEM_RES_DONE;
+	return pvmem_ctl_in_linux(ctl);
+}
+
+/**
+ * pvmem_ctl_rebind - a new binding takes over memory a detached one left
+ * @ctl: the device; the worker is not running
+ * @cfg: the new binding's config, checked against the old one's
+ *	immutable fields
+ *
+ * The map stays as it is (it is right about what Linux holds); the state
+ * machine starts over in ADOPTING, whose pass asks the device first.
+ */
+void pvmem_ctl_rebind(struct pvmem_ctl *ctl, const struct pvmem_cfg *cfg)
+{
+	ctl->boot_cfg = *cfg;
+	ctl->cfg = *cfg;
+	WRITE_ONCE(ctl->retry_ms, READ_ONCE(ctl->knobs.retry_min_ms));
+	ctl->why = PVMEM_WHY_NONE;
+	ctl->cfg_bad = 0;
+	WRITE_ONCE(ctl->kicked, false);
+	WRITE_ONCE(ctl->stop, false);
+	WRITE_ONCE(ctl->broken_reason, NULL);
+	pvmem_ctl_move(ctl, PVMEM_DEV_ADOPTING, true);
 }
 
 /**
@@ -888,6 +1015,6 @@ void pvmem_ctl_init(struct pvmem_ctl *ctl, const struct pvmem_backend_ops *ops,
 	ctl->cfg = ctl->boot_cfg;
 	ctl->retry_ms = ctl->knobs.retry_min_ms;
 	ctl->why = PVMEM_WHY_NONE;
-	ctl->state = ctl->boot_cfg.plugged_size ? PVMEM_DEV_LEFTOVERS :
-						  PVMEM_DEV_IDLE;
+	pvmem_ctl_move(ctl, ctl->boot_cfg.plugged_size ? PVMEM_DEV_LEFTOVERS :
+		       PVMEM_DEV_IDLE, true);
 }

@@ -17,6 +17,9 @@
  *   probe --> LEFTOVERS --UNPLUG_ALL acked--+
  *     |         (BUSY: stays, backoff)      |
  *     +-------------------------------------+--> IDLE
+ *     |                                     |
+ *   probe over memory a detached binding    |
+ *   left --> ADOPTING --STATE checks done---+
  *                                                 |  ^
  *                  config interrupt, kick, retry  v  | pass DONE
  *                                 PLUGGING / UNPLUGGING
@@ -45,6 +48,8 @@ enum pvmem_dev_state {
 	PVMEM_DEV_WAIT_ONLINE,	/* plugging paused: offline_cap reached */
 	PVMEM_DEV_RETRY,	/* waiting for the backoff to run again */
 	PVMEM_DEV_BROKEN,	/* device misbehaved; no request is sent */
+	/* bound again over memory left in Linux: STATE checks it first */
+	PVMEM_DEV_ADOPTING,
 	PVMEM_DEV_STATE_NR
 };
 
@@ -95,6 +100,8 @@ enum pvmem_event {
 	PVMEM_EV_ADD_FAILED,		/* a: address, b: size, err: errno */
 	PVMEM_EV_PLUG_PAUSED,		/* once per stall for memory maps */
 	PVMEM_EV_PLUG_OUTSIDE,		/* request reaches outside whole memory blocks */
+	PVMEM_EV_ADOPTED,		/* a: bytes taken over, b: leftover bytes unplugged */
+	PVMEM_EV_ADOPT_LOST,		/* a: address, b: size the device lost */
 	PVMEM_EV_NR
 };
 
@@ -120,6 +127,8 @@ struct pvmem_backend_ops {
 	void (*read_config)(void *be, struct pvmem_cfg *cfg);
 	bool (*config_changed)(void *be);	/* since the last read_config */
 	enum pvmem_answer (*send)(void *be, u16 type, u64 addr, u16 nb);
+	/* A STATE request; *@state is a VIRTIO_MEM_STATE_* if it is acked. */
+	enum pvmem_answer (*query)(void *be, u64 addr, u16 nb, u16 *state);
 
 	/* The memory layer. */
 	void (*lock)(void *be);
@@ -169,6 +178,9 @@ struct pvmem_knobs {
 /* Owed memory blocks that make pvmem send their UNPLUG (1 GiB at 128 MiB). */
 #define PVMEM_OWED_BATCH	8
 
+/* Memory blocks in use pvmem_ctl_teardown() empties at most (512 MiB). */
+#define PVMEM_TEARDOWN_MIGRATE	4
+
 /* pvmem_ctl_settle(): no pass is due until a config interrupt or a kick. */
 #define PVMEM_NO_PASS		(~0U)
 
@@ -190,6 +202,9 @@ struct pvmem_knobs {
  * @kicked: pvmem_ctl_kick() ran since this pass began (memory got onlined)
  * @cfg_bad: passes in a row whose config contradicted itself
  * @stop: the device is going away: passes end after the run in hand
+ * @keep_blocks: pvmem_ctl_teardown() is running: memory blocks stay in
+ *	Linux, since removing them takes hotplug locks remove() may be under
+ * @migrate_budget: memory blocks in use the teardown may still empty
  * @stats: counters, enum pvmem_stat
  *
  * All but @knobs, @kicked and @stop belong to the worker: only it runs
@@ -212,6 +227,8 @@ struct pvmem_ctl {
 	bool kicked;
 	unsigned int cfg_bad;
 	bool stop;
+	bool keep_blocks;
+	unsigned int migrate_budget;
 	u64 stats[PVMEM_STAT_NR];
 };
 
@@ -221,7 +238,9 @@ enum pvmem_result pvmem_ctl_pass(struct pvmem_ctl *ctl);
 unsigned int pvmem_ctl_settle(struct pvmem_ctl *ctl, enum pvmem_result res);
 bool pvmem_ctl_kick(struct pvmem_ctl *ctl);
 void pvmem_ctl_stop(struct pvmem_ctl *ctl, bool stop);
-u32 pvmem_ctl_teardown(struct pvmem_ctl *ctl);
+bool pvmem_ctl_teardown(struct pvmem_ctl *ctl);
+u32 pvmem_ctl_reap(struct pvmem_ctl *ctl, bool *again);
+void pvmem_ctl_rebind(struct pvmem_ctl *ctl, const struct pvmem_cfg *cfg);
 
 const char *pvmem_dev_state_name(enum pvmem_dev_state state);
 
@@ -254,6 +273,14 @@ static inline u64 pvmem_ctl_requested(const struct pvmem_ctl *ctl)
 static inline u64 pvmem_ctl_usable(const struct pvmem_ctl *ctl)
 {
 	return READ_ONCE(ctl->cfg.usable_region_size);
+}
+
+/* Memory blocks Linux holds (added, or being added or removed). */
+static inline u32 pvmem_ctl_in_linux(const struct pvmem_ctl *ctl)
+{
+	const struct pvmem_map *map = ctl->map;
+
+	return map->nb_mb - map->count[PVMEM_MB_UNUSED] - map->count[PVMEM_MB_OWED];
 }
 
 static inline u64 pvmem_ctl_mb_addr(const struct pvmem_ctl *ctl, u32 mb)

@@ -126,6 +126,23 @@ MUTANTS = [
     ('unplug_sent_under_the_lock', PASS,
      '\tpvmem_unlock(ctl);\n\tans = pvmem_send_run(ctl, VIRTIO_MEM_REQ_UNPLUG, run);\n\tpvmem_lock(ctl);',
      '\tans = pvmem_send_run(ctl, VIRTIO_MEM_REQ_UNPLUG, run);'),
+    ('adoption_trusts_a_device_that_lost_memory', PASS,
+     '\tif (plugged && state != VIRTIO_MEM_STATE_PLUGGED)\n\t\treturn pvmem_adopt_lost(ctl, run);\n',
+     ''),
+    ('adoption_keeps_leftovers_plugged', PASS,
+     '\tif (state == VIRTIO_MEM_STATE_PLUGGED)\n\t\treturn pvmem_adopt_unplug(ctl, run, freed);',
+     '\tif (state == VIRTIO_MEM_STATE_PLUGGED)\n\t\treturn PVMEM_RES_DONE;'),
+    ('teardown_migrates_data', PASS,
+     '!ctl->ops->idle(ctl->be, run->mb) && !pvmem_teardown_migrates(ctl)) {',
+     '!ctl->ops->idle(ctl->be, run->mb) && 0) {'),
+    ('teardown_migrate_budget_unbounded', PASS,
+     '\tif (!ctl->migrate_budget)\n\t\treturn false;\n', ''),
+    ('teardown_removes_memory', PASS,
+     '\tif (ctl->keep_blocks || run->nb != map->nr_plugged[run->mb])',
+     '\tif (run->nb != map->nr_plugged[run->mb])'),
+    ('reap_keeps_empty_blocks', PASS,
+     '\t*again = pvmem_remove_empty(ctl) != PVMEM_RES_DONE;',
+     '\t*again = false;'),
 ]
 
 

@@ -155,6 +155,11 @@ static enum pvmem_answer fake_do(struct fake *f, u16 type, u64 addr, u16 nb)
 	case VIRTIO_MEM_REQ_UNPLUG_ALL:
 		memset(f->dev_plugged, 0, f->dev_blocks);
 		return PVMEM_ANS_ACK;
+	case VIRTIO_MEM_REQ_STATE:
+		if (!nb || addr % bs || addr < f->dev.addr ||
+		    (addr - f->dev.addr) / bs + nb > f->dev.usable_region_size / bs)
+			return PVMEM_ANS_ERROR;
+		return PVMEM_ANS_ACK;
 	default:
 		return PVMEM_ANS_ERROR;
 	}
@@ -165,6 +170,8 @@ static void fake_mark_unknown(struct fake *f, u16 type, u64 addr, u16 nb)
 {
 	u64 first, i;
 
+	if (type == VIRTIO_MEM_REQ_STATE)
+		return;		/* it changes nothing */
 	if (type == VIRTIO_MEM_REQ_UNPLUG_ALL) {
 		memset(f->unknown, 1, f->dev_blocks);
 		return;
@@ -230,6 +237,25 @@ static enum pvmem_answer fake_send(void *be, u16 type, u64 addr, u16 nb)
 				  pvmem_req_name(type), (unsigned long long)addr, nb);
 		return ans;
 	}
+}
+
+/* A STATE request: answered from the device's blocks, or as scripted. */
+static enum pvmem_answer fake_query(void *be, u64 addr, u16 nb, u16 *state)
+{
+	struct fake *f = to_fake(be);
+	const u64 bs = f->dev.block_size;
+	enum pvmem_answer ans;
+	u64 first, i, plugged = 0;
+
+	ans = fake_send(be, VIRTIO_MEM_REQ_STATE, addr, nb);
+	if (ans != PVMEM_ANS_ACK)
+		return ans;
+	first = (addr - f->dev.addr) / bs;
+	for (i = first; i < first + nb; i++)
+		plugged += f->dev_plugged[i];
+	*state = plugged == nb ? VIRTIO_MEM_STATE_PLUGGED :
+		 !plugged ? VIRTIO_MEM_STATE_UNPLUGGED : VIRTIO_MEM_STATE_MIXED;
+	return PVMEM_ANS_ACK;
 }
 
 /* --- the memory --- */
@@ -543,6 +569,7 @@ static const struct pvmem_backend_ops fake_ops = {
 	.read_config = fake_read_config,
 	.config_changed = fake_config_changed,
 	.send = fake_send,
+	.query = fake_query,
 	.lock = fake_lock,
 	.unlock = fake_unlock,
 	.set_state = fake_set_state,
@@ -753,6 +780,29 @@ void fake_script(struct fake *f, long n, enum fake_act act)
 		f->script[f->nscript++] = (typeof(f->script[0])) {
 			.at = f->sends + n, .act = act,
 		};
+}
+
+u32 fake_unbind(struct fake *f, bool running)
+{
+	bool again = true;
+	u32 left = 0;
+	int i;
+
+	if (!running && pvmem_ctl_teardown(&f->ctl))
+		f->ctl.ops->send(f, VIRTIO_MEM_REQ_UNPLUG_ALL, 0, 0);
+	fake_check(f);
+	/* Detached: what the device does from now on, the driver never hears. */
+	memset(f->unknown, 1, f->dev_blocks);
+	for (i = 0; i < 8 && again; i++)
+		left = pvmem_ctl_reap(&f->ctl, &again);
+	fake_check(f);
+	return left;
+}
+
+void fake_rebind(struct fake *f)
+{
+	f->changed = true;
+	pvmem_ctl_rebind(&f->ctl, &f->dev);
 }
 
 enum pvmem_result fake_run(struct fake *f, int max)

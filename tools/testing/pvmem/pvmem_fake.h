@@ -135,6 +135,15 @@ void fake_script(struct fake *f, long n, enum fake_act act);
  * ran; the last pass's result.
  */
 enum pvmem_result fake_run(struct fake *f, int max);
+/*
+ * Unbind as pvmem_remove() does (teardown, and UNPLUG_ALL if nothing is
+ * plugged, unless a pass was @running), then the DETACHED worker's reap
+ * until it rests: memory blocks Linux still holds.  The device's blocks
+ * count as unknown from then on.
+ */
+u32 fake_unbind(struct fake *f, bool running);
+/* Bind again: the driver adopts the memory left in Linux. */
+void fake_rebind(struct fake *f);
 /* A user onlines (@movable or to a kernel zone) or offlines a block. */
 int fake_online(struct fake *f, u32 mb, bool movable);
 int fake_offline(struct fake *f, u32 mb);

@@ -206,11 +206,12 @@ static void fuzz_passes(const uint8_t *p, size_t n)
 	f.nscript = 0;
 	fake_run(&f, 8);
 	fuzz_check(&f, ~(size_t)0);
-	/* As pvmem_remove() does: UNPLUG_ALL if nothing is left in Linux. */
-	if (!pvmem_ctl_teardown(&f.ctl) && f.ctl.state != PVMEM_DEV_BROKEN)
-		f.ctl.ops->send(&f, VIRTIO_MEM_REQ_UNPLUG_ALL, 0, 0);
-	else
-		memset(f.unknown, 1, f.dev_blocks);	/* abandoned to the host */
+	/* Unbind, with or without a pass running, and bind again. */
+	fake_unbind(&f, n & 1);
+	fuzz_check(&f, ~(size_t)0);
+	fake_rebind(&f);
+	fake_request(&f, 0);
+	fake_run(&f, 8);
 	fuzz_check(&f, ~(size_t)0);
 	fake_free(&f);
 }

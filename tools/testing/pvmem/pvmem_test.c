@@ -833,11 +833,22 @@ TEST_F(answers, at_every_request_of_a_pass)
 			fake_request(f, 0);
 			ASSERT_EQ(PVMEM_RES_BROKEN, fake_run(f, 5));
 			ASSERT_EQ(sends, f->sends);
-			ASSERT_EQ(0U, pvmem_ctl_teardown(&f->ctl));
-			/* Unbound broken: the device keeps what it has. */
-			memset(f->unknown, 1, f->dev_blocks);
+			/*
+			 * Unbound broken: nothing is sent, Linux keeps what is
+			 * plugged; bound again, the device is asked (STATE)
+			 * before anything else, then driven as usual.
+			 */
+			ASSERT_FALSE(pvmem_ctl_teardown(&f->ctl));
+			ASSERT_EQ(sends, f->sends);
+			fake_unbind(f, false);
 			ASSERT_TRUE(fake_check(f)) TH_LOG("%s", f->err);
-			ASSERT_EQ(0U, fake_usable(f));
+			f->nscript = 0;
+			f->all = FA_NORMAL;
+			fake_rebind(f);
+			ASSERT_EQ(PVMEM_RES_DONE, fake_run(f, 50));
+			ASSERT_EQ(1, f->events[PVMEM_EV_ADOPTED]);
+			memset(f->unknown, 0, f->dev_blocks);
+			ASSERT_AT(f, 0);
 		}
 		fake_free(f);
 	}
@@ -1043,9 +1054,36 @@ TEST_F(fake, teardown_gives_everything_back)
 
 	ASSERT_EQ(PVMEM_RES_DONE, want(f, 5 * 64 + 7));
 	ASSERT_EQ(0, fake_offline(f, 2));
-	EXPECT_EQ(0U, pvmem_ctl_teardown(&f->ctl));
+	/* remove() may hold the hotplug locks: it removes no memory. */
+	EXPECT_TRUE(pvmem_ctl_teardown(&f->ctl));
 	ASSERT_AT(f, 0);
+	EXPECT_EQ(0, f->nremove);
+	EXPECT_EQ(6U, pvmem_ctl_in_linux(&f->ctl));
+	/* The detached worker does, with nothing plugged left in them. */
+	EXPECT_EQ(0U, fake_unbind(f, true));
+	EXPECT_EQ(6, f->nremove);
 	EXPECT_EQ(128U, f->map.count[PVMEM_MB_UNUSED]);
+}
+
+/*
+ * Teardown gives back what holds no data, and empties only
+ * PVMEM_TEARDOWN_MIGRATE blocks in use (migration takes as long as the
+ * data is large): the others stay plugged, untouched.
+ */
+TEST_F(fake, teardown_leaves_data_where_it_is)
+{
+	struct fake *f = &self->f;
+	long isolations;
+	u32 mb;
+
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 9 * 64));
+	for (mb = 1; mb < 7; mb++)
+		f->used[mb] = 1;
+	isolations = f->isolations;
+	EXPECT_FALSE(pvmem_ctl_teardown(&f->ctl));
+	ASSERT_AT(f, (6 - PVMEM_TEARDOWN_MIGRATE) * 64);
+	EXPECT_EQ(isolations + 3 + PVMEM_TEARDOWN_MIGRATE, f->isolations);
+	EXPECT_EQ(6U - PVMEM_TEARDOWN_MIGRATE, fake_unbind(f, true));
 }
 
 TEST_F(fake, teardown_leaves_what_will_not_go)
@@ -1060,9 +1098,13 @@ TEST_F(fake, teardown_leaves_what_will_not_go)
 	 * Block 1 will not migrate, block 0's data has nowhere to go: Linux
 	 * keeps both, in use.
 	 */
-	EXPECT_EQ(2U, pvmem_ctl_teardown(&f->ctl));
+	EXPECT_FALSE(pvmem_ctl_teardown(&f->ctl));
 	ASSERT_TRUE(fake_check(f)) TH_LOG("%s", f->err);
 	EXPECT_EQ(128U, fake_dev_plugged(f));
+	EXPECT_EQ(2U, fake_unbind(f, true));
+	ASSERT_TRUE(fake_check(f)) TH_LOG("%s", f->err);
+	EXPECT_EQ(128U, fake_usable(f));
+	EXPECT_EQ(0, f->nremove);
 }
 
 /*
@@ -1082,8 +1124,8 @@ TEST_F(fake, pinned_block_never_offlined)
 	EXPECT_EQ(PVMEM_MB_MOVABLE, f->map.state[0]);
 	EXPECT_EQ(0, f->nremove);
 	EXPECT_LT(0, f->ctl.stats[PVMEM_STAT_ISOLATE_BUSY]);
-	/* Teardown leaves it too: in use, not offlined "as is". */
-	EXPECT_EQ(1U, pvmem_ctl_teardown(&f->ctl));
+	/* Unbind leaves it too: in use, not offlined "as is". */
+	EXPECT_EQ(1U, fake_unbind(f, false));
 	ASSERT_TRUE(fake_check(f)) TH_LOG("%s", f->err);
 	EXPECT_EQ(0, f->nremove);
 	f->pinned[0] = 0;
@@ -1323,8 +1365,72 @@ TEST_F(fake, stop_ends_a_pass_after_one_run)
 	EXPECT_EQ(PVMEM_RES_AGAIN, pvmem_ctl_pass(&f->ctl));
 	ASSERT_TRUE(fake_check(f)) TH_LOG("%s", f->err);
 	EXPECT_LT(30U * 64, f->map.total_plugged);
-	EXPECT_EQ(0U, pvmem_ctl_teardown(&f->ctl));
+	EXPECT_TRUE(pvmem_ctl_teardown(&f->ctl));
 	ASSERT_AT(f, 0);
+	EXPECT_EQ(0U, fake_unbind(f, true));
+}
+
+/*
+ * Unbound in the middle of a pass (remove() gives nothing back then),
+ * with a PLUG whose answer was lost: Linux keeps what is plugged, and a
+ * new binding asks the device about every run before anything else.
+ * What the map has plugged the device must have; what it does not, the
+ * device gives up (here the lost PLUG, and a run left mixed).
+ */
+TEST_F(fake, rebind_adopts_what_unbind_left)
+{
+	struct fake *f = &self->f;
+	long sends;
+
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 3 * 64 + 5));
+	f->used[0] = 1;
+	f->used[1] = 1;
+	fake_script(f, 0, FA_LATE);
+	EXPECT_EQ(PVMEM_RES_BROKEN, want(f, 4 * 64));
+	EXPECT_EQ(4U, fake_unbind(f, true));
+	/* The lost PLUG was done; the host undid two blocks of it since. */
+	f->dev_plugged[f->map_offset + 3 * 64 + 9] = 0;
+	f->dev_plugged[f->map_offset + 3 * 64 + 11] = 0;
+	EXPECT_EQ(4U * 64 - 2, fake_dev_plugged(f));
+	sends = f->sends;
+	fake_rebind(f);
+	EXPECT_EQ(PVMEM_DEV_ADOPTING, f->ctl.state);
+	fake_request(f, 2 * 64 * BLK);
+	ASSERT_EQ(PVMEM_RES_DONE, fake_run(f, 50))
+		TH_LOG("why %d state %s err %s", f->ctl.why,
+		       pvmem_dev_state_name(f->ctl.state), f->err);
+	EXPECT_EQ(1, f->events[PVMEM_EV_ADOPTED]);
+	EXPECT_EQ(0, f->events[PVMEM_EV_LEFTOVERS_CLEARED]);
+	EXPECT_LT(sends + 4, f->sends);
+	memset(f->unknown, 0, f->dev_blocks);
+	ASSERT_AT(f, 2 * 64);
+	EXPECT_EQ(2 * 64, (int)fake_usable(f));
+}
+
+/*
+ * A device that unplugged memory Linux holds while unbound: the new
+ * binding marks it broken before any other request, and Linux keeps the
+ * memory block (its contents are gone, nothing can bring them back).
+ */
+TEST_F(fake, rebind_refuses_memory_the_device_lost)
+{
+	struct fake *f = &self->f;
+	long unplugs;
+
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 2 * 64));
+	f->pinned[1] = 1;
+	EXPECT_EQ(1U, fake_unbind(f, false));
+	f->dev_plugged[f->map_offset + 64 + 3] = 0;
+	unplugs = f->nr_type[VIRTIO_MEM_REQ_UNPLUG];
+	fake_rebind(f);
+	fake_request(f, 0);
+	EXPECT_EQ(PVMEM_RES_BROKEN, fake_run(f, 50));
+	EXPECT_EQ(1, f->events[PVMEM_EV_ADOPT_LOST]);
+	EXPECT_STREQ("the device lost memory Linux holds",
+		     pvmem_ctl_broken_reason(&f->ctl));
+	EXPECT_EQ(64U, f->map.total_plugged);
+	EXPECT_EQ(unplugs, f->nr_type[VIRTIO_MEM_REQ_UNPLUG]);
+	f->pinned[1] = 0;
 }
 
 TEST_HARNESS_MAIN

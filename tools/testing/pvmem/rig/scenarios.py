@@ -38,6 +38,16 @@ SCENARIOS = [
         'tests': ['pvmem_fault_test'],
     },
     {
+        'name': 'detach',
+        'doc': 'one 8 GiB device, pvmem built with FAULT_INJECT=1: PCI '
+               'function removed and rescanned inside the guest, with and '
+               'without data plugged; unbind during a slow plug and unplug, '
+               'then bind again',
+        'devices': lambda: [Device('vm0', size=8 * GiB)],
+        'fault_inject': True,
+        'tests': ['pvmem_detach_test'],
+    },
+    {
         'name': 'pressure',
         'doc': 'one 8 GiB device plugged while a process holds all but 40 MiB '
                'of the 1 GiB boot memory',
