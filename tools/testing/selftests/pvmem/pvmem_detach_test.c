@@ -60,9 +60,11 @@ static int set_slow(int ms)
 /* 1 GiB of checksummed data in tmpfs: more than boot memory has free. */
 static int write_data(void)
 {
-	return system("dd if=/dev/urandom of=/tmp/seed bs=1M count=16 2>/dev/null && "
-		      "for i in $(seq 64); do cat /tmp/seed; done > /tmp/data && "
-		      "md5sum /tmp/data > /tmp/data.md5");
+	if (system("dd if=/dev/urandom of=/tmp/seed bs=1M count=16 2>/dev/null"))
+		return -1;
+	if (system("for i in $(seq 64); do cat /tmp/seed; done > /tmp/data"))
+		return -1;
+	return system("md5sum /tmp/data > /tmp/data.md5");
 }
 
 static int data_intact(void)
