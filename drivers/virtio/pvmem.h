@@ -8,6 +8,7 @@
 #ifndef _PVMEM_H
 #define _PVMEM_H
 
+#include <linux/crash_dump.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/notifier.h>
@@ -90,6 +91,11 @@ enum pvmem_bind {
  *	they are all gone)
  * @config_changed: a config interrupt came since the worker last read
  *	the config
+ * @kdump: a crash kernel: nothing is plugged, unplugged or added; only
+ *	@kdump_plugged and @vmcore_cb serve the dump
+ * @kdump_plugged: device blocks the device had plugged at probe (STATE)
+ * @kdump_bytes: how much that is
+ * @vmcore_cb: tells /proc/vmcore which pages of the region to read
  * @debugfs: the device's debugfs directory (pvmem_debugfs.c)
  * @fault: counters of faults to inject (CONFIG_PVMEM_FAULT_INJECT)
  *
@@ -132,6 +138,11 @@ struct pvmem_dev {
 	struct list_head orphan;
 	bool left_behind;
 	atomic_t config_changed;
+
+	bool kdump;
+	unsigned long *kdump_plugged;
+	u64 kdump_bytes;
+	struct vmcore_cb vmcore_cb;
 
 	struct dentry *debugfs;
 	struct pvmem_fault fault;

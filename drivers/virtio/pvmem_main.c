@@ -828,6 +828,73 @@ static void pvmem_adopt_orphan(struct pvmem_dev *o, struct pvmem_dev *pv)
 	pvmem_queue_work(o, 0, true);
 }
 
+/* --- a crash kernel --- */
+
+/*
+ * /proc/vmcore reads a page of the region only if the device had it
+ * plugged: unplugged memory holds nothing of the crashed kernel, and
+ * reading it would make the host back it (or fault, with
+ * VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE).
+ */
+static bool pvmem_vmcore_pfn_is_ram(struct vmcore_cb *cb, unsigned long pfn)
+{
+	struct pvmem_dev *pv = container_of(cb, struct pvmem_dev, vmcore_cb);
+	const struct pvmem_cfg *cfg = &pv->ctl.boot_cfg;
+	const u64 addr = PFN_PHYS(pfn);
+
+	if (addr < cfg->addr || addr - cfg->addr >= cfg->region_size)
+		return true;
+	return test_bit((addr - cfg->addr) / cfg->block_size, pv->kdump_plugged);
+}
+
+/*
+ * Probe in a crash kernel (is_kdump_kernel()): the device's memory is the
+ * crashed kernel's, and the dump exists to capture it.  Plug, unplug and
+ * add nothing (no UNPLUG_ALL of "leftovers"); ask the device which blocks
+ * are plugged, once, and let /proc/vmcore skip the rest.
+ */
+static int pvmem_kdump_probe(struct pvmem_dev *pv)
+{
+	const struct pvmem_cfg *cfg = &pv->ctl.boot_cfg;
+	struct device *dev = &pv->vdev->dev;
+	s64 found;
+
+	pv->kdump_plugged = bitmap_zalloc(cfg->region_size / cfg->block_size,
+					  GFP_KERNEL);
+	if (!pv->kdump_plugged)
+		return -ENOMEM;
+	pv->kdump = true;
+	/* Nothing queues the worker: no pass ever runs. */
+	pv->stopping = true;
+	pvmem_ctl_init(&pv->ctl, &pvmem_backend, pv, &pv->mm.map);
+	virtio_device_ready(pv->vdev);
+	found = pvmem_ctl_survey(&pv->ctl, pv->kdump_plugged);
+	if (found < 0) {
+		dev_err(dev, "kdump mode: a STATE request failed; /proc/vmcore skips the memory not known to be plugged\n");
+		found = bitmap_weight(pv->kdump_plugged,
+				      cfg->region_size / cfg->block_size);
+	}
+	pv->kdump_bytes = (u64)found * cfg->block_size;
+	pv->vmcore_cb.pfn_is_ram = pvmem_vmcore_pfn_is_ram;
+	register_vmcore_cb(&pv->vmcore_cb);
+	dev_info(dev, "kdump mode: %llu MiB plugged (device reports %llu MiB), left as it is; /proc/vmcore reads only plugged memory\n",
+		 pv->kdump_bytes >> 20, cfg->plugged_size >> 20);
+	return 0;
+}
+
+static void pvmem_kdump_remove(struct pvmem_dev *pv)
+{
+	struct virtio_device *vdev = pv->vdev;
+
+	unregister_vmcore_cb(&pv->vmcore_cb);
+	virtio_reset_device(vdev);
+	vdev->config->del_vqs(vdev);
+	bitmap_free(pv->kdump_plugged);
+	vdev->priv = NULL;
+	put_device(&vdev->dev);
+	kfree(pv);
+}
+
 static int pvmem_probe(struct virtio_device *vdev)
 {
 	struct pvmem_dev *pv, *o;
@@ -854,6 +921,12 @@ static int pvmem_probe(struct virtio_device *vdev)
 	rc = pvmem_check_config(pv);
 	if (rc)
 		goto err_del_vq;
+	if (is_kdump_kernel()) {
+		rc = pvmem_kdump_probe(pv);
+		if (rc)
+			goto err_del_vq;
+		return 0;
+	}
 	o = pvmem_orphan_take(pv);
 	if (o) {
 		pvmem_adopt_orphan(o, pv);
@@ -957,6 +1030,10 @@ static void pvmem_remove(struct virtio_device *vdev)
 	u16 state;
 	u32 left;
 
+	if (pv->kdump) {
+		pvmem_kdump_remove(pv);
+		return;
+	}
 	spin_lock_irq(&pv->stop_lock);
 	pv->stopping = true;
 	running = pv->running;

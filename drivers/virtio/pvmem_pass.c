@@ -11,6 +11,7 @@
  * the guest: memory it covers stays away from Linux.
  */
 #include <asm/barrier.h>
+#include <linux/bitops.h>
 #include <linux/compiler.h>
 #include <linux/errno.h>
 #include <linux/types.h>
@@ -25,6 +26,7 @@ static const char * const pvmem_state_names[PVMEM_DEV_STATE_NR] = {
 	[PVMEM_DEV_RETRY] = "waiting_for_retry",
 	[PVMEM_DEV_BROKEN] = "broken",
 	[PVMEM_DEV_ADOPTING] = "adopting",
+	[PVMEM_DEV_KDUMP] = "kdump",
 };
 
 const char *pvmem_dev_state_name(enum pvmem_dev_state state)
@@ -995,6 +997,75 @@ void pvmem_ctl_rebind(struct pvmem_ctl *ctl, const struct pvmem_cfg *cfg)
 	WRITE_ONCE(ctl->stop, false);
 	WRITE_ONCE(ctl->broken_reason, NULL);
 	pvmem_ctl_move(ctl, PVMEM_DEV_ADOPTING, true);
+}
+
+/* Ask about device blocks [@first, @first + @nb) of the region. */
+static enum pvmem_answer pvmem_survey_query(struct pvmem_ctl *ctl, u64 first,
+					    u32 nb, u16 *state)
+{
+	return ctl->ops->query(ctl->be, ctl->boot_cfg.addr + first * ctl->lo.block_size,
+			       nb, state);
+}
+
+/* Mark device blocks [@first, @first + @nb) of the region plugged. */
+static void pvmem_survey_set(unsigned long *plugged, u64 first, u32 nb)
+{
+	u64 i;
+
+	for (i = first; i < first + nb; i++)
+		__set_bit(i, plugged);
+}
+
+/**
+ * pvmem_ctl_survey - ask the device which of its blocks are plugged
+ * @ctl: the device, in a crash kernel: pvmem plugs, unplugs and adds
+ *	nothing there, the memory belongs to the dump
+ * @plugged: a cleared bitmap, one bit per device block of the region
+ *	from its start; set for every block the device has plugged
+ *
+ * One STATE request per memory block's worth of device blocks of the
+ * usable region (nothing beyond it is plugged); a mixed answer is asked
+ * again block by block.  No other request is sent.  A request without a
+ * clean answer ends the survey: blocks not known stay clear, so a dump
+ * skips them rather than touch memory the device may not back.  The
+ * device state becomes KDUMP, for good.
+ *
+ * Context: process, may sleep.
+ * Return: device blocks plugged, or -1 if a request failed.
+ */
+s64 pvmem_ctl_survey(struct pvmem_ctl *ctl, unsigned long *plugged)
+{
+	const u64 n = ctl->boot_cfg.usable_region_size / ctl->lo.block_size;
+	const u32 chunk = ctl->lo.sbs_per_mb < 0xffff ? ctl->lo.sbs_per_mb : 0xffff;
+	enum pvmem_answer ans;
+	u64 first, i, found = 0;
+	u16 state;
+	u32 nb;
+
+	pvmem_ctl_move(ctl, PVMEM_DEV_KDUMP, true);
+	for (first = 0; first < n; first += nb) {
+		nb = n - first < chunk ? n - first : chunk;
+		ans = pvmem_survey_query(ctl, first, nb, &state);
+		if (ans != PVMEM_ANS_ACK)
+			return -1;
+		if (state == VIRTIO_MEM_STATE_PLUGGED) {
+			pvmem_survey_set(plugged, first, nb);
+			found += nb;
+			continue;
+		}
+		if (state == VIRTIO_MEM_STATE_UNPLUGGED)
+			continue;
+		for (i = first; i < first + nb; i++) {
+			ans = pvmem_survey_query(ctl, i, 1, &state);
+			if (ans != PVMEM_ANS_ACK)
+				return -1;
+			if (state == VIRTIO_MEM_STATE_PLUGGED) {
+				pvmem_survey_set(plugged, i, 1);
+				found++;
+			}
+		}
+	}
+	return found;
 }
 
 /**

@@ -20,6 +20,8 @@
  *     |                                     |
  *   probe over memory a detached binding    |
  *   left --> ADOPTING --STATE checks done---+
+ *
+ *   probe in a crash kernel --> KDUMP (final: STATE requests only)
  *                                                 |  ^
  *                  config interrupt, kick, retry  v  | pass DONE
  *                                 PLUGGING / UNPLUGGING
@@ -50,6 +52,8 @@ enum pvmem_dev_state {
 	PVMEM_DEV_BROKEN,	/* device misbehaved; no request is sent */
 	/* bound again over memory left in Linux: STATE checks it first */
 	PVMEM_DEV_ADOPTING,
+	/* in a crash kernel: only STATE is sent, nothing changes (final) */
+	PVMEM_DEV_KDUMP,
 	PVMEM_DEV_STATE_NR
 };
 
@@ -241,6 +245,7 @@ void pvmem_ctl_stop(struct pvmem_ctl *ctl, bool stop);
 bool pvmem_ctl_teardown(struct pvmem_ctl *ctl);
 u32 pvmem_ctl_reap(struct pvmem_ctl *ctl, bool *again);
 void pvmem_ctl_rebind(struct pvmem_ctl *ctl, const struct pvmem_cfg *cfg);
+s64 pvmem_ctl_survey(struct pvmem_ctl *ctl, unsigned long *plugged);
 
 const char *pvmem_dev_state_name(enum pvmem_dev_state state);
 

@@ -40,7 +40,8 @@ PVMEM_ATTR_U64(region_size, "%llu", pv->ctl.boot_cfg.region_size);
 PVMEM_ATTR_U64(usable_region_size, "%llu", pvmem_ctl_usable(&pv->ctl));
 PVMEM_ATTR_U64(block_size, "%llu", pv->ctl.lo.block_size);
 PVMEM_ATTR_U64(memory_block_size, "%llu", pv->ctl.lo.mb_size);
-PVMEM_ATTR_U64(plugged_size, "%llu", pvmem_mm_plugged_bytes(&pv->mm));
+PVMEM_ATTR_U64(plugged_size, "%llu",
+	       pv->kdump ? pv->kdump_bytes : pvmem_mm_plugged_bytes(&pv->mm));
 PVMEM_ATTR_U64(requested_size, "%llu", pvmem_ctl_requested(&pv->ctl));
 
 static ssize_t node_show(struct device *dev, struct device_attribute *attr,

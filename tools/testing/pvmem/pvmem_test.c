@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <linux/bitmap.h>
+#include <linux/bitops.h>
 #include "kselftest_harness.h"
 #include "pvmem_fake.h"
 
@@ -1431,6 +1433,57 @@ TEST_F(fake, rebind_refuses_memory_the_device_lost)
 	EXPECT_EQ(64U, f->map.total_plugged);
 	EXPECT_EQ(unplugs, f->nr_type[VIRTIO_MEM_REQ_UNPLUG]);
 	f->pinned[1] = 0;
+}
+
+/*
+ * A crash kernel: the device is asked (STATE, one request per memory
+ * block's worth, block by block where mixed) which blocks are plugged;
+ * nothing is plugged, unplugged or added, whatever the device has.
+ */
+TEST_F(fake, crash_kernel_survey_finds_what_is_plugged)
+{
+	struct fake *f = &self->f;
+	const u64 usable = f->dev.usable_region_size / BLK;
+	unsigned long *bits;
+	u64 i, plugged = 0;
+
+	for (i = 0; i < usable; i++)
+		f->dev_plugged[i] = i < 64 || (i >= 64 + 10 && i < 64 + 20) ||
+				    i == 64 + 3 || (i >= 5 * 64 && i < 6 * 64) ||
+				    i == usable - 1;
+	for (i = 0; i < usable; i++)
+		plugged += f->dev_plugged[i];
+	bits = calloc(BITS_TO_LONGS(f->dev_blocks), sizeof(long));
+	ASSERT_NE(NULL, bits);
+	EXPECT_EQ((s64)plugged, pvmem_ctl_survey(&f->ctl, bits));
+	for (i = 0; i < f->dev_blocks; i++)
+		ASSERT_EQ(i < usable && f->dev_plugged[i], test_bit(i, bits))
+			TH_LOG("device block %llu", (unsigned long long)i);
+	EXPECT_EQ(PVMEM_DEV_KDUMP, f->ctl.state);
+	EXPECT_STREQ("kdump", pvmem_dev_state_name(f->ctl.state));
+	/* One per 64 blocks, 64 more for each of the two mixed ranges. */
+	EXPECT_EQ((long)(usable / 64 + 2 * 64), f->nr_type[VIRTIO_MEM_REQ_STATE]);
+	EXPECT_EQ(f->nr_type[VIRTIO_MEM_REQ_STATE], f->sends);
+	EXPECT_EQ(0, f->nadd);
+	free(bits);
+}
+
+/* A STATE request without an answer: what is not known stays unplugged. */
+TEST_F(fake, crash_kernel_survey_failure_keeps_blocks_away)
+{
+	struct fake *f = &self->f;
+	unsigned long *bits;
+	u64 i;
+
+	memset(f->dev_plugged, 1, f->dev.usable_region_size / BLK);
+	bits = calloc(BITS_TO_LONGS(f->dev_blocks), sizeof(long));
+	ASSERT_NE(NULL, bits);
+	fake_script(f, 2, FA_NEVER);
+	EXPECT_EQ(-1, pvmem_ctl_survey(&f->ctl, bits));
+	for (i = 0; i < f->dev_blocks; i++)
+		ASSERT_EQ(i < 2 * 64, test_bit(i, bits));
+	EXPECT_EQ(3, f->sends);
+	free(bits);
 }
 
 TEST_HARNESS_MAIN

@@ -196,7 +196,8 @@ def host_backs_only_plugged(g, t, name):
 
 def run_scenario(t, sc):
     name = sc['name']
-    tests = sorted({os.path.join(SELFTESTS, x.split()[0]) for x in sc['tests']})
+    tests = sorted({os.path.join(SELFTESTS, x.split()[0])
+                    for x in sc['tests'] + sc.get('helpers', [])})
     print('== scenario %s: %s' % (name, sc['doc']), flush=True)
     start = time.time()
     g = None

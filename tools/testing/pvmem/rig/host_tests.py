@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0
 """Tests driven from the host, for what a guest cannot do to itself:
 flapping the request for a minute, request storms over data, resetting
-the machine."""
+the machine, crashing it into a crash kernel."""
+import random
+import re
 import time
 
 from pvmem_rig import GiB, MiB
@@ -147,3 +149,49 @@ def reboots(g, t, name):
         t.add('%s.reset_%d_replugs' % (name, i), ok,
               why='idle %s, bytes_plugged %d, online blocks %d, probe: %s' % (
                   idle, plugged, online, probe.strip()))
+
+
+def kdump(g, t, name):
+    """A real crash dump: 1 GiB + 6 MiB plugged (the last memory block
+    mostly unplugged), 512 MiB of marker text in tmpfs (most of it in
+    pvmem's memory), a crash kernel loaded with kexec_file_load (it
+    describes the memory added by then), sysrq c.  In the crash kernel
+    pvmem must leave the device as it is, log kdump mode, and let
+    /proc/vmcore be read to its end with the marker found in the
+    device's region; the unplugged part reads as zeros (and the host's
+    RSS check after the scenario proves it was not touched)."""
+    plugged = GiB + 6 * MiB
+    g.set_requested('vm0', plugged)
+    g.wait_size('vm0', plugged)
+    wait_idle(g)
+    addr = g.qom_get('vm0', 'memaddr')
+    region = g.qom_get('vm0', 'region-size')
+    marker = 'PVMEM-KDUMP-%08x' % random.getrandbits(32)
+    g.check('yes %s | head -c %d > /tmp/m1 && for i in $(seq 512); do cat /tmp/m1; done '
+            '> /tmp/marker && rm /tmp/m1' % (marker, MiB))
+    g.check('cd / && find . -xdev ! -path "./boot*" | cpio -o -H newc > /tmp/crash.cpio 2>/dev/null')
+    append = ('console=ttyS0 panic_on_warn=1 panic=-1 oops=panic mitigations=off '
+              'nr_cpus=1 irqpoll reset_devices sysctl.kernel.hung_task_timeout_secs=30')
+    g.check('/sbin/kexec -p -s /boot/vmlinuz --initrd=/tmp/crash.cpio --append="%s"' % append)
+    g.crash()
+    rc, log = g.run("dmesg | grep 'pvmem virtio'")
+    t.add('%s.kdump_mode_leaves_device_as_is' % name,
+          'kdump mode: %d MiB plugged' % (plugged >> 20) in log and
+          'unplugged all memory' not in log and g.size('vm0') == plugged,
+          why='size %d; log: %s' % (g.size('vm0'), log.strip()))
+    rc, out = g.run('/pvmem/tests/pvmem_vmcore %d %d %s' % (addr, addr + region, marker),
+                    timeout=900)
+    m = re.search(r'read (\d+) bytes; region (\d+) bytes, (\d+) markers, (\d+) zero', out)
+    t.add('%s.kdump_vmcore_read_completes' % name, rc == 0 and m is not None,
+          why=out.strip())
+    if not m:
+        return
+    total, inside, markers, zeros = (int(x) for x in m.groups())
+    print('   vmcore: %d MiB read, %d MiB of them in the region, %d markers, '
+          '%d zero pages' % (total >> 20, inside >> 20, markers, zeros))
+    # Most of the 512 MiB went to pvmem's (movable) memory.
+    t.add('%s.kdump_data_found_in_dump' % name,
+          markers * (len(marker) + 1) > 256 * MiB, why=out.strip())
+    unplugged = 128 * MiB - 6 * MiB
+    t.add('%s.kdump_unplugged_memory_reads_as_zeros' % name,
+          zeros * 4096 >= unplugged, why=out.strip())

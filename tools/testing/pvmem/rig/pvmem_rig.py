@@ -51,8 +51,23 @@ def size_arg(n):
     return str(n)
 
 
-def build_initramfs(tests, out, extra_modules=(), module=None):
-    """Pack busybox, modules, pvmem.ko and test programs into a cpio."""
+def copy_program(path, root):
+    """Copy a dynamically linked program and the libraries ldd names
+    into @root, at the same paths."""
+    files = [path]
+    for line in subprocess.check_output(['ldd', path], text=True).splitlines():
+        m = re.search(r'(/\S+) \(0x', line)
+        if m:
+            files.append(m.group(1))
+    for f in files:
+        dst = os.path.join(root, f.lstrip('/'))
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        shutil.copy(os.path.realpath(f), dst)
+
+
+def build_initramfs(tests, out, extra_modules=(), module=None, kdump=False):
+    """Pack busybox, modules, pvmem.ko and test programs into a cpio;
+    with @kdump also kexec and the guest kernel, to load a crash kernel."""
     krel = guest_krel()
     tmp = tempfile.mkdtemp(prefix='pvmem-initramfs-', dir=BUILD)
     try:
@@ -87,6 +102,10 @@ def build_initramfs(tests, out, extra_modules=(), module=None):
                     os.path.join(tmp, 'bin', 'pvmemstat'))
         for t in tests:
             shutil.copy(t, os.path.join(tmp, 'pvmem', 'tests', os.path.basename(t)))
+        if kdump:
+            copy_program('/sbin/kexec', tmp)
+            os.makedirs(os.path.join(tmp, 'boot'), exist_ok=True)
+            shutil.copy('/boot/vmlinuz-%s' % krel, os.path.join(tmp, 'boot', 'vmlinuz'))
         with open(out, 'wb') as f:
             find = subprocess.Popen(['find', '.'], cwd=tmp, stdout=subprocess.PIPE)
             subprocess.check_call(['cpio', '--quiet', '-o', '-H', 'newc'], cwd=tmp,
@@ -154,7 +173,7 @@ class Guest:
     def __init__(self, name, devices, boot_mem=GiB, nodes=1, cpus=2,
                  load_pvmem=True, tests=(), extra_modules=(), cpu='qemu64',
                  maxmem=None, cmdline='', boot_timeout=120, log=print, module=None,
-                 reboot=False):
+                 reboot=False, kdump=False):
         self.name = name
         self.devices = list(devices)
         self.log = log
@@ -165,9 +184,13 @@ class Guest:
         self.rx = b''
         self.seq = 0
         self.wake = None	# (when, how): wake a sleeping guest then
+        self.crashing = False	# crash() runs: the panic is expected
+        self.crash_log = []
         krel = guest_krel()
         initrd = build_initramfs(tests, os.path.join(self.workdir, 'initramfs.cpio'),
-                                 extra_modules, module)
+                                 extra_modules, module, kdump)
+        if kdump:
+            cmdline += ' crashkernel=256M'
         total = boot_mem + sum(d.size for d in self.devices)
         maxmem = maxmem or total + GiB
         append = ('console=ttyS0 panic_on_warn=1 panic=-1 oops=panic '
@@ -248,6 +271,12 @@ class Guest:
         new = text[self.console_seen:]
         cut = new.rfind('\n') + 1
         for line in new[:cut].splitlines():
+            # From crash() until the crash kernel's banner: the panic.
+            if self.crashing:
+                self.crashing = 'Linux version' not in line
+                if self.crashing:
+                    self.crash_log.append(line)
+                    continue
             if DAMAGE.search(line):
                 self.damage.append(line.strip())
         self.console_seen += cut
@@ -310,6 +339,19 @@ class Guest:
         guest to come back."""
         self.qmp('system_reset')
         self._wait_line('@@pvmem-ready', self.boot_timeout)
+
+    def crash(self):
+        """Crash the kernel (sysrq c) into the crash kernel loaded with
+        kexec -p, and wait for it to serve us.  The console is checked up
+        to the crash as always; the panic, up to the crash kernel's banner,
+        is kept in crash_log instead (it must be the sysrq one)."""
+        self._check_console()
+        self.crashing = True
+        self.ctl.sendall(b'@@pvmem-run crash echo c > /proc/sysrq-trigger\n')
+        self._wait_line('@@pvmem-ready', self.boot_timeout)
+        panic = [ln for ln in self.crash_log if 'Kernel panic' in ln]
+        if len(panic) != 1 or 'sysrq triggered crash' not in panic[0]:
+            raise RigError('unexpected crash: %s' % '; '.join(panic or self.crash_log[-5:]))
 
     # --- device control ---------------------------------------------------
 

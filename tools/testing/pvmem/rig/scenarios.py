@@ -65,6 +65,16 @@ SCENARIOS = [
         'host_tests': ['flapping', 'storms', 'reboots'],
     },
     {
+        'name': 'kdump',
+        'doc': 'one 4 GiB device, crashkernel=256M: a real crash dump of a '
+               'guest with memory plugged (kexec -p, sysrq c)',
+        'devices': lambda: [Device('vm0', size=4 * GiB)],
+        'guest': {'kdump': True},
+        'tests': [],
+        'helpers': ['pvmem_vmcore'],
+        'host_tests': ['kdump'],
+    },
+    {
         'name': 'numa',
         'doc': 'two NUMA nodes, one 4 GiB device on each (vm1 file-backed)',
         'devices': lambda: [Device('vm0', size=4 * GiB, node=0),
