@@ -498,13 +498,14 @@ static void pvmem_reap(struct pvmem_dev *pv)
 		}
 	}
 	spin_unlock_irq(&pv->stop_lock);
-	mutex_unlock(&pvmem_orphans_lock);
 	if (gone) {
 		if (pv->left_behind)
 			pr_info("%s: the memory of the unbound device is out of Linux\n",
 				pv->name);
+		/* Under the lock: a probe now finds the region free, or us. */
 		pvmem_free(pv);
 	}
+	mutex_unlock(&pvmem_orphans_lock);
 }
 
 static void pvmem_work(struct work_struct *work)
