@@ -20,7 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define CHUNK	(1 << 20)
+#define CHUNK	(1024 * 1024)
 #define PAGE	4096
 
 /* Occurrences of @m in @buf (@len bytes), not overlapping. */
