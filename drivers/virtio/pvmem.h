@@ -54,6 +54,8 @@ enum pvmem_bind {
  * @vdev: the virtio device, referenced (get_device()) from probe until
  *	the next binding or pvmem_free(); after remove() only for messages
  *	of a pass that was running then
+ * @prev_vdev: the virtio device of the binding before, until this one's
+ *	worker first runs (a pass of that binding may still name it)
  * @vq: the guest-to-host request queue; NULL from pvmem_freeze() until
  *	pvmem_restore() creates it again (with the worker frozen), and
  *	once unbound
@@ -106,6 +108,7 @@ enum pvmem_bind {
  */
 struct pvmem_dev {
 	struct virtio_device *vdev;
+	struct virtio_device *prev_vdev;
 	struct virtqueue *vq;
 	struct mutex vq_lock;		/* protects @vq and its use */
 	bool persistent;

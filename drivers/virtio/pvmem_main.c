@@ -219,7 +219,13 @@ static enum pvmem_answer pvmem_send_locked(struct pvmem_dev *pv, u16 type,
 
 	pvmem_req_encode(&pv->req, type, addr, nb);
 	memset(&pv->resp, 0, sizeof(pv->resp));
-	/* No queue: a resume could not create it again. */
+	/*
+	 * A new binding's queue waits for its worker (REBOUND): a pass of the
+	 * old one still running sends nothing on it.
+	 */
+	if (READ_ONCE(pv->bind) == PVMEM_REBOUND)
+		return PVMEM_ANS_UNSENT;
+	/* No queue: unbound, or a resume could not create it again. */
 	if (!pv->vq)
 		return PVMEM_ANS_GONE;
 	if (pvmem_fault_lost(pv)) {
@@ -532,8 +538,13 @@ static void pvmem_work(struct work_struct *work)
 		pvmem_reap(pv);
 		return;
 	}
-	if (bind == PVMEM_REBOUND)
+	if (bind == PVMEM_REBOUND) {
+		/* The old binding's last pass is over. */
+		if (pv->prev_vdev)
+			put_device(&pv->prev_vdev->dev);
+		pv->prev_vdev = NULL;
 		pvmem_ctl_rebind(&pv->ctl, &pv->rebind_cfg);
+	}
 	res = pvmem_ctl_pass(&pv->ctl);
 	delay = pvmem_ctl_settle(&pv->ctl, res);
 	spin_lock_irq(&pv->stop_lock);
@@ -817,7 +828,10 @@ static void pvmem_adopt_orphan(struct pvmem_dev *o, struct pvmem_dev *pv)
 	o->vdev = vdev;		/* pv's reference */
 	vdev->priv = o;
 	kfree(pv);
-	put_device(&old->dev);
+	/* A pass of the old binding may still name it in a message. */
+	if (o->prev_vdev)
+		put_device(&o->prev_vdev->dev);
+	o->prev_vdev = old;
 
 	dev_info(&vdev->dev, "adopting %llu MiB plugged memory an earlier binding left in Linux\n",
 		 pvmem_mm_plugged_bytes(&o->mm) >> 20);
@@ -991,6 +1005,8 @@ static void pvmem_free(struct pvmem_dev *pv)
 	pvmem_release_region(pv);
 	pvmem_mm_exit(&pv->mm);
 	put_device(&pv->vdev->dev);
+	if (pv->prev_vdev)
+		put_device(&pv->prev_vdev->dev);
 	kfree(pv);
 }
 
