@@ -37,6 +37,7 @@
 #include <linux/slab.h>
 #include <linux/vmstat.h>
 
+#include "pvmem_compat.h"
 #include "pvmem_mm.h"
 #include "pvmem_trace.h"
 
@@ -79,7 +80,7 @@ static void pvmem_mm_fake_offline(unsigned long pfn, unsigned long nr_pages)
 }
 
 /*
- * Online one chunk (at most MAX_ORDER - 1, inside one memory block) of a
+ * Online one chunk (at most PVMEM_TOP_ORDER, inside one memory block) of a
  * device's memory.  Called with lock held by the notifier.
  */
 static void pvmem_mm_online_chunk(struct pvmem_mm *mm, struct page *page,
@@ -248,7 +249,7 @@ static bool pvmem_mm_plugged_free(struct pvmem_mm *mm, u32 mb)
 		if (!PageBuddy(page))
 			return false;
 		/* page_private() is the buddy order. */
-		pfn += 1UL << min_t(unsigned long, page_private(page), MAX_ORDER - 1);
+		pfn += 1UL << min_t(unsigned long, page_private(page), PVMEM_TOP_ORDER);
 	}
 	return true;
 }
@@ -548,7 +549,7 @@ int pvmem_mm_remove(struct pvmem_mm *mm, u32 mb)
  */
 static void pvmem_mm_give_back(unsigned long pfn, unsigned long nr)
 {
-	unsigned int order = MAX_ORDER - 1;
+	unsigned int order = PVMEM_TOP_ORDER;
 	unsigned long i, j;
 
 	while (!IS_ALIGNED(pfn | nr, 1UL << order))
@@ -601,7 +602,7 @@ static unsigned long pvmem_mm_used_pages(unsigned long pfn, unsigned long nr)
 
 		if (PageBuddy(page)) {
 			pfn += 1UL << min_t(unsigned long, page_private(page),
-					    MAX_ORDER - 1);
+					    PVMEM_TOP_ORDER);
 			continue;
 		}
 		used++;

@@ -10,6 +10,7 @@
 
 #include <linux/tracepoint.h>
 
+#include "pvmem_compat.h"
 #include "pvmem_pass.h"
 
 /* Enum values traces print by name: exported for userspace tools. */
@@ -87,7 +88,7 @@ TRACE_EVENT(pvmem_request,
 			     __field(u16, type)
 			     __field(u64, addr)
 			     __field(u16, nb)),
-	    TP_fast_assign(__assign_str(dev, dev);
+	    TP_fast_assign(pvmem_assign_str(dev, dev);
 			   __entry->type = type;
 			   __entry->addr = addr;
 			   __entry->nb = nb;),
@@ -105,7 +106,7 @@ TRACE_EVENT(pvmem_response,
 			     __field(u64, addr)
 			     __field(u16, nb)
 			     __field(int, ans)),
-	    TP_fast_assign(__assign_str(dev, dev);
+	    TP_fast_assign(pvmem_assign_str(dev, dev);
 			   __entry->type = type;
 			   __entry->addr = addr;
 			   __entry->nb = nb;
@@ -125,7 +126,7 @@ TRACE_EVENT(pvmem_block,
 			     __field(int, from)
 			     __field(int, to)
 			     __field(u32, plugged)),
-	    TP_fast_assign(__assign_str(dev, dev);
+	    TP_fast_assign(pvmem_assign_str(dev, dev);
 			   __entry->addr = addr;
 			   __entry->from = from;
 			   __entry->to = to;
@@ -144,7 +145,7 @@ TRACE_EVENT(pvmem_retry,
 	    TP_STRUCT__entry(__string(dev, dev)
 			     __field(unsigned int, delay_ms)
 			     __field(int, why)),
-	    TP_fast_assign(__assign_str(dev, dev);
+	    TP_fast_assign(pvmem_assign_str(dev, dev);
 			   __entry->delay_ms = delay_ms;
 			   __entry->why = why;),
 	    TP_printk("%s in %u ms: %s", __get_str(dev), __entry->delay_ms,

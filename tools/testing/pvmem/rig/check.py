@@ -120,6 +120,21 @@ def host_checks(t):
                  'cp pvmem.ko build/pvmem-fi.ko', 'build-fi.log')
     t.add('host.build_fault_inject', rc == 0 and not re.search(r'warning:|error:', out),
           why=out[-2000:])
+    # The other guest kernels (scripts/guest-krel): the same W=1 build,
+    # and sparse for 6.12; the cloud flavour only needs to build.
+    for series in ('6.12', 'cloud'):
+        kdir = '/usr/src/linux-headers-%s' % subprocess.check_output(
+            [os.path.join(ROOT, 'scripts', 'guest-krel'), series], text=True).strip()
+        tag = series.replace('.', '_')
+        rc, out = sh('make --no-print-directory modules W=1 KDIR=%s' % kdir,
+                     'build-%s.log' % series)
+        t.add('host.build_w1_no_warnings_%s' % tag,
+              rc == 0 and not re.search(r'warning:|error:', out), why=out[-2000:])
+        if series == '6.12':
+            rc, out = sh('make --no-print-directory sparse KDIR=%s' % kdir, 'sparse-6.12.log')
+            noise = [ln for ln in out.splitlines() if re.search(r'warning:|error:', ln)]
+            t.add('host.sparse_clean_6_12', rc == 0 and not noise, why='\n'.join(noise[:10]))
+    # The guests load the 6.1 module.
     sh('make --no-print-directory modules W=1', 'build3.log')
     rc, out = sh('scripts/checkpatch', 'checkpatch.log')
     t.add('host.checkpatch_strict',
