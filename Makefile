@@ -25,8 +25,21 @@ endif
 
 all: modules
 
-modules:
+# Objects built for another KDIR go first: kbuild would keep some (the
+# flavours of one release share their headers, e.g. amd64 and cloud-amd64)
+# and the module would carry the other kernel's vermagic.
+KDIR_STAMP := .pvmem-kdir
+# Not kbuild's clean: that would also delete the modules saved in build/.
+MODULE_OBJS := pvmem.ko pvmem.o pvmem.mod pvmem.mod.c pvmem.mod.o \
+	drivers/virtio/*.o mm-hooks/*.o Module.symvers modules.order
+define kdir_switch
 	@test -d "$(KDIR)" || { echo "KDIR $(KDIR) missing: run 'make deps' (or set KDIR=)" >&2; exit 1; }
+	@if [ "$$(cat $(KDIR_STAMP) 2>/dev/null)" != "$(KDIR)" ]; then \
+		rm -f $(MODULE_OBJS); echo "$(KDIR)" > $(KDIR_STAMP); fi
+endef
+
+modules:
+	$(kdir_switch)
 	$(MAKE) $(KBUILD_ARGS) modules
 
 deps:
@@ -62,10 +75,11 @@ kernel-doc: have-deps
 	@scripts/kerneldoc
 
 sparse: have-deps
+	$(kdir_switch)
 	$(MAKE) $(KBUILD_ARGS) C=2 CHECK=sparse modules
 
 clean:
 	-$(MAKE) $(KBUILD_ARGS) clean 2>/dev/null
 	-$(MAKE) -C tools/testing/pvmem clean
 	-$(MAKE) -C tools/testing/selftests/pvmem clean
-	rm -rf build
+	rm -rf build $(KDIR_STAMP)

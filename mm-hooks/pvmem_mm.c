@@ -184,9 +184,10 @@ static bool pvmem_mm_unplugged_ok(struct pvmem_mm *mm, u32 mb)
 
 /*
  * Fake-offline pages hold one reference.  Dropping it before offlining
- * tells the core they may be skipped.  offline_pages() then subtracts the
- * whole memory block from the managed page count, so count them in first.
- * CANCEL_OFFLINE undoes both.
+ * tells the core they may be skipped.  Before 6.12 offline_pages() then
+ * subtracts the whole memory block from the managed page count, so they
+ * are counted in first (PVMEM_OFFLINE_TAKES_ALL).  CANCEL_OFFLINE undoes
+ * both.
  */
 static void pvmem_mm_unplugged_refs(struct pvmem_mm *mm, u32 mb, bool drop)
 {
@@ -195,8 +196,9 @@ static void pvmem_mm_unplugged_refs(struct pvmem_mm *mm, u32 mb, bool drop)
 	u32 sb;
 
 	for (sb = 0; pvmem_mm_next_unplugged(mm, mb, &sb, &pfn); sb++) {
-		adjust_managed_page_count(pfn_to_page(pfn),
-					  drop ? bs_pages : -bs_pages);
+		if (PVMEM_OFFLINE_TAKES_ALL)
+			adjust_managed_page_count(pfn_to_page(pfn),
+						  drop ? bs_pages : -bs_pages);
 		for (i = 0; i < bs_pages; i++) {
 			if (drop)
 				page_ref_dec(pfn_to_page(pfn + i));

@@ -39,7 +39,10 @@ class RigError(Exception):
 
 
 def guest_krel():
-    return subprocess.check_output([os.path.join(ROOT, 'scripts', 'guest-krel')],
+    """The guest kernel's release: Debian's 6.1, or the series named by
+    PVMEM_GUEST (6.12), see scripts/guest-krel."""
+    return subprocess.check_output([os.path.join(ROOT, 'scripts', 'guest-krel'),
+                                    os.environ.get('PVMEM_GUEST', '6.1')],
                                    text=True).strip()
 
 
@@ -126,6 +129,11 @@ def module_closure(krel, name):
             deps[mod] = rest.split()
     byname = {os.path.basename(m).split('.ko')[0].replace('-', '_'): m for m in deps}
     start = byname.get(name.replace('-', '_'))
+    with open('/lib/modules/%s/modules.builtin' % krel) as f:
+        builtin = {os.path.basename(ln.strip()).split('.ko')[0].replace('-', '_') for ln in f}
+    # Built in (6.12 has the virtio transport in the kernel): nothing to load.
+    if not start and name.replace('-', '_') in builtin:
+        return []
     if not start:
         raise RigError('module %s not in modules.dep of %s' % (name, krel))
     out = []
