@@ -50,7 +50,8 @@ static LIST_HEAD(pvmem_mm_devs);
 
 static bool pvmem_mm_overlaps(const struct pvmem_mm *mm, u64 start, u64 size)
 {
-	const u64 end = mm->lo.first_mb_addr + (u64)mm->lo.nb_mb * mm->lo.mb_size;
+	const u64 end =
+		mm->lo.first_mb_addr + (u64)mm->lo.nb_mb * mm->lo.mb_size;
 
 	return start < end && start + size > mm->lo.first_mb_addr;
 }
@@ -65,16 +66,21 @@ static u32 pvmem_mm_sb(const struct pvmem_mm *mm, u64 addr)
 	return (addr & (mm->lo.mb_size - 1)) / mm->lo.block_size;
 }
 
-/* Keep pages away from the buddy; they were never given to it. */
+/*
+ * Keep pages away from the buddy; they were never given to it.  On 6.12
+ * their memmap init made them PageOffline already (PVMEM_MEMMAP_OFFLINE).
+ */
 static void pvmem_mm_fake_offline(unsigned long pfn, unsigned long nr_pages)
 {
 	page_offline_begin();
 	for (; nr_pages--; pfn++) {
 		struct page *page = pfn_to_page(pfn);
 
-		__SetPageOffline(page);
+		if (!PVMEM_MEMMAP_OFFLINE) {
+			__SetPageOffline(page);
+			ClearPageReserved(page);
+		}
 		SetPageDirty(page);
-		ClearPageReserved(page);
 	}
 	page_offline_end();
 }
@@ -174,7 +180,8 @@ static bool pvmem_mm_unplugged_ok(struct pvmem_mm *mm, u32 mb)
 			pr_err("%s: page %#lx of unplugged memory at %#llx is %s with %d references; refusing to offline its memory block\n",
 			       mm->name, pfn + i, PFN_PHYS(pfn),
 			       PageOffline(page) ? "fake-offline" :
-			       PageBuddy(page) ? "free" : "in use",
+			       PageBuddy(page)	 ? "free" :
+						   "in use",
 			       page_count(page));
 			return false;
 		}
@@ -251,7 +258,8 @@ static bool pvmem_mm_plugged_free(struct pvmem_mm *mm, u32 mb)
 		if (!PageBuddy(page))
 			return false;
 		/* page_private() is the buddy order. */
-		pfn += 1UL << min_t(unsigned long, page_private(page), PVMEM_TOP_ORDER);
+		pfn += 1UL << min_t(unsigned long, page_private(page),
+				    PVMEM_TOP_ORDER);
 	}
 	return true;
 }
@@ -313,10 +321,13 @@ static int pvmem_mm_going(struct pvmem_mm *mm, u32 mb, bool online)
 	mutex_lock(&mm->lock);
 	why = pvmem_mm_refusal(mm, mb, online, &quiet);
 	if (why) {
+		/* Messages stay one string (checkpatch), after the call. */
+		/* clang-format off */
 		if (!quiet)
 			pr_warn_ratelimited("%s: memory block at %#llx may not go %s now: %s\n",
 					    mm->name, pvmem_layout_mb_addr(&mm->lo, mb),
 					    online ? "online" : "offline", why);
+		/* clang-format on */
 		mutex_unlock(&mm->lock);
 		return notifier_from_errno(-EBUSY);
 	}
@@ -353,8 +364,11 @@ static int pvmem_mm_notify(struct notifier_block *nb, unsigned long action,
 	/* pvmem adds single memory blocks; anything else is not ours. */
 	if (size != mm->lo.mb_size || !IS_ALIGNED(start, mm->lo.mb_size) ||
 	    start < mm->lo.first_mb_addr) {
+		/* Messages stay one string (checkpatch), after the call. */
+		/* clang-format off */
 		pr_warn_ratelimited("%s: unexpected hotplug range %#llx+%#llx\n",
 				    mm->name, start, size);
+		/* clang-format on */
 		return NOTIFY_BAD;
 	}
 	mb = pvmem_mm_mb(mm, start);
@@ -512,7 +526,8 @@ int pvmem_mm_add(struct pvmem_mm *mm, u32 mb, u32 nr)
 	/* rmmod got in first (pvmem_mm_update_pin()): add nothing now. */
 	if (!mm->pinned)
 		return -ENODEV;
-	return add_memory_driver_managed(mm->mgid, pvmem_layout_mb_addr(&mm->lo, mb),
+	return add_memory_driver_managed(mm->mgid,
+					 pvmem_layout_mb_addr(&mm->lo, mb),
 					 (u64)nr * mm->lo.mb_size,
 					 PVMEM_RESOURCE_NAME,
 					 MHP_MERGE_RESOURCE | MHP_NID_IS_MGID);
@@ -561,7 +576,9 @@ static void pvmem_mm_give_back(unsigned long pfn, unsigned long nr)
 		const bool never_onlined = PageDirty(page);
 
 		for (j = 0; j < (1UL << order); j++) {
-			__ClearPageOffline(page + j);
+			/* 6.12's generic_online_page() clears it itself. */
+			if (!never_onlined || !PVMEM_MEMMAP_OFFLINE)
+				__ClearPageOffline(page + j);
 			if (never_onlined)
 				ClearPageDirty(page + j);
 		}
@@ -587,7 +604,8 @@ void pvmem_mm_release(struct pvmem_mm *mm, const struct pvmem_run *run)
 {
 	lockdep_assert_held(&mm->lock);
 	pvmem_mm_give_back(PHYS_PFN(pvmem_layout_run_addr(&mm->lo, run)),
-			   (unsigned long)run->nb * PHYS_PFN(mm->lo.block_size));
+			   (unsigned long)run->nb *
+				   PHYS_PFN(mm->lo.block_size));
 }
 
 /*
@@ -667,8 +685,10 @@ static unsigned long pvmem_mm_memmap_avail(void)
 				continue;
 			avail += zone_page_state(zone, NR_FREE_PAGES) -
 				 high_wmark_pages(zone);
-			avail += (zone_page_state(zone, NR_ZONE_ACTIVE_FILE) +
-				  zone_page_state(zone, NR_ZONE_INACTIVE_FILE)) / 2;
+			avail +=
+				(zone_page_state(zone, NR_ZONE_ACTIVE_FILE) +
+				 zone_page_state(zone, NR_ZONE_INACTIVE_FILE)) /
+				2;
 		}
 	}
 	return max(avail, 0L);
@@ -689,11 +709,10 @@ static unsigned long pvmem_mm_memmap_avail(void)
  */
 u32 pvmem_mm_add_room(struct pvmem_mm *mm)
 {
-	const u64 per_mb = DIV_ROUND_UP(PHYS_PFN(mm->lo.mb_size) *
-					sizeof(struct page), PAGE_SIZE);
+	const u64 memmap = PHYS_PFN(mm->lo.mb_size) * sizeof(struct page);
 
 	return pvmem_memmap_room(pvmem_mm_memmap_avail(), pvmem_mm_margin(),
-				 per_mb);
+				 DIV_ROUND_UP(memmap, PAGE_SIZE));
 }
 
 /**
@@ -718,8 +737,10 @@ u32 pvmem_mm_add_room(struct pvmem_mm *mm)
 int pvmem_mm_isolate(struct pvmem_mm *mm, const struct pvmem_run *run)
 {
 	const unsigned long pfn = PHYS_PFN(pvmem_layout_run_addr(&mm->lo, run));
-	const unsigned long nr = (unsigned long)run->nb * PHYS_PFN(mm->lo.block_size);
-	const int tries = page_zonenum(pfn_to_page(pfn)) == ZONE_MOVABLE ? 3 : 1;
+	const unsigned long nr =
+		(unsigned long)run->nb * PHYS_PFN(mm->lo.block_size);
+	const int tries = page_zonenum(pfn_to_page(pfn)) == ZONE_MOVABLE ? 3 :
+									   1;
 	unsigned long i;
 	int rc = -EBUSY, t;
 
@@ -727,7 +748,8 @@ int pvmem_mm_isolate(struct pvmem_mm *mm, const struct pvmem_run *run)
 	if (!pvmem_mm_room_for(pfn, nr))
 		return -ENOMEM;
 	for (t = 0; t < tries; t++) {
-		rc = alloc_contig_range(pfn, pfn + nr, MIGRATE_MOVABLE, GFP_KERNEL);
+		rc = alloc_contig_range(pfn, pfn + nr, MIGRATE_MOVABLE,
+					GFP_KERNEL);
 		if (!rc || rc == -ENOMEM)
 			break;
 	}
@@ -846,14 +868,15 @@ void pvmem_mm_show_blocks(struct pvmem_mm *mm, struct seq_file *m)
 
 	mutex_lock(&mm->lock);
 	for (mb = 0; mb < map->nb_mb; mb = end) {
-		for (end = mb + 1; end < map->nb_mb &&
-		     map->state[end] == map->state[mb] &&
-		     map->nr_plugged[end] == map->nr_plugged[mb]; end++)
+		for (end = mb + 1;
+		     end < map->nb_mb && map->state[end] == map->state[mb] &&
+		     map->nr_plugged[end] == map->nr_plugged[mb];
+		     end++)
 			;
 		if (map->state[mb] == PVMEM_MB_UNUSED)
 			continue;
-		seq_printf(m, "%llu-%llu %s %u/%u\n", first + mb, first + end - 1,
-			   pvmem_mb_state_name(map->state[mb]),
+		seq_printf(m, "%llu-%llu %s %u/%u\n", first + mb,
+			   first + end - 1, pvmem_mb_state_name(map->state[mb]),
 			   map->nr_plugged[mb], map->sbs_per_mb);
 	}
 	mutex_unlock(&mm->lock);

@@ -21,7 +21,7 @@
 struct seq_file;
 
 /* The name every memory resource pvmem adds carries in /proc/iomem. */
-#define PVMEM_RESOURCE_NAME	"System RAM (pvmem)"
+#define PVMEM_RESOURCE_NAME "System RAM (pvmem)"
 
 /* What the memory layer tells its user. */
 struct pvmem_mm_ops {
@@ -58,7 +58,7 @@ struct pvmem_mm {
 	struct notifier_block notifier;
 	struct list_head node;
 
-	struct mutex lock;		/* see above */
+	struct mutex lock; /* see above */
 	struct pvmem_map map;
 	void *map_mem;
 	bool active;

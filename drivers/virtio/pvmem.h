@@ -22,14 +22,14 @@
 
 /* Counters of faults to inject (CONFIG_PVMEM_FAULT_INJECT only). */
 struct pvmem_fault {
-	atomic_t busy, nack, error;	/* answers instead of the device's */
-	atomic_t bad_resp;		/* answers of an unknown type */
-	atomic_t config;		/* config reads with addr changed */
-	atomic_t isolate;		/* range isolations to fail */
-	atomic_t add;			/* memory additions to fail */
-	atomic_t late;			/* requests answered after the timeout */
-	atomic_t lost;			/* requests the device never gets */
-	atomic_t slow_ms;		/* answers taken this late (a setting) */
+	atomic_t busy, nack, error; /* answers instead of the device's */
+	atomic_t bad_resp; /* answers of an unknown type */
+	atomic_t config; /* config reads with addr changed */
+	atomic_t isolate; /* range isolations to fail */
+	atomic_t add; /* memory additions to fail */
+	atomic_t late; /* requests answered after the timeout */
+	atomic_t lost; /* requests the device never gets */
+	atomic_t slow_ms; /* answers taken this late (a setting) */
 };
 
 /*
@@ -44,9 +44,9 @@ struct pvmem_fault {
  * memory; probe frees a BOUND one at once when nothing is left.
  */
 enum pvmem_bind {
-	PVMEM_BOUND,	/* the worker drives the device */
-	PVMEM_REBOUND,	/* probed over a DETACHED one's memory: worker adopts */
-	PVMEM_DETACHED,	/* no device; the worker only removes empty memory */
+	PVMEM_BOUND, /* the worker drives the device */
+	PVMEM_REBOUND, /* probed over a DETACHED one's memory: worker adopts */
+	PVMEM_DETACHED, /* no device; the worker only removes empty memory */
 };
 
 /**
@@ -110,7 +110,7 @@ struct pvmem_dev {
 	struct virtio_device *vdev;
 	struct virtio_device *prev_vdev;
 	struct virtqueue *vq;
-	struct mutex vq_lock;		/* protects @vq and its use */
+	struct mutex vq_lock; /* protects @vq and its use */
 	bool persistent;
 	int nid;
 	struct resource *region;
@@ -133,7 +133,7 @@ struct pvmem_dev {
 	wait_queue_head_t resp_wq;
 	struct delayed_work work;
 
-	spinlock_t stop_lock;		/* protects @stopping, @bind, @running */
+	spinlock_t stop_lock; /* protects @stopping, @bind, @running */
 	bool stopping;
 	enum pvmem_bind bind;
 	bool running;
@@ -173,14 +173,44 @@ bool pvmem_fault_isolate(struct pvmem_dev *pv);
 bool pvmem_fault_add(struct pvmem_dev *pv);
 void pvmem_fault_init(struct pvmem_dev *pv, struct dentry *dir);
 #else
-static inline int pvmem_fault_resp(struct pvmem_dev *pv) { return -1; }
-static inline bool pvmem_fault_late(struct pvmem_dev *pv) { return false; }
-static inline bool pvmem_fault_lost(struct pvmem_dev *pv) { return false; }
-static inline bool pvmem_fault_slow(struct pvmem_dev *pv) { return false; }
-static inline bool pvmem_fault_config(struct pvmem_dev *pv) { return false; }
-static inline bool pvmem_fault_isolate(struct pvmem_dev *pv) { return false; }
-static inline bool pvmem_fault_add(struct pvmem_dev *pv) { return false; }
-static inline void pvmem_fault_init(struct pvmem_dev *pv, struct dentry *dir) { }
+static inline int pvmem_fault_resp(struct pvmem_dev *pv)
+{
+	return -1;
+}
+
+static inline bool pvmem_fault_late(struct pvmem_dev *pv)
+{
+	return false;
+}
+
+static inline bool pvmem_fault_lost(struct pvmem_dev *pv)
+{
+	return false;
+}
+
+static inline bool pvmem_fault_slow(struct pvmem_dev *pv)
+{
+	return false;
+}
+
+static inline bool pvmem_fault_config(struct pvmem_dev *pv)
+{
+	return false;
+}
+
+static inline bool pvmem_fault_isolate(struct pvmem_dev *pv)
+{
+	return false;
+}
+
+static inline bool pvmem_fault_add(struct pvmem_dev *pv)
+{
+	return false;
+}
+
+static inline void pvmem_fault_init(struct pvmem_dev *pv, struct dentry *dir)
+{
+}
 #endif
 
 #endif /* _PVMEM_H */

@@ -14,9 +14,9 @@
  * field was declared with in __string().
  */
 #if PVMEM_KERNEL >= 610
-#define pvmem_assign_str(field, src)	__assign_str(field)
+#define pvmem_assign_str(field, src) __assign_str(field)
 #else
-#define pvmem_assign_str(field, src)	__assign_str(field, src)
+#define pvmem_assign_str(field, src) __assign_str(field, src)
 #endif
 
 /*
@@ -24,9 +24,9 @@
  * made MAX_ORDER inclusive); before 6.4 MAX_ORDER is one above it.
  */
 #if PVMEM_KERNEL >= 608
-#define PVMEM_TOP_ORDER		MAX_PAGE_ORDER
+#define PVMEM_TOP_ORDER MAX_PAGE_ORDER
 #else
-#define PVMEM_TOP_ORDER		(MAX_ORDER - 1)
+#define PVMEM_TOP_ORDER (MAX_ORDER - 1)
 #endif
 
 /*
@@ -37,9 +37,43 @@
  * to be counted in at MEM_GOING_OFFLINE (and out again on a cancel).
  */
 #if PVMEM_KERNEL >= 612
-#define PVMEM_OFFLINE_TAKES_ALL	0
+#define PVMEM_OFFLINE_TAKES_ALL 0
 #else
-#define PVMEM_OFFLINE_TAKES_ALL	1
+#define PVMEM_OFFLINE_TAKES_ALL 1
 #endif
+
+/*
+ * 6.12: the memmap of hot-added memory starts out PageOffline (before,
+ * PageReserved), and generic_online_page() clears PageOffline itself.
+ * Pages the online page callback keeps back are then already
+ * fake-offline: pvmem only marks them PageDirty ("never onlined"), and
+ * leaves clearing PageOffline to generic_online_page() when it hands
+ * them over later.  Before, pvmem sets and clears PageOffline itself and
+ * clears PageReserved.
+ */
+#if PVMEM_KERNEL >= 612
+#define PVMEM_MEMMAP_OFFLINE 1
+#else
+#define PVMEM_MEMMAP_OFFLINE 0
+#endif
+
+/*
+ * Differences that need no code, because pvmem stays clear of them:
+ * - the memory notifier's actions (MEM_GOING_ONLINE, ...) are bit flags
+ *   in 6.1 and an enum memory_block_state from 6.12.110; pvmem only
+ *   compares them by name, and never prints or stores the values;
+ * - struct memory_notify gained altmap_start_pfn and altmap_nr_pages and
+ *   the MEM_PREPARE_ONLINE and MEM_FINISH_OFFLINE actions in 6.9, for
+ *   memory maps on the memory itself; pvmem reads only start_pfn and
+ *   nr_pages, adds without MHP_MEMMAP_ON_MEMORY, and ignores both
+ *   actions;
+ * - alloc_contig_range() is a macro around alloc_contig_range_noprof()
+ *   from 6.10 (memory allocation profiling); called the same way;
+ * - 6.12 is built with MHP_DEFAULT_ONLINE_TYPE_ONLINE_AUTO: hot-added
+ *   memory is onlined at once, into a kernel zone unless the guest boots
+ *   with memhp_default_state=online_movable; pvmem's notifier and online
+ *   page callback see the same calls either way, only earlier;
+ * - 6.12 has the virtio PCI transport built in (a module in 6.1).
+ */
 
 #endif /* _PVMEM_COMPAT_H */

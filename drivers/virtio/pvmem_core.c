@@ -135,26 +135,35 @@ bool pvmem_cfg_err_mutable(enum pvmem_cfg_err err)
 	       err <= PVMEM_CFG_REQUESTED_GT_USABLE;
 }
 
-static const char * const pvmem_cfg_errs[PVMEM_CFG_ERR_NR] = {
+static const char *const pvmem_cfg_errs[PVMEM_CFG_ERR_NR] = {
 	[PVMEM_CFG_OK] = "config is valid",
 	[PVMEM_CFG_BS_ZERO] = "block_size is zero",
 	[PVMEM_CFG_BS_NOT_POW2] = "block_size is not a power of two",
 	[PVMEM_CFG_BS_TOO_SMALL] = "block_size is smaller than the page size",
-	[PVMEM_CFG_BS_TOO_BIG] = "block_size is larger than the memory block size (unsupported)",
-	[PVMEM_CFG_BS_BELOW_PAGEBLOCK] = "block_size is smaller than a pageblock (unsupported)",
+	[PVMEM_CFG_BS_TOO_BIG] =
+		"block_size is larger than the memory block size (unsupported)",
+	[PVMEM_CFG_BS_BELOW_PAGEBLOCK] =
+		"block_size is smaller than a pageblock (unsupported)",
 	[PVMEM_CFG_ADDR_UNALIGNED] = "addr is not aligned to block_size",
 	[PVMEM_CFG_REGION_ZERO] = "region_size is zero",
-	[PVMEM_CFG_REGION_UNALIGNED] = "region_size is not aligned to block_size",
+	[PVMEM_CFG_REGION_UNALIGNED] =
+		"region_size is not aligned to block_size",
 	[PVMEM_CFG_REGION_OVERFLOW] = "addr + region_size overflows",
-	[PVMEM_CFG_REGION_NOT_PLUGGABLE] = "region is outside the pluggable physical range",
+	[PVMEM_CFG_REGION_NOT_PLUGGABLE] =
+		"region is outside the pluggable physical range",
 	[PVMEM_CFG_REGION_NO_MB] = "region holds no whole memory block",
 	[PVMEM_CFG_REGION_TOO_MANY] = "region has too many device blocks",
-	[PVMEM_CFG_USABLE_UNALIGNED] = "usable_region_size is not aligned to block_size",
+	[PVMEM_CFG_USABLE_UNALIGNED] =
+		"usable_region_size is not aligned to block_size",
 	[PVMEM_CFG_USABLE_GT_REGION] = "usable_region_size exceeds region_size",
-	[PVMEM_CFG_PLUGGED_UNALIGNED] = "plugged_size is not aligned to block_size",
-	[PVMEM_CFG_PLUGGED_GT_USABLE] = "plugged_size exceeds usable_region_size",
-	[PVMEM_CFG_REQUESTED_UNALIGNED] = "requested_size is not aligned to block_size",
-	[PVMEM_CFG_REQUESTED_GT_USABLE] = "requested_size exceeds usable_region_size",
+	[PVMEM_CFG_PLUGGED_UNALIGNED] =
+		"plugged_size is not aligned to block_size",
+	[PVMEM_CFG_PLUGGED_GT_USABLE] =
+		"plugged_size exceeds usable_region_size",
+	[PVMEM_CFG_REQUESTED_UNALIGNED] =
+		"requested_size is not aligned to block_size",
+	[PVMEM_CFG_REQUESTED_GT_USABLE] =
+		"requested_size exceeds usable_region_size",
 	[PVMEM_CFG_CHANGED_BLOCK_SIZE] = "block_size changed at runtime",
 	[PVMEM_CFG_CHANGED_NODE] = "node_id changed at runtime",
 	[PVMEM_CFG_CHANGED_ADDR] = "addr changed at runtime",
@@ -179,7 +188,7 @@ void pvmem_req_encode(struct virtio_mem_req *req, u16 type, u64 addr,
 		      u16 nb_blocks)
 {
 	/* VIRTIO_F_VERSION_1, which pvmem requires: little endian. */
-	*req = (struct virtio_mem_req) {
+	*req = (struct virtio_mem_req){
 		.type = __cpu_to_virtio16(true, type),
 	};
 	/* PLUG, UNPLUG and STATE lay out their range alike. */
@@ -189,12 +198,16 @@ void pvmem_req_encode(struct virtio_mem_req *req, u16 type, u64 addr,
 
 /* Which response types each request may get, per the spec. */
 static const u8 pvmem_resp_valid[PVMEM_REQ_NR] = {
-	[VIRTIO_MEM_REQ_PLUG] = 1 << VIRTIO_MEM_RESP_ACK | 1 << VIRTIO_MEM_RESP_NACK |
-			   1 << VIRTIO_MEM_RESP_BUSY | 1 << VIRTIO_MEM_RESP_ERROR,
-	[VIRTIO_MEM_REQ_UNPLUG] = 1 << VIRTIO_MEM_RESP_ACK | 1 << VIRTIO_MEM_RESP_BUSY |
-			     1 << VIRTIO_MEM_RESP_ERROR,
-	[VIRTIO_MEM_REQ_UNPLUG_ALL] = 1 << VIRTIO_MEM_RESP_ACK | 1 << VIRTIO_MEM_RESP_BUSY,
-	[VIRTIO_MEM_REQ_STATE] = 1 << VIRTIO_MEM_RESP_ACK | 1 << VIRTIO_MEM_RESP_ERROR,
+	[VIRTIO_MEM_REQ_PLUG] =
+		1 << VIRTIO_MEM_RESP_ACK | 1 << VIRTIO_MEM_RESP_NACK |
+		1 << VIRTIO_MEM_RESP_BUSY | 1 << VIRTIO_MEM_RESP_ERROR,
+	[VIRTIO_MEM_REQ_UNPLUG] = 1 << VIRTIO_MEM_RESP_ACK |
+				  1 << VIRTIO_MEM_RESP_BUSY |
+				  1 << VIRTIO_MEM_RESP_ERROR,
+	[VIRTIO_MEM_REQ_UNPLUG_ALL] = 1 << VIRTIO_MEM_RESP_ACK |
+				      1 << VIRTIO_MEM_RESP_BUSY,
+	[VIRTIO_MEM_REQ_STATE] = 1 << VIRTIO_MEM_RESP_ACK |
+				 1 << VIRTIO_MEM_RESP_ERROR,
 };
 
 /**
@@ -207,8 +220,8 @@ static const u8 pvmem_resp_valid[PVMEM_REQ_NR] = {
  * Return: PVMEM_RESP_OK, or what is wrong with the response.
  */
 enum pvmem_resp_err pvmem_resp_decode(u16 req_type,
-				      const struct virtio_mem_resp *resp, u32 len,
-				      struct pvmem_reply *reply)
+				      const struct virtio_mem_resp *resp,
+				      u32 len, struct pvmem_reply *reply)
 {
 	u16 type, state;
 
@@ -232,7 +245,7 @@ enum pvmem_resp_err pvmem_resp_decode(u16 req_type,
 	return PVMEM_RESP_OK;
 }
 
-static const char * const pvmem_resp_errs[PVMEM_RESP_ERR_NR] = {
+static const char *const pvmem_resp_errs[PVMEM_RESP_ERR_NR] = {
 	[PVMEM_RESP_OK] = "response is valid",
 	[PVMEM_RESP_BAD_LEN] = "response length is not 10 bytes",
 	[PVMEM_RESP_BAD_TYPE] = "response type is unknown",
@@ -250,8 +263,11 @@ const char *pvmem_resp_errstr(enum pvmem_resp_err err)
 
 const char *pvmem_req_name(u16 type)
 {
-	static const char * const names[PVMEM_REQ_NR] = {
-		"plug", "unplug", "unplug_all", "state",
+	static const char *const names[PVMEM_REQ_NR] = {
+		"plug",
+		"unplug",
+		"unplug_all",
+		"state",
 	};
 
 	return type < PVMEM_REQ_NR ? names[type] : "unknown";
@@ -259,8 +275,11 @@ const char *pvmem_req_name(u16 type)
 
 const char *pvmem_resp_name(u16 type)
 {
-	static const char * const names[PVMEM_RESP_NR] = {
-		"ack", "nack", "busy", "error",
+	static const char *const names[PVMEM_RESP_NR] = {
+		"ack",
+		"nack",
+		"busy",
+		"error",
 	};
 
 	return type < PVMEM_RESP_NR ? names[type] : "unknown";
@@ -328,8 +347,8 @@ static u64 pvmem_bitmap_words(u32 nb_mb, u32 sbs_per_mb)
  */
 u64 pvmem_map_bytes(u32 nb_mb, u32 sbs_per_mb)
 {
-	return (pvmem_bitmap_words(nb_mb, sbs_per_mb) +
-		BITS_TO_LONGS(nb_mb)) * sizeof(unsigned long) +
+	return (pvmem_bitmap_words(nb_mb, sbs_per_mb) + BITS_TO_LONGS(nb_mb)) *
+		       sizeof(unsigned long) +
 	       (u64)nb_mb * sizeof(u32) + nb_mb;
 }
 
@@ -340,12 +359,11 @@ u64 pvmem_map_bytes(u32 nb_mb, u32 sbs_per_mb)
  * @sbs_per_mb: device blocks per memory block
  * @mem: zeroed buffer of pvmem_map_bytes(), 8-byte aligned
  */
-void pvmem_map_init(struct pvmem_map *map, u32 nb_mb, u32 sbs_per_mb,
-		    void *mem)
+void pvmem_map_init(struct pvmem_map *map, u32 nb_mb, u32 sbs_per_mb, void *mem)
 {
 	u64 words = pvmem_bitmap_words(nb_mb, sbs_per_mb);
 
-	*map = (struct pvmem_map) {
+	*map = (struct pvmem_map){
 		.nb_mb = nb_mb,
 		.sbs_per_mb = sbs_per_mb,
 		.plugged = mem,
@@ -438,8 +456,7 @@ bool pvmem_map_test(const struct pvmem_map *map, u32 mb, u32 sb, u32 nb,
  * @nb: number of device blocks (may run into following memory blocks)
  * @plugged: the new state
  */
-void pvmem_map_set(struct pvmem_map *map, u32 mb, u32 sb, u32 nb,
-		   bool plugged)
+void pvmem_map_set(struct pvmem_map *map, u32 mb, u32 sb, u32 nb, bool plugged)
 {
 	u64 bit = (u64)mb * map->sbs_per_mb + sb;
 	const u64 end = bit + nb;
@@ -462,9 +479,9 @@ void pvmem_map_set(struct pvmem_map *map, u32 mb, u32 sb, u32 nb,
 
 const char *pvmem_mb_state_name(enum pvmem_mb_state state)
 {
-	static const char * const names[PVMEM_MB_STATE_NR] = {
-		"unused", "adding", "offline", "online_kernel",
-		"online_movable", "owed", "removing",
+	static const char *const names[PVMEM_MB_STATE_NR] = {
+		"unused",	  "adding", "offline",	"online_kernel",
+		"online_movable", "owed",   "removing",
 	};
 
 	return (unsigned int)state < PVMEM_MB_STATE_NR ? names[state] :
@@ -550,8 +567,7 @@ static u32 pvmem_plug_keeper(const struct pvmem_map *map, u64 want,
 			break;
 		unused_below = true;
 	}
-	if (mb >= map->nb_mb ||
-	    (u64)(mb + 1) * map->sbs_per_mb > usable_blocks)
+	if (mb >= map->nb_mb || (u64)(mb + 1) * map->sbs_per_mb > usable_blocks)
 		return map->nb_mb;
 	return mb;
 }
@@ -569,14 +585,17 @@ static bool pvmem_plan_new(const struct pvmem_map *map, u64 want,
 	for (mb = 0; mb < map->nb_mb; mb++) {
 		if (map->state[mb] != PVMEM_MB_UNUSED || mb == keeper)
 			continue;
-		for (end = mb + 1; end < map->nb_mb && end != keeper &&
+		for (end = mb + 1;
+		     end < map->nb_mb && end != keeper &&
 		     end - mb < PVMEM_PLUG_BATCH_MB && end - mb < max_new_mb &&
 		     map->state[end] == PVMEM_MB_UNUSED &&
-		     (u64)(end - mb) * map->sbs_per_mb < want; end++)
+		     (u64)(end - mb) * map->sbs_per_mb < want;
+		     end++)
 			;
 		/* At most 2^26 device blocks in all: fits; capped below. */
-		*run = (struct pvmem_run) {
-			.mb = mb, .nb = (end - mb) * map->sbs_per_mb,
+		*run = (struct pvmem_run){
+			.mb = mb,
+			.nb = (end - mb) * map->sbs_per_mb,
 		};
 		return pvmem_run_fit(map, want, usable_blocks, run);
 	}
@@ -616,10 +635,11 @@ bool pvmem_plan_plug(const struct pvmem_map *map, u64 want, u64 usable_blocks,
 			continue;
 		for (sb = 0; pvmem_map_test(map, mb, sb, 1, true); sb++)
 			;
-		for (end = sb + 1; end < map->sbs_per_mb &&
-		     pvmem_map_test(map, mb, end, 1, false); end++)
-			;
-		*run = (struct pvmem_run) { .mb = mb, .sb = sb, .nb = end - sb };
+		end = sb + 1;
+		while (end < map->sbs_per_mb &&
+		       pvmem_map_test(map, mb, end, 1, false))
+			end++;
+		*run = (struct pvmem_run){ .mb = mb, .sb = sb, .nb = end - sb };
 		if (pvmem_run_fit(map, want, usable_blocks, run))
 			return true;
 	}
@@ -633,10 +653,12 @@ bool pvmem_plan_plug(const struct pvmem_map *map, u64 want, u64 usable_blocks,
 				   keeper, run))
 			return true;
 		/* Nothing else will fit: the keeper after all. */
-		*run = (struct pvmem_run) { .mb = keeper, .nb = map->sbs_per_mb };
+		*run = (struct pvmem_run){ .mb = keeper,
+					   .nb = map->sbs_per_mb };
 		return pvmem_run_fit(map, want, usable_blocks, run);
 	}
-	return pvmem_plan_new(map, want, usable_blocks, max_new_mb, keeper, run);
+	return pvmem_plan_new(map, want, usable_blocks, max_new_mb, keeper,
+			      run);
 }
 
 /**
@@ -667,11 +689,11 @@ static int pvmem_unplug_tier(enum pvmem_mb_state state, bool online)
 {
 	switch (state) {
 	case PVMEM_MB_OFFLINE:
-		return 0;	/* nothing to migrate */
+		return 0; /* nothing to migrate */
 	case PVMEM_MB_MOVABLE:
-		return online ? 1 : -1;	/* migration should succeed */
+		return online ? 1 : -1; /* migration should succeed */
 	case PVMEM_MB_KERNEL:
-		return online ? 2 : -1;	/* unmovable pages may sit there */
+		return online ? 2 : -1; /* unmovable pages may sit there */
 	default:
 		return -1;
 	}
@@ -715,18 +737,18 @@ bool pvmem_plan_unplug(const struct pvmem_map *map, u64 want, bool online,
 	if (best_tier < 0)
 		return false;
 
-	for (end = map->sbs_per_mb; !pvmem_map_test(map, best, end - 1, 1, true);
-	     end--)
+	for (end = map->sbs_per_mb;
+	     !pvmem_map_test(map, best, end - 1, 1, true); end--)
 		;
-	for (start = end - 1; start && pvmem_map_test(map, best, start - 1, 1, true);
-	     start--)
+	for (start = end - 1;
+	     start && pvmem_map_test(map, best, start - 1, 1, true); start--)
 		;
 	nb = end - start;
 	if (nb > want)
 		nb = want;
 	if (nb > PVMEM_MAX_REQ_BLOCKS)
 		nb = PVMEM_MAX_REQ_BLOCKS;
-	*run = (struct pvmem_run) { .mb = best, .sb = end - nb, .nb = nb };
+	*run = (struct pvmem_run){ .mb = best, .sb = end - nb, .nb = nb };
 	return true;
 }
 
@@ -778,13 +800,16 @@ bool pvmem_plan_owed(const struct pvmem_map *map, struct pvmem_run *run)
 		return false;
 	for (bit = (u64)mb * sbs; !test_bit(bit, map->plugged); bit++)
 		;
-	for (end = bit + 1; end < (u64)map->nb_mb * sbs &&
-	     end - bit < PVMEM_MAX_REQ_BLOCKS &&
+	for (end = bit + 1;
+	     end < (u64)map->nb_mb * sbs && end - bit < PVMEM_MAX_REQ_BLOCKS &&
 	     map->state[end / sbs] == PVMEM_MB_OWED &&
-	     test_bit(end, map->plugged); end++)
+	     test_bit(end, map->plugged);
+	     end++)
 		;
-	*run = (struct pvmem_run) {
-		.mb = bit / sbs, .sb = bit % sbs, .nb = end - bit,
+	*run = (struct pvmem_run){
+		.mb = bit / sbs,
+		.sb = bit % sbs,
+		.nb = end - bit,
 	};
 	return true;
 }

@@ -20,15 +20,15 @@
 #include <uapi/linux/pvmem.h>
 
 /* Most device blocks one device may have (bounds the map: 8 MiB bitmap). */
-#define PVMEM_MAX_DEVICE_BLOCKS		(64ULL * 1024 * 1024)
+#define PVMEM_MAX_DEVICE_BLOCKS (64ULL * 1024 * 1024)
 /*
  * Most new memory blocks one plug run covers: one PLUG request and one
  * hot-add for up to 1 GiB at 128 MiB per memory block; small enough that
  * its memmap (16 MiB) rarely fails to allocate.
  */
-#define PVMEM_PLUG_BATCH_MB		8
+#define PVMEM_PLUG_BATCH_MB 8
 /* Most device blocks one request can carry (nb_blocks is 16 bit). */
-#define PVMEM_MAX_REQ_BLOCKS		0xffffU
+#define PVMEM_MAX_REQ_BLOCKS 0xffffU
 
 /* The device configuration in CPU byte order. */
 struct pvmem_cfg {
@@ -49,36 +49,36 @@ struct pvmem_limits {
 	 * so a device block smaller than one cannot be taken on its own.
 	 */
 	u64 pageblock_size;
-	u64 mb_size;		/* Linux memory block size, a power of two */
-	u64 plug_start;		/* first pluggable physical address */
-	u64 plug_end;		/* last pluggable physical address (inclusive) */
+	u64 mb_size; /* Linux memory block size, a power of two */
+	u64 plug_start; /* first pluggable physical address */
+	u64 plug_end; /* last pluggable physical address (inclusive) */
 };
 
 /* Every way a config can be wrong; each has one message. */
 enum pvmem_cfg_err {
 	PVMEM_CFG_OK,
-	PVMEM_CFG_BS_ZERO,		/* block_size is 0 */
-	PVMEM_CFG_BS_NOT_POW2,		/* block_size not a power of two */
-	PVMEM_CFG_BS_TOO_SMALL,		/* block_size below the page size */
-	PVMEM_CFG_BS_TOO_BIG,		/* block_size above memory block size */
-	PVMEM_CFG_BS_BELOW_PAGEBLOCK,	/* block_size below the pageblock size */
-	PVMEM_CFG_ADDR_UNALIGNED,	/* addr not block aligned */
-	PVMEM_CFG_REGION_ZERO,		/* region_size is 0 */
-	PVMEM_CFG_REGION_UNALIGNED,	/* region_size not block aligned */
-	PVMEM_CFG_REGION_OVERFLOW,	/* addr + region_size wraps */
-	PVMEM_CFG_REGION_NOT_PLUGGABLE,	/* outside mhp_get_pluggable_range() */
-	PVMEM_CFG_REGION_NO_MB,		/* no whole memory block inside */
-	PVMEM_CFG_REGION_TOO_MANY,	/* more than PVMEM_MAX_DEVICE_BLOCKS */
-	PVMEM_CFG_USABLE_UNALIGNED,	/* usable_region_size not aligned */
-	PVMEM_CFG_USABLE_GT_REGION,	/* usable_region_size > region_size */
-	PVMEM_CFG_PLUGGED_UNALIGNED,	/* plugged_size not aligned */
-	PVMEM_CFG_PLUGGED_GT_USABLE,	/* plugged_size > usable_region_size */
-	PVMEM_CFG_REQUESTED_UNALIGNED,	/* requested_size not aligned */
-	PVMEM_CFG_REQUESTED_GT_USABLE,	/* requested_size > usable */
-	PVMEM_CFG_CHANGED_BLOCK_SIZE,	/* block_size changed at runtime */
-	PVMEM_CFG_CHANGED_NODE,		/* node_id changed at runtime */
-	PVMEM_CFG_CHANGED_ADDR,		/* addr changed at runtime */
-	PVMEM_CFG_CHANGED_REGION,	/* region_size changed at runtime */
+	PVMEM_CFG_BS_ZERO, /* block_size is 0 */
+	PVMEM_CFG_BS_NOT_POW2, /* block_size not a power of two */
+	PVMEM_CFG_BS_TOO_SMALL, /* block_size below the page size */
+	PVMEM_CFG_BS_TOO_BIG, /* block_size above memory block size */
+	PVMEM_CFG_BS_BELOW_PAGEBLOCK, /* block_size below the pageblock size */
+	PVMEM_CFG_ADDR_UNALIGNED, /* addr not block aligned */
+	PVMEM_CFG_REGION_ZERO, /* region_size is 0 */
+	PVMEM_CFG_REGION_UNALIGNED, /* region_size not block aligned */
+	PVMEM_CFG_REGION_OVERFLOW, /* addr + region_size wraps */
+	PVMEM_CFG_REGION_NOT_PLUGGABLE, /* outside mhp_get_pluggable_range() */
+	PVMEM_CFG_REGION_NO_MB, /* no whole memory block inside */
+	PVMEM_CFG_REGION_TOO_MANY, /* more than PVMEM_MAX_DEVICE_BLOCKS */
+	PVMEM_CFG_USABLE_UNALIGNED, /* usable_region_size not aligned */
+	PVMEM_CFG_USABLE_GT_REGION, /* usable_region_size > region_size */
+	PVMEM_CFG_PLUGGED_UNALIGNED, /* plugged_size not aligned */
+	PVMEM_CFG_PLUGGED_GT_USABLE, /* plugged_size > usable_region_size */
+	PVMEM_CFG_REQUESTED_UNALIGNED, /* requested_size not aligned */
+	PVMEM_CFG_REQUESTED_GT_USABLE, /* requested_size > usable */
+	PVMEM_CFG_CHANGED_BLOCK_SIZE, /* block_size changed at runtime */
+	PVMEM_CFG_CHANGED_NODE, /* node_id changed at runtime */
+	PVMEM_CFG_CHANGED_ADDR, /* addr changed at runtime */
+	PVMEM_CFG_CHANGED_REGION, /* region_size changed at runtime */
 	PVMEM_CFG_ERR_NR
 };
 
@@ -92,26 +92,26 @@ bool pvmem_cfg_err_mutable(enum pvmem_cfg_err err);
 
 /* A decoded response. */
 struct pvmem_reply {
-	u16 type;		/* VIRTIO_MEM_RESP_* */
-	u16 state;		/* VIRTIO_MEM_STATE_*, STATE requests only */
+	u16 type; /* VIRTIO_MEM_RESP_* */
+	u16 state; /* VIRTIO_MEM_STATE_*, STATE requests only */
 };
 
 /* Every way a response can be wrong; each has one message. */
 enum pvmem_resp_err {
 	PVMEM_RESP_OK,
-	PVMEM_RESP_BAD_LEN,		/* used length is not 10 bytes */
-	PVMEM_RESP_BAD_TYPE,		/* type is no PVMEM_RESP_* */
-	PVMEM_RESP_BAD_FOR_REQ,		/* type not valid for this request */
-	PVMEM_RESP_BAD_STATE,		/* STATE answer out of range */
-	PVMEM_RESP_BAD_REQ,		/* the request type itself is unknown */
+	PVMEM_RESP_BAD_LEN, /* used length is not 10 bytes */
+	PVMEM_RESP_BAD_TYPE, /* type is no PVMEM_RESP_* */
+	PVMEM_RESP_BAD_FOR_REQ, /* type not valid for this request */
+	PVMEM_RESP_BAD_STATE, /* STATE answer out of range */
+	PVMEM_RESP_BAD_REQ, /* the request type itself is unknown */
 	PVMEM_RESP_ERR_NR
 };
 
 void pvmem_req_encode(struct virtio_mem_req *req, u16 type, u64 addr,
 		      u16 nb_blocks);
 enum pvmem_resp_err pvmem_resp_decode(u16 req_type,
-				      const struct virtio_mem_resp *resp, u32 len,
-				      struct pvmem_reply *reply);
+				      const struct virtio_mem_resp *resp,
+				      u32 len, struct pvmem_reply *reply);
 const char *pvmem_resp_errstr(enum pvmem_resp_err err);
 const char *pvmem_req_name(u16 type);
 const char *pvmem_resp_name(u16 type);
@@ -122,11 +122,11 @@ const char *pvmem_resp_name(u16 type);
  * the start of the first one ("first_mb_addr").
  */
 struct pvmem_layout {
-	u64 block_size;		/* device block size */
-	u64 mb_size;		/* Linux memory block size */
-	u64 first_mb_addr;	/* start of the first whole memory block */
-	u32 nb_mb;		/* whole memory blocks in the region */
-	u32 sbs_per_mb;		/* device blocks per memory block */
+	u64 block_size; /* device block size */
+	u64 mb_size; /* Linux memory block size */
+	u64 first_mb_addr; /* start of the first whole memory block */
+	u32 nb_mb; /* whole memory blocks in the region */
+	u32 sbs_per_mb; /* device blocks per memory block */
 };
 
 void pvmem_layout_init(struct pvmem_layout *lo, const struct pvmem_cfg *cfg,
@@ -160,12 +160,12 @@ static inline u64 pvmem_layout_mb_addr(const struct pvmem_layout *lo, u32 mb)
  * never offlined "as is", which could migrate for ever on a pinned page.
  */
 enum pvmem_mb_state {
-	PVMEM_MB_UNUSED,	/* not added to Linux, nothing plugged */
-	PVMEM_MB_ADDING,	/* device blocks plugged, being added */
-	PVMEM_MB_OFFLINE,	/* added to Linux, offline */
-	PVMEM_MB_KERNEL,	/* added and online in a kernel zone */
-	PVMEM_MB_MOVABLE,	/* added and online in ZONE_MOVABLE */
-	PVMEM_MB_OWED,		/* removed from Linux, still plugged: owes UNPLUG */
+	PVMEM_MB_UNUSED, /* not added to Linux, nothing plugged */
+	PVMEM_MB_ADDING, /* device blocks plugged, being added */
+	PVMEM_MB_OFFLINE, /* added to Linux, offline */
+	PVMEM_MB_KERNEL, /* added and online in a kernel zone */
+	PVMEM_MB_MOVABLE, /* added and online in ZONE_MOVABLE */
+	PVMEM_MB_OWED, /* removed from Linux, still plugged: owes UNPLUG */
 	/*
 	 * Chosen for removal: Linux may not online it, and may offline it
 	 * only while no page of it is in use.
@@ -181,21 +181,21 @@ enum pvmem_mb_state {
 struct pvmem_map {
 	u32 nb_mb;
 	u32 sbs_per_mb;
-	u8 *state;			/* enum pvmem_mb_state per memory block */
-	u32 *nr_plugged;		/* plugged device blocks per memory block */
-	unsigned long *plugged;		/* bitmap of plugged device blocks */
-	unsigned long *busy;		/* memory blocks that failed this pass */
+	u8 *state; /* enum pvmem_mb_state per memory block */
+	u32 *nr_plugged; /* plugged device blocks per memory block */
+	unsigned long *plugged; /* bitmap of plugged device blocks */
+	unsigned long *busy; /* memory blocks that failed this pass */
 	/*
 	 * The memory block whose isolated pages wait for an UNPLUG answer
 	 * (PVMEM_NO_MB: none); Linux may not online or offline it.
 	 */
 	u32 inflight;
-	u32 count[PVMEM_MB_STATE_NR];	/* memory blocks per state */
-	u64 total_plugged;		/* plugged device blocks in all */
+	u32 count[PVMEM_MB_STATE_NR]; /* memory blocks per state */
+	u64 total_plugged; /* plugged device blocks in all */
 };
 
 /* No memory block (struct pvmem_map's inflight). */
-#define PVMEM_NO_MB	(~0U)
+#define PVMEM_NO_MB (~0U)
 
 u64 pvmem_map_bytes(u32 nb_mb, u32 sbs_per_mb);
 void pvmem_map_init(struct pvmem_map *map, u32 nb_mb, u32 sbs_per_mb,
@@ -205,8 +205,7 @@ bool pvmem_map_set_state(struct pvmem_map *map, u32 mb,
 			 enum pvmem_mb_state state);
 bool pvmem_map_test(const struct pvmem_map *map, u32 mb, u32 sb, u32 nb,
 		    bool plugged);
-void pvmem_map_set(struct pvmem_map *map, u32 mb, u32 sb, u32 nb,
-		   bool plugged);
+void pvmem_map_set(struct pvmem_map *map, u32 mb, u32 sb, u32 nb, bool plugged);
 const char *pvmem_mb_state_name(enum pvmem_mb_state state);
 
 /*
@@ -225,7 +224,8 @@ struct pvmem_run {
 static inline u64 pvmem_layout_run_addr(const struct pvmem_layout *lo,
 					const struct pvmem_run *run)
 {
-	return pvmem_layout_mb_addr(lo, run->mb) + (u64)run->sb * lo->block_size;
+	return pvmem_layout_mb_addr(lo, run->mb) +
+	       (u64)run->sb * lo->block_size;
 }
 
 bool pvmem_plan_plug(const struct pvmem_map *map, u64 want, u64 usable_blocks,

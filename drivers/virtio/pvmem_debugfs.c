@@ -56,7 +56,8 @@ void pvmem_debugfs_add(struct pvmem_dev *pv)
 	if (!pvmem_debugfs_root)
 		pvmem_debugfs_root = debugfs_create_dir("pvmem", NULL);
 	pv->debugfs = debugfs_create_dir(pv->name, pvmem_debugfs_root);
-	debugfs_create_file("blocks", 0400, pv->debugfs, pv, &pvmem_blocks_fops);
+	debugfs_create_file("blocks", 0400, pv->debugfs, pv,
+			    &pvmem_blocks_fops);
 	debugfs_create_file("last_request", 0400, pv->debugfs, pv,
 			    &pvmem_last_request_fops);
 	pvmem_fault_init(pv, pv->debugfs);

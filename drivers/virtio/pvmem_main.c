@@ -38,6 +38,8 @@
  * Module parameters: defaults for each device's knobs (see pvmem_sysfs.c),
  * read at probe; response_timeout only at load.
  */
+/* Descriptions stay one string (checkpatch), after the call. */
+/* clang-format off */
 static bool unplug_online = true;
 module_param(unplug_online, bool, 0644);
 MODULE_PARM_DESC(unplug_online,
@@ -60,9 +62,10 @@ static unsigned int response_timeout = 60;
 module_param(response_timeout, uint, 0444);
 MODULE_PARM_DESC(response_timeout,
 		 "Seconds to wait for the device to answer a request, 1-3600 (default: 60)");
+/* clang-format on */
 
 /* Config reads before pvmem gives up on a generation-consistent one. */
-#define PVMEM_CONFIG_TRIES	16
+#define PVMEM_CONFIG_TRIES 16
 
 static u32 pvmem_generation(struct virtio_device *vdev)
 {
@@ -86,11 +89,12 @@ static void pvmem_read_config(struct pvmem_dev *pv, struct pvmem_cfg *cfg)
 				&cfg->block_size);
 		virtio_cread_le(vdev, struct virtio_mem_config, node_id,
 				&cfg->node_id);
-		virtio_cread_le(vdev, struct virtio_mem_config, addr, &cfg->addr);
+		virtio_cread_le(vdev, struct virtio_mem_config, addr,
+				&cfg->addr);
 		virtio_cread_le(vdev, struct virtio_mem_config, region_size,
 				&cfg->region_size);
-		virtio_cread_le(vdev, struct virtio_mem_config, usable_region_size,
-				&cfg->usable_region_size);
+		virtio_cread_le(vdev, struct virtio_mem_config,
+				usable_region_size, &cfg->usable_region_size);
 		virtio_cread_le(vdev, struct virtio_mem_config, plugged_size,
 				&cfg->plugged_size);
 		virtio_cread_le(vdev, struct virtio_mem_config, requested_size,
@@ -168,12 +172,15 @@ static enum pvmem_answer pvmem_timed_out(struct pvmem_dev *pv, u16 type,
 static enum pvmem_answer pvmem_gone(struct pvmem_dev *pv, u16 type, u64 addr,
 				    u16 nb)
 {
+	/* Messages stay one string (checkpatch), after the call. */
+	/* clang-format off */
 	if (READ_ONCE(pv->bind) == PVMEM_DETACHED)
 		dev_warn(&pv->vdev->dev, "unbound with %s in flight: its memory stays away from Linux\n",
 			 pvmem_req_name(type));
 	else
 		dev_err(&pv->vdev->dev, "device went away during %s\n",
 			pvmem_req_name(type));
+	/* clang-format on */
 	return pvmem_bad_resp(pv, type, addr, nb, PVMEM_ANS_GONE);
 }
 
@@ -190,8 +197,10 @@ static enum pvmem_answer pvmem_handle_resp(struct pvmem_dev *pv, u16 type,
 
 	err = pvmem_resp_decode(type, resp, len, &reply);
 	if (err) {
-		dev_err(&pv->vdev->dev, "bad response to %s (len %u, type %u): %s\n",
-			pvmem_req_name(type), len, __virtio16_to_cpu(true, resp->type),
+		dev_err(&pv->vdev->dev,
+			"bad response to %s (len %u, type %u): %s\n",
+			pvmem_req_name(type), len,
+			__virtio16_to_cpu(true, resp->type),
 			pvmem_resp_errstr(err));
 		return pvmem_bad_resp(pv, type, addr, nb, PVMEM_ANS_INVALID);
 	}
@@ -236,9 +245,10 @@ static enum pvmem_answer pvmem_send_locked(struct pvmem_dev *pv, u16 type,
 	if (rc >= 0) {
 		/* Injected: answered as a device would, without reaching it. */
 		pvmem_note_request(pv, type, addr, nb);
-		fake = (struct virtio_mem_resp) { .type = __cpu_to_virtio16(true, rc) };
-		return pvmem_handle_resp(pv, type, addr, nb, &fake, sizeof(fake),
-					 state);
+		memset(&fake, 0, sizeof(fake));
+		fake.type = __cpu_to_virtio16(true, rc);
+		return pvmem_handle_resp(pv, type, addr, nb, &fake,
+					 sizeof(fake), state);
 	}
 	sg_init_one(&sg_req, &pv->req, sizeof(pv->req));
 	sg_init_one(&sg_resp, &pv->resp, sizeof(pv->resp));
@@ -258,7 +268,8 @@ static enum pvmem_answer pvmem_send_locked(struct pvmem_dev *pv, u16 type,
 	if (pvmem_fault_late(pv))
 		return pvmem_timed_out(pv, type, addr, nb);
 	if (buf != pv) {
-		dev_err(&pv->vdev->dev, "response to %s for an unknown request\n",
+		dev_err(&pv->vdev->dev,
+			"response to %s for an unknown request\n",
 			pvmem_req_name(type));
 		return pvmem_bad_resp(pv, type, addr, nb, PVMEM_ANS_INVALID);
 	}
@@ -318,8 +329,7 @@ static enum pvmem_answer pvmem_be_send(void *be, u16 type, u64 addr, u16 nb)
 	return pvmem_send(be, type, addr, nb, &state);
 }
 
-static enum pvmem_answer pvmem_be_query(void *be, u64 addr, u16 nb,
-					u16 *state)
+static enum pvmem_answer pvmem_be_query(void *be, u64 addr, u16 nb, u16 *state)
 {
 	return pvmem_send(be, VIRTIO_MEM_REQ_STATE, addr, nb, state);
 }
@@ -385,6 +395,8 @@ static void pvmem_be_report(void *be, enum pvmem_event ev, u64 a, u64 b,
 	struct pvmem_dev *pv = be;
 	struct device *dev = &pv->vdev->dev;
 
+	/* Messages stay one string (checkpatch), after the call. */
+	/* clang-format off */
 	switch (ev) {
 	case PVMEM_EV_BROKEN:
 		dev_err(dev, "device marked broken: %s; no more requests are sent, plugged memory stays in use\n",
@@ -416,6 +428,13 @@ static void pvmem_be_report(void *be, enum pvmem_event ev, u64 a, u64 b,
 		dev_info(dev, "took over %llu MiB plugged memory an earlier binding left in Linux; unplugged %llu MiB left over\n",
 			 a >> 20, b >> 20);
 		break;
+	case PVMEM_EV_RESIZE:
+		dev_info(dev, "plugged size: 0x%llx\n", a);
+		dev_info(dev, "requested size: 0x%llx\n", b);
+		break;
+	case PVMEM_EV_UNPLUG_ALL_FAILED:
+		dev_warn(dev, "UNPLUG_ALL failed; the host still sees memory plugged\n");
+		break;
 	case PVMEM_EV_ADOPT_LOST:
 		dev_err(dev, "device says %#llx+%#llx is not plugged, but Linux holds that memory: its contents are gone\n",
 			a, b);
@@ -423,6 +442,7 @@ static void pvmem_be_report(void *be, enum pvmem_event ev, u64 a, u64 b,
 	default:
 		break;
 	}
+	/* clang-format on */
 }
 
 static const struct pvmem_backend_ops pvmem_backend = {
@@ -499,8 +519,10 @@ static void pvmem_reap(struct pvmem_dev *pv)
 			list_del(&pv->orphan);
 			gone = true;
 		} else if (again) {
-			mod_delayed_work(pvmem_wq, &pv->work,
-					 msecs_to_jiffies(pv->ctl.knobs.retry_max_ms));
+			unsigned long delay =
+				msecs_to_jiffies(pv->ctl.knobs.retry_max_ms);
+
+			mod_delayed_work(pvmem_wq, &pv->work, delay);
 		}
 	}
 	spin_unlock_irq(&pv->stop_lock);
@@ -516,8 +538,8 @@ static void pvmem_reap(struct pvmem_dev *pv)
 
 static void pvmem_work(struct work_struct *work)
 {
-	struct pvmem_dev *pv = container_of(to_delayed_work(work),
-					    struct pvmem_dev, work);
+	struct pvmem_dev *pv =
+		container_of(to_delayed_work(work), struct pvmem_dev, work);
 	enum pvmem_result res;
 	enum pvmem_bind bind;
 	unsigned int delay;
@@ -661,7 +683,8 @@ static int pvmem_freeze(struct virtio_device *vdev)
 	struct pvmem_dev *pv = vdev->priv;
 	const char *what;
 
-	what = pvmem_sleep_refused(pv, pm_suspend_target_state == PM_SUSPEND_ON);
+	what = pvmem_sleep_refused(pv,
+				   pm_suspend_target_state == PM_SUSPEND_ON);
 	if (what) {
 		pvmem_sleep_message(pv, what);
 		return -EBUSY;
@@ -684,7 +707,8 @@ static int pvmem_restore(struct virtio_device *vdev)
 
 	vq = virtio_find_single_vq(vdev, pvmem_vq_done, "guest-request");
 	if (IS_ERR(vq)) {
-		dev_err(&vdev->dev, "no request queue after resume: %ld\n", PTR_ERR(vq));
+		dev_err(&vdev->dev, "no request queue after resume: %ld\n",
+			PTR_ERR(vq));
 		return PTR_ERR(vq);
 	}
 	mutex_lock(&pv->vq_lock);
@@ -714,7 +738,7 @@ static int pvmem_check_config(struct pvmem_dev *pv)
 	const struct range range = mhp_get_pluggable_range(true);
 	enum pvmem_cfg_err err;
 
-	pv->ctl.lim = (struct pvmem_limits) {
+	pv->ctl.lim = (struct pvmem_limits){
 		.page_size = PAGE_SIZE,
 		.pageblock_size = PAGE_SIZE << pageblock_order,
 		.mb_size = memory_block_size_bytes(),
@@ -729,8 +753,9 @@ static int pvmem_check_config(struct pvmem_dev *pv)
 			pvmem_cfg_errstr(err), pv->ctl.boot_cfg.block_size,
 			pv->ctl.boot_cfg.addr, pv->ctl.boot_cfg.region_size,
 			pv->ctl.boot_cfg.usable_region_size,
-			pv->ctl.boot_cfg.plugged_size, pv->ctl.boot_cfg.requested_size,
-			pv->ctl.lim.plug_start, pv->ctl.lim.plug_end);
+			pv->ctl.boot_cfg.plugged_size,
+			pv->ctl.boot_cfg.requested_size, pv->ctl.lim.plug_start,
+			pv->ctl.lim.plug_end);
 		return -EINVAL;
 	}
 	return 0;
@@ -743,7 +768,7 @@ static int pvmem_claim_region(struct pvmem_dev *pv)
 
 	pv->region = __request_mem_region(cfg->addr, cfg->region_size, pv->name,
 					  IORESOURCE_SYSTEM_RAM |
-					  IORESOURCE_EXCLUSIVE);
+						  IORESOURCE_EXCLUSIVE);
 	if (!pv->region) {
 		dev_err(&pv->vdev->dev,
 			"region %#llx-%#llx is already claimed (memory of an earlier binding still added?)\n",
@@ -772,15 +797,16 @@ static void pvmem_init_dev(struct pvmem_dev *pv, struct virtio_device *vdev)
 	knobs->unplug_online = READ_ONCE(unplug_online);
 	knobs->retry_min_ms = clamp(READ_ONCE(retry_min_ms), PVMEM_RETRY_MS_MIN,
 				    PVMEM_RETRY_MS_MAX);
-	knobs->retry_max_ms = clamp(READ_ONCE(retry_max_ms), knobs->retry_min_ms,
-				    PVMEM_RETRY_MS_MAX);
+	knobs->retry_max_ms = clamp(READ_ONCE(retry_max_ms),
+				    knobs->retry_min_ms, PVMEM_RETRY_MS_MAX);
 	pv->last_resp_type = PVMEM_RESP_NR;
 	init_waitqueue_head(&pv->resp_wq);
 	INIT_DELAYED_WORK(&pv->work, pvmem_work);
 	mutex_init(&pv->vq_lock);
 	spin_lock_init(&pv->stop_lock);
 	INIT_LIST_HEAD(&pv->orphan);
-	pv->persistent = virtio_has_feature(vdev, VIRTIO_MEM_F_PERSISTENT_SUSPEND);
+	pv->persistent =
+		virtio_has_feature(vdev, VIRTIO_MEM_F_PERSISTENT_SUSPEND);
 	get_device(&vdev->dev);
 }
 
@@ -825,7 +851,7 @@ static void pvmem_adopt_orphan(struct pvmem_dev *o, struct pvmem_dev *pv)
 	o->rebind_cfg = pv->ctl.boot_cfg;
 	WRITE_ONCE(o->persistent, pv->persistent);
 	strscpy(o->name, pv->name, sizeof(o->name));
-	o->vdev = vdev;		/* pv's reference */
+	o->vdev = vdev; /* pv's reference */
 	vdev->priv = o;
 	kfree(pv);
 	/* A pass of the old binding may still name it in a message. */
@@ -833,8 +859,11 @@ static void pvmem_adopt_orphan(struct pvmem_dev *o, struct pvmem_dev *pv)
 		put_device(&o->prev_vdev->dev);
 	o->prev_vdev = old;
 
+	/* Messages stay one string (checkpatch), after the call. */
+	/* clang-format off */
 	dev_info(&vdev->dev, "adopting %llu MiB plugged memory an earlier binding left in Linux\n",
 		 pvmem_mm_plugged_bytes(&o->mm) >> 20);
+	/* clang-format on */
 	spin_lock_irq(&o->stop_lock);
 	o->stopping = false;
 	spin_unlock_irq(&o->stop_lock);
@@ -859,7 +888,8 @@ static bool pvmem_vmcore_pfn_is_ram(struct vmcore_cb *cb, unsigned long pfn)
 
 	if (addr < cfg->addr || addr - cfg->addr >= cfg->region_size)
 		return true;
-	return test_bit((addr - cfg->addr) / cfg->block_size, pv->kdump_plugged);
+	return test_bit((addr - cfg->addr) / cfg->block_size,
+			pv->kdump_plugged);
 }
 
 /*
@@ -874,8 +904,8 @@ static int pvmem_kdump_probe(struct pvmem_dev *pv)
 	struct device *dev = &pv->vdev->dev;
 	s64 found;
 
-	pv->kdump_plugged = bitmap_zalloc(cfg->region_size / cfg->block_size,
-					  GFP_KERNEL);
+	pv->kdump_plugged =
+		bitmap_zalloc(cfg->region_size / cfg->block_size, GFP_KERNEL);
 	if (!pv->kdump_plugged)
 		return -ENOMEM;
 	pv->kdump = true;
@@ -885,15 +915,19 @@ static int pvmem_kdump_probe(struct pvmem_dev *pv)
 	virtio_device_ready(pv->vdev);
 	found = pvmem_ctl_survey(&pv->ctl, pv->kdump_plugged);
 	if (found < 0) {
-		dev_err(dev, "kdump mode: a STATE request failed; /proc/vmcore skips the memory not known to be plugged\n");
+		dev_err(dev,
+			"kdump mode: a STATE request failed; /proc/vmcore skips the memory not known to be plugged\n");
 		found = bitmap_weight(pv->kdump_plugged,
 				      cfg->region_size / cfg->block_size);
 	}
 	pv->kdump_bytes = (u64)found * cfg->block_size;
 	pv->vmcore_cb.pfn_is_ram = pvmem_vmcore_pfn_is_ram;
 	register_vmcore_cb(&pv->vmcore_cb);
+	/* Messages stay one string (checkpatch), after the call. */
+	/* clang-format off */
 	dev_info(dev, "kdump mode: %llu MiB plugged (device reports %llu MiB), left as it is; /proc/vmcore reads only plugged memory\n",
 		 pv->kdump_bytes >> 20, cfg->plugged_size >> 20);
+	/* clang-format on */
 	return 0;
 }
 
@@ -908,6 +942,28 @@ static void pvmem_kdump_remove(struct pvmem_dev *pv)
 	vdev->priv = NULL;
 	put_device(&vdev->dev);
 	kfree(pv);
+}
+
+/*
+ * The device's layout at probe, in the stock virtio_mem driver's words
+ * (tools that watch for that driver parse these lines), then what pvmem
+ * adds: the usable region and whether leftovers go first.
+ */
+static void pvmem_probe_info(struct pvmem_dev *pv)
+{
+	const struct pvmem_cfg *cfg = &pv->ctl.boot_cfg;
+	struct device *dev = &pv->vdev->dev;
+
+	dev_info(dev, "start address: 0x%llx\n", cfg->addr);
+	dev_info(dev, "region size: 0x%llx\n", cfg->region_size);
+	dev_info(dev, "device block size: 0x%llx\n", pv->ctl.lo.block_size);
+	dev_info(dev, "nid: %d\n", pv->nid);
+	dev_info(dev, "memory block size: 0x%llx\n", pv->ctl.lo.mb_size);
+	dev_info(dev, "usable region size: 0x%llx\n", cfg->usable_region_size);
+	dev_info(dev, "plugged size: 0x%llx\n", cfg->plugged_size);
+	dev_info(dev, "requested size: 0x%llx\n", cfg->requested_size);
+	if (pv->ctl.state == PVMEM_DEV_LEFTOVERS)
+		dev_info(dev, "unplugging memory plugged before probe\n");
 }
 
 static int pvmem_probe(struct virtio_device *vdev)
@@ -948,9 +1004,9 @@ static int pvmem_probe(struct virtio_device *vdev)
 		return 0;
 	}
 	pv->nid = pvmem_find_node(pv);
-	pv->ctl.knobs.offline_cap = clamp_t(u64, (u64)READ_ONCE(offline_cap_mb) << 20,
-					    pv->ctl.lim.mb_size,
-					    pv->ctl.boot_cfg.region_size);
+	pv->ctl.knobs.offline_cap =
+		clamp_t(u64, (u64)READ_ONCE(offline_cap_mb) << 20,
+			pv->ctl.lim.mb_size, pv->ctl.boot_cfg.region_size);
 	pvmem_ctl_init(&pv->ctl, &pvmem_backend, pv, &pv->mm.map);
 	rc = pvmem_mm_init(&pv->mm, &pv->ctl.lo, pv->name, pv->nid);
 	if (rc)
@@ -969,13 +1025,7 @@ static int pvmem_probe(struct virtio_device *vdev)
 	if (rc)
 		goto err_unregister_mm;
 
-	dev_info(&vdev->dev,
-		 "region %#llx-%#llx node %d block %#llx memory block %#llx usable %#llx requested %#llx%s\n",
-		 pv->ctl.boot_cfg.addr,
-		 pv->ctl.boot_cfg.addr + pv->ctl.boot_cfg.region_size - 1, pv->nid,
-		 pv->ctl.lo.block_size, pv->ctl.lo.mb_size,
-		 pv->ctl.boot_cfg.usable_region_size, pv->ctl.boot_cfg.requested_size,
-		 pv->ctl.state == PVMEM_DEV_LEFTOVERS ? ", unplugging leftovers first" : "");
+	pvmem_probe_info(pv);
 
 	pvmem_debugfs_add(pv);
 	virtio_device_ready(vdev);
@@ -1043,8 +1093,8 @@ static void pvmem_detach(struct pvmem_dev *pv)
 static void pvmem_remove(struct virtio_device *vdev)
 {
 	struct pvmem_dev *pv = vdev->priv;
+	struct device *dev = &vdev->dev;
 	bool running;
-	u16 state;
 	u32 left;
 
 	if (pv->kdump) {
@@ -1061,9 +1111,8 @@ static void pvmem_remove(struct virtio_device *vdev)
 	pvmem_debugfs_remove(pv);
 	atomic_set(&pv->config_changed, 0);
 
-	if (!running && pvmem_ctl_teardown(&pv->ctl) &&
-	    pvmem_send(pv, VIRTIO_MEM_REQ_UNPLUG_ALL, 0, 0, &state) != PVMEM_ANS_ACK)
-		dev_warn(&vdev->dev, "UNPLUG_ALL failed; the host still sees memory plugged\n");
+	if (!running)
+		pvmem_ctl_teardown(&pv->ctl);
 	pvmem_detach(pv);
 
 	left = pvmem_ctl_in_linux(&pv->ctl);
@@ -1073,10 +1122,12 @@ static void pvmem_remove(struct virtio_device *vdev)
 		pvmem_free(pv);
 		return;
 	}
+	/* Messages stay one string (checkpatch), after the call. */
+	/* clang-format off */
 	if (left)
-		dev_info(&vdev->dev,
-			 "unbound with %u memory blocks in Linux (%llu MiB plugged): pvmem keeps managing them\n",
+		dev_info(dev, "unbound with %u memory blocks in Linux (%llu MiB plugged): pvmem keeps managing them\n",
 			 left, pvmem_mm_plugged_bytes(&pv->mm) >> 20);
+	/* clang-format on */
 	mutex_lock(&pvmem_orphans_lock);
 	list_add(&pv->orphan, &pvmem_orphans);
 	mutex_unlock(&pvmem_orphans_lock);
@@ -1121,8 +1172,8 @@ static int __init pvmem_init(void)
 		       response_timeout);
 		return -EINVAL;
 	}
-	if (retry_min_ms < PVMEM_RETRY_MS_MIN || retry_max_ms > PVMEM_RETRY_MS_MAX ||
-	    retry_min_ms > retry_max_ms) {
+	if (retry_min_ms < PVMEM_RETRY_MS_MIN ||
+	    retry_max_ms > PVMEM_RETRY_MS_MAX || retry_min_ms > retry_max_ms) {
 		pr_err("retry_min_ms=%u retry_max_ms=%u: need 10 <= min <= max <= 3600000\n",
 		       retry_min_ms, retry_max_ms);
 		return -EINVAL;
@@ -1150,5 +1201,5 @@ static void __exit pvmem_exit(void)
 }
 module_exit(pvmem_exit);
 MODULE_DEVICE_TABLE(virtio, pvmem_id_table);
-MODULE_DESCRIPTION("pvmem: paravirtualized memory driver for virtio-mem devices");
+MODULE_DESCRIPTION("Paravirtualized memory (virtio-mem) guest driver");
 MODULE_LICENSE("GPL");

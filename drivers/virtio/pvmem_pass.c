@@ -17,7 +17,7 @@
 #include <linux/types.h>
 #include "pvmem_pass.h"
 
-static const char * const pvmem_state_names[PVMEM_DEV_STATE_NR] = {
+static const char *const pvmem_state_names[PVMEM_DEV_STATE_NR] = {
 	[PVMEM_DEV_IDLE] = "idle",
 	[PVMEM_DEV_LEFTOVERS] = "unplug_all",
 	[PVMEM_DEV_PLUGGING] = "plugging",
@@ -32,7 +32,8 @@ static const char * const pvmem_state_names[PVMEM_DEV_STATE_NR] = {
 const char *pvmem_dev_state_name(enum pvmem_dev_state state)
 {
 	return (unsigned int)state < PVMEM_DEV_STATE_NR ?
-	       pvmem_state_names[state] : "unknown";
+		       pvmem_state_names[state] :
+		       "unknown";
 }
 
 /*
@@ -132,8 +133,8 @@ static enum pvmem_answer pvmem_send_run(struct pvmem_ctl *ctl, u16 type,
 			      pvmem_layout_run_addr(&ctl->lo, run), run->nb);
 }
 
-static enum pvmem_answer pvmem_query_run(struct pvmem_ctl *ctl,
-					 const struct pvmem_run *run, u16 *state)
+static enum pvmem_answer
+pvmem_query_run(struct pvmem_ctl *ctl, const struct pvmem_run *run, u16 *state)
 {
 	return ctl->ops->query(ctl->be, pvmem_layout_run_addr(&ctl->lo, run),
 			       run->nb, state);
@@ -185,8 +186,8 @@ static enum pvmem_result pvmem_settle_owed(struct pvmem_ctl *ctl)
 			return pvmem_answer_result(ctl, ans);
 		pvmem_lock(ctl);
 		pvmem_map_set(map, run.mb, run.sb, run.nb, false);
-		for (mb = run.mb; mb < map->nb_mb &&
-		     map->state[mb] == PVMEM_MB_OWED; mb++)
+		for (mb = run.mb;
+		     mb < map->nb_mb && map->state[mb] == PVMEM_MB_OWED; mb++)
 			if (!map->nr_plugged[mb])
 				pvmem_set_mb(ctl, mb, PVMEM_MB_UNUSED);
 		pvmem_unlock(ctl);
@@ -217,7 +218,8 @@ static int pvmem_add_mbs(struct pvmem_ctl *ctl, u32 mb, u32 nr)
 	}
 	pvmem_unlock(ctl);
 	if (rc)
-		pvmem_report(ctl, PVMEM_EV_ADD_FAILED, pvmem_ctl_mb_addr(ctl, mb),
+		pvmem_report(ctl, PVMEM_EV_ADD_FAILED,
+			     pvmem_ctl_mb_addr(ctl, mb),
 			     (u64)nr * ctl->lo.mb_size, rc);
 	return rc;
 }
@@ -301,8 +303,8 @@ static enum pvmem_result pvmem_plug(struct pvmem_ctl *ctl, u64 want)
 		 * after one run, so a storm of config interrupts cannot keep
 		 * a pass from getting anywhere.
 		 */
-		if (done && (ctl->ops->config_changed(ctl->be) ||
-			     READ_ONCE(ctl->stop)))
+		if (done &&
+		    (ctl->ops->config_changed(ctl->be) || READ_ONCE(ctl->stop)))
 			return PVMEM_RES_AGAIN;
 		room = ctl->ops->add_room(ctl->be);
 		pvmem_lock(ctl);
@@ -321,7 +323,7 @@ static enum pvmem_result pvmem_plug(struct pvmem_ctl *ctl, u64 want)
 		res = pvmem_plug_run(ctl, &run);
 		if (res != PVMEM_RES_DONE)
 			return res;
-		ctl->why = PVMEM_WHY_NONE;	/* a stall for memory maps ended */
+		ctl->why = PVMEM_WHY_NONE; /* a stall for memory maps ended */
 		want -= run.nb;
 		done = true;
 	}
@@ -331,18 +333,17 @@ static enum pvmem_result pvmem_plug(struct pvmem_ctl *ctl, u64 want)
 /* A memory block would not give up memory now: skip it this pass. */
 static bool pvmem_skipped(const struct pvmem_ctl *ctl, enum pvmem_result res)
 {
-	return res == PVMEM_RES_RETRY &&
-	       (ctl->why == PVMEM_WHY_ISOLATE_BUSY ||
-		ctl->why == PVMEM_WHY_ISOLATE_NOMEM);
+	return res == PVMEM_RES_RETRY && (ctl->why == PVMEM_WHY_ISOLATE_BUSY ||
+					  ctl->why == PVMEM_WHY_ISOLATE_NOMEM);
 }
 
 /* Isolation failed (@nomem: for lack of room): count it, skip the block. */
 static enum pvmem_result pvmem_isolate_failed(struct pvmem_ctl *ctl, bool nomem)
 {
-	pvmem_count(ctl, nomem ? PVMEM_STAT_ISOLATE_NOMEM :
-			  PVMEM_STAT_ISOLATE_BUSY);
+	pvmem_count(ctl,
+		    nomem ? PVMEM_STAT_ISOLATE_NOMEM : PVMEM_STAT_ISOLATE_BUSY);
 	return pvmem_retry(ctl, nomem ? PVMEM_WHY_ISOLATE_NOMEM :
-				  PVMEM_WHY_ISOLATE_BUSY);
+					PVMEM_WHY_ISOLATE_BUSY);
 }
 
 /*
@@ -395,7 +396,7 @@ static u32 pvmem_unplug_singly(struct pvmem_ctl *ctl,
 	u32 done = 0, i;
 
 	*res = PVMEM_RES_DONE;
-	for (i = run->nb; i--; ) {
+	for (i = run->nb; i--;) {
 		one.sb = run->sb + i;
 		*res = pvmem_unplug_run(ctl, &one);
 		if (*res == PVMEM_RES_DONE)
@@ -422,8 +423,9 @@ static int pvmem_remove_marked(struct pvmem_ctl *ctl, u32 mb)
 	rc = ctl->ops->remove(ctl->be, mb);
 	if (!rc) {
 		pvmem_lock(ctl);
-		pvmem_set_mb(ctl, mb, ctl->map->nr_plugged[mb] ?
-			     PVMEM_MB_OWED : PVMEM_MB_UNUSED);
+		pvmem_set_mb(ctl, mb,
+			     ctl->map->nr_plugged[mb] ? PVMEM_MB_OWED :
+							PVMEM_MB_UNUSED);
 		pvmem_unlock(ctl);
 	}
 	return rc;
@@ -471,7 +473,8 @@ static bool pvmem_unplug_by_removal(struct pvmem_ctl *ctl,
 	if (ctl->keep_blocks || run->nb != map->nr_plugged[run->mb])
 		return false;
 	return map->state[run->mb] == PVMEM_MB_OFFLINE ||
-	       (pvmem_mb_online(map, run->mb) && ctl->ops->idle(ctl->be, run->mb));
+	       (pvmem_mb_online(map, run->mb) &&
+		ctl->ops->idle(ctl->be, run->mb));
 }
 
 /* May the teardown empty one more memory block in use?  Uses the budget. */
@@ -510,7 +513,8 @@ static u32 pvmem_unplug_one(struct pvmem_ctl *ctl, const struct pvmem_run *run,
 	}
 	/* Teardown empties only a few blocks in use: migration takes long. */
 	if (ctl->keep_blocks && pvmem_mb_online(ctl->map, run->mb) &&
-	    !ctl->ops->idle(ctl->be, run->mb) && !pvmem_teardown_migrates(ctl)) {
+	    !ctl->ops->idle(ctl->be, run->mb) &&
+	    !pvmem_teardown_migrates(ctl)) {
 		pvmem_map_set_busy(ctl->map, run->mb);
 		pvmem_unlock(ctl);
 		*res = pvmem_retry(ctl, PVMEM_WHY_ISOLATE_BUSY);
@@ -611,7 +615,8 @@ static enum pvmem_result pvmem_adopt_unplug(struct pvmem_ctl *ctl,
 static enum pvmem_result pvmem_adopt_lost(struct pvmem_ctl *ctl,
 					  const struct pvmem_run *run)
 {
-	pvmem_report(ctl, PVMEM_EV_ADOPT_LOST, pvmem_layout_run_addr(&ctl->lo, run),
+	pvmem_report(ctl, PVMEM_EV_ADOPT_LOST,
+		     pvmem_layout_run_addr(&ctl->lo, run),
 		     (u64)run->nb * ctl->lo.block_size, 0);
 	return pvmem_broken(ctl, "the device lost memory Linux holds");
 }
@@ -667,9 +672,10 @@ static u32 pvmem_adopt_next(const struct pvmem_ctl *ctl, u32 mb, u32 sb,
 	u32 end;
 
 	*plugged = pvmem_map_test(map, mb, sb, 1, true);
-	for (end = sb + 1; end < map->sbs_per_mb && first + end < usable &&
-	     pvmem_map_test(map, mb, end, 1, true) == *plugged; end++)
-		;
+	end = sb + 1;
+	while (end < map->sbs_per_mb && first + end < usable &&
+	       pvmem_map_test(map, mb, end, 1, true) == *plugged)
+		end++;
 	return end - sb;
 }
 
@@ -698,16 +704,18 @@ static enum pvmem_result pvmem_adopt(struct pvmem_ctl *ctl)
 						  &plugged);
 			pvmem_unlock(ctl);
 			if ((u64)run.mb * map->sbs_per_mb + run.sb < usable)
-				res = pvmem_adopt_run(ctl, &run, plugged, &freed);
+				res = pvmem_adopt_run(ctl, &run, plugged,
+						      &freed);
 			else
 				res = plugged ? pvmem_adopt_lost(ctl, &run) :
-				      PVMEM_RES_DONE;
+						PVMEM_RES_DONE;
 			if (res != PVMEM_RES_DONE)
 				return res;
 		}
 	}
 	pvmem_ctl_set_state(ctl, PVMEM_DEV_IDLE);
-	pvmem_report(ctl, PVMEM_EV_ADOPTED, map->total_plugged * bs, freed * bs, 0);
+	pvmem_report(ctl, PVMEM_EV_ADOPTED, map->total_plugged * bs, freed * bs,
+		     0);
 	return PVMEM_RES_DONE;
 }
 
@@ -746,6 +754,9 @@ static enum pvmem_result pvmem_update_config(struct pvmem_ctl *ctl)
 			     plugged, 0);
 		return pvmem_broken(ctl, "plugged_size disagrees with pvmem");
 	}
+	if (cfg.requested_size != ctl->cfg.requested_size)
+		pvmem_report(ctl, PVMEM_EV_RESIZE, cfg.plugged_size,
+			     cfg.requested_size, 0);
 	WRITE_ONCE(ctl->cfg.usable_region_size, cfg.usable_region_size);
 	WRITE_ONCE(ctl->cfg.plugged_size, cfg.plugged_size);
 	WRITE_ONCE(ctl->cfg.requested_size, cfg.requested_size);
@@ -835,7 +846,8 @@ unsigned int pvmem_ctl_settle(struct pvmem_ctl *ctl, enum pvmem_result res)
 		ctl->why = PVMEM_WHY_NONE;
 		/* Waiting for onlining: the memory notifier kicks us. */
 		pvmem_ctl_set_state(ctl, res == PVMEM_RES_DONE ?
-				    PVMEM_DEV_IDLE : PVMEM_DEV_WAIT_ONLINE);
+						 PVMEM_DEV_IDLE :
+						 PVMEM_DEV_WAIT_ONLINE);
 		/*
 		 * A block onlined after the pass looked at offline_cap kicked
 		 * while we were still plugging: it is not lost.  Pairs with
@@ -849,19 +861,21 @@ unsigned int pvmem_ctl_settle(struct pvmem_ctl *ctl, enum pvmem_result res)
 		return 0;
 	case PVMEM_RES_RETRY:
 		/* A NACK is stale once the request changed: look again now. */
-		if (ctl->why == PVMEM_WHY_NACK && ctl->ops->config_changed(ctl->be))
+		if (ctl->why == PVMEM_WHY_NACK &&
+		    ctl->ops->config_changed(ctl->be))
 			return 0;
 		/* Leftovers and adoption stay first in line until done. */
 		if (ctl->state != PVMEM_DEV_LEFTOVERS &&
 		    ctl->state != PVMEM_DEV_ADOPTING)
 			pvmem_ctl_set_state(ctl, PVMEM_DEV_RETRY);
-		delay = ctl->retry_ms < lo ? lo : ctl->retry_ms > hi ? hi :
-			ctl->retry_ms;
+		delay = ctl->retry_ms < lo ? lo :
+			ctl->retry_ms > hi ? hi :
+					     ctl->retry_ms;
 		pvmem_count(ctl, PVMEM_STAT_RETRIES);
 		WRITE_ONCE(ctl->retry_ms, delay > hi / 2 ? hi : delay * 2);
 		return delay;
 	default:
-		return PVMEM_NO_PASS;	/* broken: for good */
+		return PVMEM_NO_PASS; /* broken: for good */
 	}
 }
 
@@ -922,10 +936,12 @@ void pvmem_ctl_stop(struct pvmem_ctl *ctl, bool stop)
  * stays plugged and in use, for a later binding to adopt: migrating all
  * of it could take as long as the data is large.  Memory blocks left
  * with nothing plugged are for pvmem_ctl_reap() once the device is gone.
+ * If then nothing is plugged and the device answered every request,
+ * UNPLUG_ALL clears whatever an earlier binding left plugged.
  *
  * Context: process, may sleep.
- * Return: true if nothing is plugged any more and the device answered
- * every request, so UNPLUG_ALL may clear what was left behind earlier.
+ * Return: true if the device acknowledged that UNPLUG_ALL: it has nothing
+ * plugged.
  */
 bool pvmem_ctl_teardown(struct pvmem_ctl *ctl)
 {
@@ -943,7 +959,13 @@ bool pvmem_ctl_teardown(struct pvmem_ctl *ctl)
 	if (map->total_plugged || map->count[PVMEM_MB_OWED])
 		pvmem_unplug(ctl, map->total_plugged, true);
 	ctl->keep_blocks = false;
-	return !map->total_plugged && ctl->state != PVMEM_DEV_BROKEN;
+	if (map->total_plugged || ctl->state == PVMEM_DEV_BROKEN)
+		return false;
+	if (ctl->ops->send(ctl->be, VIRTIO_MEM_REQ_UNPLUG_ALL, 0, 0) ==
+	    PVMEM_ANS_ACK)
+		return true;
+	pvmem_report(ctl, PVMEM_EV_UNPLUG_ALL_FAILED, 0, 0, 0);
+	return false;
 }
 
 /**
@@ -1003,7 +1025,8 @@ void pvmem_ctl_rebind(struct pvmem_ctl *ctl, const struct pvmem_cfg *cfg)
 static enum pvmem_answer pvmem_survey_query(struct pvmem_ctl *ctl, u64 first,
 					    u32 nb, u16 *state)
 {
-	return ctl->ops->query(ctl->be, ctl->boot_cfg.addr + first * ctl->lo.block_size,
+	return ctl->ops->query(ctl->be,
+			       ctl->boot_cfg.addr + first * ctl->lo.block_size,
 			       nb, state);
 }
 
@@ -1036,7 +1059,8 @@ static void pvmem_survey_set(unsigned long *plugged, u64 first, u32 nb)
 s64 pvmem_ctl_survey(struct pvmem_ctl *ctl, unsigned long *plugged)
 {
 	const u64 n = ctl->boot_cfg.usable_region_size / ctl->lo.block_size;
-	const u32 chunk = ctl->lo.sbs_per_mb < 0xffff ? ctl->lo.sbs_per_mb : 0xffff;
+	const u32 chunk = ctl->lo.sbs_per_mb < 0xffff ? ctl->lo.sbs_per_mb :
+							0xffff;
 	enum pvmem_answer ans;
 	u64 first, i, found = 0;
 	u16 state;
@@ -1086,6 +1110,8 @@ void pvmem_ctl_init(struct pvmem_ctl *ctl, const struct pvmem_backend_ops *ops,
 	ctl->cfg = ctl->boot_cfg;
 	ctl->retry_ms = ctl->knobs.retry_min_ms;
 	ctl->why = PVMEM_WHY_NONE;
-	pvmem_ctl_move(ctl, ctl->boot_cfg.plugged_size ? PVMEM_DEV_LEFTOVERS :
-		       PVMEM_DEV_IDLE, true);
+	pvmem_ctl_move(ctl,
+		       ctl->boot_cfg.plugged_size ? PVMEM_DEV_LEFTOVERS :
+						    PVMEM_DEV_IDLE,
+		       true);
 }

@@ -43,13 +43,13 @@
 
 /* What the device worker is doing; changed only by pvmem_ctl_set_state(). */
 enum pvmem_dev_state {
-	PVMEM_DEV_IDLE,		/* plugged_size matches what can be reached */
-	PVMEM_DEV_LEFTOVERS,	/* memory plugged before probe: UNPLUG_ALL first */
-	PVMEM_DEV_PLUGGING,	/* plugging towards requested_size */
-	PVMEM_DEV_UNPLUGGING,	/* unplugging towards requested_size */
-	PVMEM_DEV_WAIT_ONLINE,	/* plugging paused: offline_cap reached */
-	PVMEM_DEV_RETRY,	/* waiting for the backoff to run again */
-	PVMEM_DEV_BROKEN,	/* device misbehaved; no request is sent */
+	PVMEM_DEV_IDLE, /* plugged_size matches what can be reached */
+	PVMEM_DEV_LEFTOVERS, /* memory plugged before probe: UNPLUG_ALL first */
+	PVMEM_DEV_PLUGGING, /* plugging towards requested_size */
+	PVMEM_DEV_UNPLUGGING, /* unplugging towards requested_size */
+	PVMEM_DEV_WAIT_ONLINE, /* plugging paused: offline_cap reached */
+	PVMEM_DEV_RETRY, /* waiting for the backoff to run again */
+	PVMEM_DEV_BROKEN, /* device misbehaved; no request is sent */
 	/* bound again over memory left in Linux: STATE checks it first */
 	PVMEM_DEV_ADOPTING,
 	/* in a crash kernel: only STATE is sent, nothing changes (final) */
@@ -59,63 +59,65 @@ enum pvmem_dev_state {
 
 /* How one request ended, as the backend's send() reports it. */
 enum pvmem_answer {
-	PVMEM_ANS_ACK,		/* the device did it */
-	PVMEM_ANS_NACK,		/* PLUG refused for now (beyond requested_size) */
-	PVMEM_ANS_BUSY,		/* the device cannot now; nothing changed */
-	PVMEM_ANS_ERROR,	/* the device calls the request invalid */
-	PVMEM_ANS_UNSENT,	/* could not be queued; the device never saw it */
-	PVMEM_ANS_TIMEOUT,	/* no answer in time: outcome unknown */
-	PVMEM_ANS_INVALID,	/* an answer that makes no sense: outcome unknown */
-	PVMEM_ANS_GONE,		/* the device went away: outcome unknown */
+	PVMEM_ANS_ACK, /* the device did it */
+	PVMEM_ANS_NACK, /* PLUG refused for now (beyond requested_size) */
+	PVMEM_ANS_BUSY, /* the device cannot now; nothing changed */
+	PVMEM_ANS_ERROR, /* the device calls the request invalid */
+	PVMEM_ANS_UNSENT, /* could not be queued; the device never saw it */
+	PVMEM_ANS_TIMEOUT, /* no answer in time: outcome unknown */
+	PVMEM_ANS_INVALID, /* an answer that makes no sense: outcome unknown */
+	PVMEM_ANS_GONE, /* the device went away: outcome unknown */
 	PVMEM_ANS_NR
 };
 
 /* How a pass ended. */
 enum pvmem_result {
-	PVMEM_RES_DONE,		/* at the target, or as near as the region allows */
-	PVMEM_RES_WAIT_ONLINE,	/* paused at offline_cap; onlining kicks the worker */
-	PVMEM_RES_AGAIN,	/* config changed (run again now), or stopping */
-	PVMEM_RES_RETRY,	/* cannot go on now (see enum pvmem_why): backoff */
-	PVMEM_RES_BROKEN,	/* the device misbehaved: no request is sent again */
+	PVMEM_RES_DONE, /* at the target, or as near as the region allows */
+	PVMEM_RES_WAIT_ONLINE, /* paused at offline_cap; onlining kicks the worker */
+	PVMEM_RES_AGAIN, /* config changed (run again now), or stopping */
+	PVMEM_RES_RETRY, /* cannot go on now (see enum pvmem_why): backoff */
+	PVMEM_RES_BROKEN, /* the device misbehaved: no request is sent again */
 };
 
 /* Why a pass wants a retry (PVMEM_RES_RETRY), or why a block was skipped. */
 enum pvmem_why {
 	PVMEM_WHY_NONE,
-	PVMEM_WHY_BUSY,		/* the device answered BUSY */
-	PVMEM_WHY_NACK,		/* the device answered NACK */
-	PVMEM_WHY_UNSENT,	/* the request could not be queued */
-	PVMEM_WHY_ADD,		/* adding memory to Linux failed */
-	PVMEM_WHY_MEMMAP,	/* too little free memory for memory maps */
-	PVMEM_WHY_ISOLATE_BUSY,	/* a range would not migrate (skipped) */
+	PVMEM_WHY_BUSY, /* the device answered BUSY */
+	PVMEM_WHY_NACK, /* the device answered NACK */
+	PVMEM_WHY_UNSENT, /* the request could not be queued */
+	PVMEM_WHY_ADD, /* adding memory to Linux failed */
+	PVMEM_WHY_MEMMAP, /* too little free memory for memory maps */
+	PVMEM_WHY_ISOLATE_BUSY, /* a range would not migrate (skipped) */
 	PVMEM_WHY_ISOLATE_NOMEM, /* no room to migrate a range to (skipped) */
-	PVMEM_WHY_STUCK,	/* nothing more can be unplugged this pass */
-	PVMEM_WHY_REMOVE,	/* an empty memory block would not go */
-	PVMEM_WHY_CONFIG,	/* the config contradicts itself (for now) */
+	PVMEM_WHY_STUCK, /* nothing more can be unplugged this pass */
+	PVMEM_WHY_REMOVE, /* an empty memory block would not go */
+	PVMEM_WHY_CONFIG, /* the config contradicts itself (for now) */
 	PVMEM_WHY_NR
 };
 
 /* What the passes tell the operator; the driver words each message. */
 enum pvmem_event {
-	PVMEM_EV_BROKEN,		/* ctl->broken_reason says why */
-	PVMEM_EV_CONFIG_REJECTED,	/* a: enum pvmem_cfg_err */
-	PVMEM_EV_PLUGGED_MISMATCH,	/* a: device's plugged_size, b: pvmem's */
-	PVMEM_EV_LEFTOVERS_CLEARED,	/* UNPLUG_ALL of memory plugged before probe */
-	PVMEM_EV_ADD_FAILED,		/* a: address, b: size, err: errno */
-	PVMEM_EV_PLUG_PAUSED,		/* once per stall for memory maps */
-	PVMEM_EV_PLUG_OUTSIDE,		/* request reaches outside whole memory blocks */
-	PVMEM_EV_ADOPTED,		/* a: bytes taken over, b: leftover bytes unplugged */
-	PVMEM_EV_ADOPT_LOST,		/* a: address, b: size the device lost */
+	PVMEM_EV_BROKEN, /* ctl->broken_reason says why */
+	PVMEM_EV_CONFIG_REJECTED, /* a: enum pvmem_cfg_err */
+	PVMEM_EV_PLUGGED_MISMATCH, /* a: device's plugged_size, b: pvmem's */
+	PVMEM_EV_LEFTOVERS_CLEARED, /* UNPLUG_ALL of memory plugged before probe */
+	PVMEM_EV_ADD_FAILED, /* a: address, b: size, err: errno */
+	PVMEM_EV_PLUG_PAUSED, /* once per stall for memory maps */
+	PVMEM_EV_PLUG_OUTSIDE, /* request reaches outside whole memory blocks */
+	PVMEM_EV_ADOPTED, /* a: bytes taken over, b: leftover bytes unplugged */
+	PVMEM_EV_ADOPT_LOST, /* a: address, b: size the device lost */
+	PVMEM_EV_RESIZE, /* new requested_size; a: plugged, b: requested */
+	PVMEM_EV_UNPLUG_ALL_FAILED, /* at teardown: the host sees memory plugged */
 	PVMEM_EV_NR
 };
 
 /* Counters the passes keep; read with READ_ONCE() through pvmem_ctl_stat(). */
 enum pvmem_stat {
-	PVMEM_STAT_ISOLATE_BUSY,	/* unplug runs that would not migrate */
-	PVMEM_STAT_ISOLATE_NOMEM,	/* ... that found no memory to migrate to */
-	PVMEM_STAT_REMOVE_FAILED,	/* empty memory blocks not yet removed */
-	PVMEM_STAT_PLUG_NOMEM,		/* plug passes paused for memory maps */
-	PVMEM_STAT_RETRIES,		/* backoff retries scheduled */
+	PVMEM_STAT_ISOLATE_BUSY, /* unplug runs that would not migrate */
+	PVMEM_STAT_ISOLATE_NOMEM, /* ... that found no memory to migrate to */
+	PVMEM_STAT_REMOVE_FAILED, /* empty memory blocks not yet removed */
+	PVMEM_STAT_PLUG_NOMEM, /* plug passes paused for memory maps */
+	PVMEM_STAT_RETRIES, /* backoff retries scheduled */
 	/* Device blocks of requests with no clean answer: kept from Linux. */
 	PVMEM_STAT_UNKNOWN_BLOCKS,
 	PVMEM_STAT_NR
@@ -129,7 +131,7 @@ enum pvmem_stat {
 struct pvmem_backend_ops {
 	/* The device. */
 	void (*read_config)(void *be, struct pvmem_cfg *cfg);
-	bool (*config_changed)(void *be);	/* since the last read_config */
+	bool (*config_changed)(void *be); /* since the last read_config */
 	enum pvmem_answer (*send)(void *be, u16 type, u64 addr, u16 nb);
 	/* A STATE request; *@state is a VIRTIO_MEM_STATE_* if it is acked. */
 	enum pvmem_answer (*query)(void *be, u64 addr, u16 nb, u16 *state);
@@ -164,29 +166,29 @@ struct pvmem_backend_ops {
 
 /* Knobs: written with WRITE_ONCE() (sysfs), read with READ_ONCE(). */
 struct pvmem_knobs {
-	bool unplug_online;		/* may unplug online memory */
-	u64 offline_cap;		/* bytes added but not onlined, at most */
-	unsigned int retry_min_ms;	/* first backoff */
-	unsigned int retry_max_ms;	/* backoff cap */
+	bool unplug_online; /* may unplug online memory */
+	u64 offline_cap; /* bytes added but not onlined, at most */
+	unsigned int retry_min_ms; /* first backoff */
+	unsigned int retry_max_ms; /* backoff cap */
 };
 
 /* Ranges the retry knobs are checked against. */
-#define PVMEM_RETRY_MS_MIN	10
-#define PVMEM_RETRY_MS_MAX	3600000
+#define PVMEM_RETRY_MS_MIN 10
+#define PVMEM_RETRY_MS_MAX 3600000
 
 /* Config reads per pass before a contradiction counts as a bad pass. */
-#define PVMEM_CFG_READS		3
+#define PVMEM_CFG_READS 3
 /* Bad passes in a row after which the device is marked broken. */
-#define PVMEM_CFG_BAD_PASSES	5
+#define PVMEM_CFG_BAD_PASSES 5
 
 /* Owed memory blocks that make pvmem send their UNPLUG (1 GiB at 128 MiB). */
-#define PVMEM_OWED_BATCH	8
+#define PVMEM_OWED_BATCH 8
 
 /* Memory blocks in use pvmem_ctl_teardown() empties at most (512 MiB). */
-#define PVMEM_TEARDOWN_MIGRATE	4
+#define PVMEM_TEARDOWN_MIGRATE 4
 
 /* pvmem_ctl_settle(): no pass is due until a config interrupt or a kick. */
-#define PVMEM_NO_PASS		(~0U)
+#define PVMEM_NO_PASS (~0U)
 
 /**
  * struct pvmem_ctl - the passes' view of one device
@@ -285,7 +287,8 @@ static inline u32 pvmem_ctl_in_linux(const struct pvmem_ctl *ctl)
 {
 	const struct pvmem_map *map = ctl->map;
 
-	return map->nb_mb - map->count[PVMEM_MB_UNUSED] - map->count[PVMEM_MB_OWED];
+	return map->nb_mb - map->count[PVMEM_MB_UNUSED] -
+	       map->count[PVMEM_MB_OWED];
 }
 
 static inline u64 pvmem_ctl_mb_addr(const struct pvmem_ctl *ctl, u32 mb)

@@ -25,15 +25,14 @@ static struct pvmem_dev *to_pv(struct device *dev)
 	return dev_to_virtio(dev)->priv;
 }
 
-#define PVMEM_ATTR_U64(name, fmt, expr)					\
-static ssize_t name##_show(struct device *dev,				\
-			   struct device_attribute *attr, char *buf)	\
-{									\
-	struct pvmem_dev *pv = to_pv(dev);				\
-									\
-	return sysfs_emit(buf, fmt "\n", (unsigned long long)(expr));	\
-}									\
-static DEVICE_ATTR_RO(name)
+#define PVMEM_ATTR_U64(name, fmt, expr)                                       \
+	static ssize_t name##_show(struct device *dev,                        \
+				   struct device_attribute *attr, char *buf)  \
+	{                                                                     \
+		struct pvmem_dev *pv = to_pv(dev);                            \
+		return sysfs_emit(buf, fmt "\n", (unsigned long long)(expr)); \
+	}                                                                     \
+	static DEVICE_ATTR_RO(name)
 
 PVMEM_ATTR_U64(region_start, "0x%llx", pv->ctl.boot_cfg.addr);
 PVMEM_ATTR_U64(region_size, "%llu", pv->ctl.boot_cfg.region_size);
@@ -64,7 +63,8 @@ static ssize_t state_show(struct device *dev, struct device_attribute *attr,
 {
 	struct pvmem_dev *pv = to_pv(dev);
 
-	return sysfs_emit(buf, "%s\n", pvmem_dev_state_name(pvmem_ctl_state(&pv->ctl)));
+	return sysfs_emit(buf, "%s\n",
+			  pvmem_dev_state_name(pvmem_ctl_state(&pv->ctl)));
 }
 static DEVICE_ATTR_RO(state);
 
@@ -72,7 +72,8 @@ static DEVICE_ATTR_RO(state);
 static ssize_t broken_reason_show(struct device *dev,
 				  struct device_attribute *attr, char *buf)
 {
-	return sysfs_emit(buf, "%s\n", pvmem_ctl_broken_reason(&to_pv(dev)->ctl));
+	return sysfs_emit(buf, "%s\n",
+			  pvmem_ctl_broken_reason(&to_pv(dev)->ctl));
 }
 static DEVICE_ATTR_RO(broken_reason);
 
@@ -89,7 +90,7 @@ static ssize_t features_show(struct device *dev, struct device_attribute *attr,
 	if (virtio_has_feature(pv->vdev, VIRTIO_MEM_F_PERSISTENT_SUSPEND))
 		len += sysfs_emit_at(buf, len, "persistent_suspend ");
 	if (len)
-		len--;	/* no trailing blank */
+		len--; /* no trailing blank */
 	return len + sysfs_emit_at(buf, len, "\n");
 }
 static DEVICE_ATTR_RO(features);
@@ -103,7 +104,7 @@ static DEVICE_ATTR_RO(features);
  */
 static int pvmem_parse_bool(const char *buf, bool *val)
 {
-	static const char * const words[] = {
+	static const char *const words[] = {
 		"0", "1", "n", "y", "no", "yes", "off", "on", "false", "true",
 	};
 	char word[8];
@@ -130,7 +131,8 @@ static int pvmem_parse_range(const char *buf, u64 lo, u64 hi, u64 *val)
 static ssize_t unplug_online_show(struct device *dev,
 				  struct device_attribute *attr, char *buf)
 {
-	return sysfs_emit(buf, "%d\n", READ_ONCE(to_pv(dev)->ctl.knobs.unplug_online));
+	return sysfs_emit(buf, "%d\n",
+			  READ_ONCE(to_pv(dev)->ctl.knobs.unplug_online));
 }
 
 static ssize_t unplug_online_store(struct device *dev,
@@ -151,18 +153,20 @@ static DEVICE_ATTR_RW(unplug_online);
 static ssize_t offline_cap_show(struct device *dev,
 				struct device_attribute *attr, char *buf)
 {
-	return sysfs_emit(buf, "%llu\n", READ_ONCE(to_pv(dev)->ctl.knobs.offline_cap));
+	return sysfs_emit(buf, "%llu\n",
+			  READ_ONCE(to_pv(dev)->ctl.knobs.offline_cap));
 }
 
 /* Bytes, from one memory block up to the whole region. */
 static ssize_t offline_cap_store(struct device *dev,
-				 struct device_attribute *attr,
-				 const char *buf, size_t count)
+				 struct device_attribute *attr, const char *buf,
+				 size_t count)
 {
 	struct pvmem_dev *pv = to_pv(dev);
 	u64 val;
 
-	if (pvmem_parse_range(buf, pv->ctl.lo.mb_size, pv->ctl.boot_cfg.region_size, &val))
+	if (pvmem_parse_range(buf, pv->ctl.lo.mb_size,
+			      pv->ctl.boot_cfg.region_size, &val))
 		return -EINVAL;
 	WRITE_ONCE(pv->ctl.knobs.offline_cap, val);
 	pvmem_kick(pv);
@@ -170,10 +174,11 @@ static ssize_t offline_cap_store(struct device *dev,
 }
 static DEVICE_ATTR_RW(offline_cap);
 
-static ssize_t retry_min_ms_show(struct device *dev, struct device_attribute *attr,
-				 char *buf)
+static ssize_t retry_min_ms_show(struct device *dev,
+				 struct device_attribute *attr, char *buf)
 {
-	return sysfs_emit(buf, "%u\n", READ_ONCE(to_pv(dev)->ctl.knobs.retry_min_ms));
+	return sysfs_emit(buf, "%u\n",
+			  READ_ONCE(to_pv(dev)->ctl.knobs.retry_min_ms));
 }
 
 /* 10 ms to an hour, not above retry_max_ms. */
@@ -184,17 +189,19 @@ static ssize_t retry_min_ms_store(struct device *dev,
 	struct pvmem_dev *pv = to_pv(dev);
 	u64 val;
 
-	if (pvmem_parse_range(buf, PVMEM_RETRY_MS_MIN, READ_ONCE(pv->ctl.knobs.retry_max_ms), &val))
+	if (pvmem_parse_range(buf, PVMEM_RETRY_MS_MIN,
+			      READ_ONCE(pv->ctl.knobs.retry_max_ms), &val))
 		return -EINVAL;
 	WRITE_ONCE(pv->ctl.knobs.retry_min_ms, val);
 	return count;
 }
 static DEVICE_ATTR_RW(retry_min_ms);
 
-static ssize_t retry_max_ms_show(struct device *dev, struct device_attribute *attr,
-				 char *buf)
+static ssize_t retry_max_ms_show(struct device *dev,
+				 struct device_attribute *attr, char *buf)
 {
-	return sysfs_emit(buf, "%u\n", READ_ONCE(to_pv(dev)->ctl.knobs.retry_max_ms));
+	return sysfs_emit(buf, "%u\n",
+			  READ_ONCE(to_pv(dev)->ctl.knobs.retry_max_ms));
 }
 
 /* Not below retry_min_ms, an hour at most. */
@@ -205,7 +212,8 @@ static ssize_t retry_max_ms_store(struct device *dev,
 	struct pvmem_dev *pv = to_pv(dev);
 	u64 val;
 
-	if (pvmem_parse_range(buf, READ_ONCE(pv->ctl.knobs.retry_min_ms), PVMEM_RETRY_MS_MAX, &val))
+	if (pvmem_parse_range(buf, READ_ONCE(pv->ctl.knobs.retry_min_ms),
+			      PVMEM_RETRY_MS_MAX, &val))
 		return -EINVAL;
 	WRITE_ONCE(pv->ctl.knobs.retry_max_ms, val);
 	return count;
@@ -214,8 +222,8 @@ static DEVICE_ATTR_RW(retry_max_ms);
 
 /* Write 1: a worker waiting for its backoff (or for onlining) runs now. */
 static ssize_t retry_now_store(struct device *dev,
-			       struct device_attribute *attr,
-			       const char *buf, size_t count)
+			       struct device_attribute *attr, const char *buf,
+			       size_t count)
 {
 	u64 val;
 
@@ -226,6 +234,8 @@ static ssize_t retry_now_store(struct device *dev,
 }
 static DEVICE_ATTR_WO(retry_now);
 
+/* One attribute a line, as sysfs tables are written. */
+/* clang-format off */
 static struct attribute *pvmem_attrs[] = {
 	&dev_attr_node.attr,
 	&dev_attr_region_start.attr,
@@ -247,6 +257,8 @@ static struct attribute *pvmem_attrs[] = {
 	NULL,
 };
 
+/* clang-format on */
+
 static const struct attribute_group pvmem_group = {
 	.name = "pvmem",
 	.attrs = pvmem_attrs,
@@ -255,7 +267,7 @@ static const struct attribute_group pvmem_group = {
 /* --- counters --- */
 
 #define PVMEM_STAT(name, expr) PVMEM_ATTR_U64(name, "%llu", READ_ONCE(expr))
-#define PVMEM_CTL_STAT(name, stat)					\
+#define PVMEM_CTL_STAT(name, stat) \
 	PVMEM_ATTR_U64(name, "%llu", pvmem_ctl_stat(&pv->ctl, stat))
 
 PVMEM_STAT(requests_plug, pv->nr_req[VIRTIO_MEM_REQ_PLUG]);
@@ -277,8 +289,10 @@ PVMEM_CTL_STAT(retries, PVMEM_STAT_RETRIES);
 /* Memory of requests without a clean answer: Linux never gets it back. */
 PVMEM_ATTR_U64(bytes_unknown, "%llu",
 	       pvmem_ctl_stat(&pv->ctl, PVMEM_STAT_UNKNOWN_BLOCKS) *
-	       pv->ctl.lo.block_size);
+		       pv->ctl.lo.block_size);
 
+/* One attribute a line, as sysfs tables are written. */
+/* clang-format off */
 static struct attribute *pvmem_stats_attrs[] = {
 	&dev_attr_requests_plug.attr,
 	&dev_attr_requests_unplug.attr,
@@ -299,6 +313,8 @@ static struct attribute *pvmem_stats_attrs[] = {
 	&dev_attr_bytes_unknown.attr,
 	NULL,
 };
+
+/* clang-format on */
 
 static const struct attribute_group pvmem_stats_group = {
 	.name = "pvmem_stats",

@@ -21,17 +21,17 @@
  * yet.
  */
 #ifndef VIRTIO_MEM_F_PERSISTENT_SUSPEND
-#define VIRTIO_MEM_F_PERSISTENT_SUSPEND	2
+#define VIRTIO_MEM_F_PERSISTENT_SUSPEND 2
 #endif
 
 /* How many request, response and state codes there are. */
-#define PVMEM_REQ_NR			4
-#define PVMEM_RESP_NR			4
-#define PVMEM_STATE_NR			3
+#define PVMEM_REQ_NR 4
+#define PVMEM_RESP_NR 4
+#define PVMEM_STATE_NR 3
 
 /* Wire sizes. */
-#define PVMEM_REQ_SIZE			24
-#define PVMEM_RESP_SIZE			10
-#define PVMEM_CONFIG_SIZE		56
+#define PVMEM_REQ_SIZE 24
+#define PVMEM_RESP_SIZE 10
+#define PVMEM_CONFIG_SIZE 56
 
 #endif /* _UAPI_LINUX_PVMEM_H */

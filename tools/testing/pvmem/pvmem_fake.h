@@ -23,34 +23,34 @@
 
 /* How the fake device treats a request. */
 enum fake_act {
-	FA_NORMAL,	/* as the spec says */
+	FA_NORMAL, /* as the spec says */
 	FA_BUSY,
 	FA_NACK,
 	FA_ERROR,
-	FA_UNSENT,	/* never reaches the device */
-	FA_INVALID,	/* done, but the answer is garbage */
-	FA_LATE,	/* done, the answer comes after the timeout */
-	FA_NEVER,	/* not done, no answer */
-	FA_GONE,	/* the device went away (maybe after doing it) */
+	FA_UNSENT, /* never reaches the device */
+	FA_INVALID, /* done, but the answer is garbage */
+	FA_LATE, /* done, the answer comes after the timeout */
+	FA_NEVER, /* not done, no answer */
+	FA_GONE, /* the device went away (maybe after doing it) */
 	FA_NR
 };
 
 /* What Linux does with one device block. */
 enum fake_lx {
-	LX_ABSENT,	/* its memory block is not added */
-	LX_OFF,		/* added, held back: offline, fake-offline or isolated */
-	LX_BUDDY,	/* in the page allocator: Linux may use it */
+	LX_ABSENT, /* its memory block is not added */
+	LX_OFF, /* added, held back: offline, fake-offline or isolated */
+	LX_BUDDY, /* in the page allocator: Linux may use it */
 };
 
 /* Linux's view of a memory block (the map's may say REMOVING). */
 enum fake_zone {
-	FZ_OFF,		/* offline, or not added */
-	FZ_KERNEL,	/* online in a kernel zone */
-	FZ_MOVABLE,	/* online in ZONE_MOVABLE */
+	FZ_OFF, /* offline, or not added */
+	FZ_KERNEL, /* online in a kernel zone */
+	FZ_MOVABLE, /* online in ZONE_MOVABLE */
 };
 
-#define FAKE_SCRIPT	16
-#define FAKE_LOG	1024
+#define FAKE_SCRIPT 16
+#define FAKE_LOG 1024
 
 struct fake {
 	/* The driver side: the real passes over a real map. */
@@ -59,18 +59,21 @@ struct fake {
 	void *map_mem;
 
 	/* The device. */
-	struct pvmem_cfg dev;		/* plugged_size kept up to date */
-	u64 dev_blocks;			/* device blocks in the region */
-	u64 map_offset;			/* device block of map block 0 */
-	unsigned char *dev_plugged;	/* per device block */
-	unsigned char *unknown;		/* a request of unknown outcome */
-	bool changed;			/* config interrupt pending */
-	bool corrupt_addr;		/* config reads see addr moved */
-	struct { long at; enum fake_act act; } script[FAKE_SCRIPT];
+	struct pvmem_cfg dev; /* plugged_size kept up to date */
+	u64 dev_blocks; /* device blocks in the region */
+	u64 map_offset; /* device block of map block 0 */
+	unsigned char *dev_plugged; /* per device block */
+	unsigned char *unknown; /* a request of unknown outcome */
+	bool changed; /* config interrupt pending */
+	bool corrupt_addr; /* config reads see addr moved */
+	struct {
+		long at;
+		enum fake_act act;
+	} script[FAKE_SCRIPT];
 	int nscript;
-	enum fake_act all;		/* for requests the script leaves */
-	long sends;			/* requests seen */
-	long sends_locked;		/* ... with the map lock held */
+	enum fake_act all; /* for requests the script leaves */
+	long sends; /* requests seen */
+	long sends_locked; /* ... with the map lock held */
 	long nr_type[PVMEM_REQ_NR];
 
 	/* The next torn_reads config reads see usable_region_size torn_usable. */
@@ -82,41 +85,42 @@ struct fake {
 	u64 change_to;
 
 	/* The memory. */
-	unsigned char *lx;		/* enum fake_lx per map block */
-	unsigned char *added;		/* per memory block */
-	unsigned char *pinned;		/* per memory block */
-	unsigned char *zone;		/* enum fake_zone per memory block */
-	unsigned char *used;		/* data in its plugged memory (movable) */
-	bool stale_idle;		/* idle() says idle even when in use */
-	bool storm;			/* config_changed() always says yes */
-	long isolations;		/* runs isolated */
-	bool auto_online;		/* hot-added memory goes online */
-	bool kernel_zone;		/* ... to a kernel zone, not movable */
-	bool no_room;			/* nowhere to migrate to */
-	u32 add_room;			/* memory maps that fit (~0U: any) */
-	int fail_add;			/* additions to fail */
-	int fail_remove;		/* removals to fail */
+	unsigned char *lx; /* enum fake_lx per map block */
+	unsigned char *added; /* per memory block */
+	unsigned char *pinned; /* per memory block */
+	unsigned char *zone; /* enum fake_zone per memory block */
+	unsigned char *used; /* data in its plugged memory (movable) */
+	bool stale_idle; /* idle() says idle even when in use */
+	bool storm; /* config_changed() always says yes */
+	long isolations; /* runs isolated */
+	bool auto_online; /* hot-added memory goes online */
+	bool kernel_zone; /* ... to a kernel zone, not movable */
+	bool no_room; /* nowhere to migrate to */
+	u32 add_room; /* memory maps that fit (~0U: any) */
+	int fail_add; /* additions to fail */
+	int fail_remove; /* removals to fail */
 	/*
 	 * At every request and removal: try to online (or offline) race_mb,
 	 * as a user would.
 	 */
-	u32 race_mb;			/* PVMEM_NO_MB: nobody tries */
+	u32 race_mb; /* PVMEM_NO_MB: nobody tries */
 	bool race_online;
 	long races_refused, races_done;
-	long kicks;			/* onlining asked the worker to run */
-	u32 add_log[FAKE_LOG];		/* memory blocks in the order added */
-	u32 remove_log[FAKE_LOG];	/* ... and removed */
+	long kicks; /* onlining asked the worker to run */
+	u32 add_log[FAKE_LOG]; /* memory blocks in the order added */
+	u32 remove_log[FAKE_LOG]; /* ... and removed */
 	int nadd, nremove;
 
 	/* Bookkeeping. */
 	bool locked;
 	long calls, pass_calls, pass_limit;
 	long events[PVMEM_EV_NR];
+	u64 event_a[PVMEM_EV_NR], event_b[PVMEM_EV_NR]; /* of the last one */
 	char err[256];
 };
 
-#define FAKE_MiB	(1024ULL * 1024)
-#define FAKE_GiB	(1024ULL * FAKE_MiB)
+#define FAKE_MiB (1024ULL * 1024)
+#define FAKE_GiB (1024ULL * FAKE_MiB)
 
 /* A fake over a region of @region bytes of @block-byte blocks at 4 GiB. */
 int fake_init(struct fake *f, u64 region, u64 block, u64 usable);

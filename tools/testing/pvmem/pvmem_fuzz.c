@@ -25,18 +25,22 @@
 
 #include "pvmem_fake.h"
 
-#define CHECK(x) do { if (!(x)) abort(); } while (0)
+#define CHECK(x)                 \
+	do {                     \
+		if (!(x))        \
+			abort(); \
+	} while (0)
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 struct input {
-	uint64_t cfg[6];	/* block_size, addr, region, usable, plugged, requested */
+	uint64_t cfg[6]; /* block_size, addr, region, usable, plugged, requested */
 	uint16_t node;
-	uint8_t mb_shift;	/* memory block size: 2^(12 + mb_shift % 20) */
+	uint8_t mb_shift; /* memory block size: 2^(12 + mb_shift % 20) */
 	uint8_t req_type;
-	uint16_t resp[5];	/* a response buffer */
+	uint16_t resp[5]; /* a response buffer */
 	uint32_t len;
 	uint64_t want;
-	uint64_t bits[4];	/* which device blocks to mark plugged */
+	uint64_t bits[4]; /* which device blocks to mark plugged */
 };
 
 static void fuzz_responses(const struct input *in)
@@ -44,19 +48,21 @@ static void fuzz_responses(const struct input *in)
 	struct pvmem_reply reply;
 	enum pvmem_resp_err err;
 
-	err = pvmem_resp_decode(in->req_type, (const struct virtio_mem_resp *)in->resp,
+	err = pvmem_resp_decode(in->req_type,
+				(const struct virtio_mem_resp *)in->resp,
 				in->len, &reply);
 	if (err == PVMEM_RESP_OK) {
 		CHECK(in->req_type < PVMEM_REQ_NR);
 		CHECK(in->len == PVMEM_RESP_SIZE);
 		CHECK(reply.type < PVMEM_RESP_NR);
 		CHECK(reply.state < PVMEM_STATE_NR);
-		CHECK(reply.type != VIRTIO_MEM_RESP_NACK || in->req_type == VIRTIO_MEM_REQ_PLUG);
+		CHECK(reply.type != VIRTIO_MEM_RESP_NACK ||
+		      in->req_type == VIRTIO_MEM_REQ_PLUG);
 	}
 }
 
-static void fuzz_map(const struct pvmem_cfg *cfg, const struct pvmem_limits *lim,
-		     const struct input *in)
+static void fuzz_map(const struct pvmem_cfg *cfg,
+		     const struct pvmem_limits *lim, const struct input *in)
 {
 	struct pvmem_layout lo;
 	struct pvmem_map map;
@@ -68,13 +74,14 @@ static void fuzz_map(const struct pvmem_cfg *cfg, const struct pvmem_limits *lim
 	pvmem_layout_init(&lo, cfg, lim->mb_size);
 	CHECK(lo.nb_mb >= 1);
 	CHECK(lo.first_mb_addr >= cfg->addr);
-	CHECK(lo.first_mb_addr + (u64)lo.nb_mb * lo.mb_size <= cfg->addr + cfg->region_size);
+	CHECK(lo.first_mb_addr + (u64)lo.nb_mb * lo.mb_size <=
+	      cfg->addr + cfg->region_size);
 	total = (u64)lo.nb_mb * lo.sbs_per_mb;
 	CHECK(total <= PVMEM_MAX_DEVICE_BLOCKS);
 	usable = pvmem_layout_usable_blocks(&lo, cfg);
 	CHECK(usable <= total);
 	if (total > (1U << 22))
-		return;	/* 512 KiB of map at most: keep iterations fast */
+		return; /* 512 KiB of map at most: keep iterations fast */
 
 	mem = calloc(1, pvmem_map_bytes(lo.nb_mb, lo.sbs_per_mb));
 	CHECK(mem);
@@ -82,16 +89,19 @@ static void fuzz_map(const struct pvmem_cfg *cfg, const struct pvmem_limits *lim
 	for (i = 0; i < total && i < 256; i++) {
 		if (!(in->bits[i / 64] >> (i % 64) & 1))
 			continue;
-		pvmem_map_set(&map, i / lo.sbs_per_mb, i % lo.sbs_per_mb, 1, true);
+		pvmem_map_set(&map, i / lo.sbs_per_mb, i % lo.sbs_per_mb, 1,
+			      true);
 		if (map.state[i / lo.sbs_per_mb] == PVMEM_MB_UNUSED) {
+			enum pvmem_mb_state st = 2 + in->node % 3;
+
 			CHECK(pvmem_map_set_state(&map, i / lo.sbs_per_mb,
 						  PVMEM_MB_ADDING));
-			CHECK(pvmem_map_set_state(&map, i / lo.sbs_per_mb,
-						  (enum pvmem_mb_state)(2 + in->node % 3)));
+			CHECK(pvmem_map_set_state(&map, i / lo.sbs_per_mb, st));
 		}
 	}
 	if (pvmem_plan_plug(&map, in->want, usable, in->node % 9, &run)) {
-		CHECK(run.nb && run.nb <= in->want && run.nb <= PVMEM_MAX_REQ_BLOCKS);
+		CHECK(run.nb && run.nb <= in->want &&
+		      run.nb <= PVMEM_MAX_REQ_BLOCKS);
 		CHECK((u64)run.mb * lo.sbs_per_mb + run.sb + run.nb <= usable);
 		CHECK(pvmem_map_test(&map, run.mb, run.sb, run.nb, false));
 	}
@@ -115,12 +125,12 @@ static void fuzz_check(struct fake *f, size_t step)
 }
 
 /* Geometries: device block size and region, small enough to be quick. */
-static const struct { u64 block, region; } fuzz_geo[] = {
-	{ 2 * FAKE_MiB, 2 * FAKE_GiB },
-	{ 4 * FAKE_MiB, 1 * FAKE_GiB },
-	{ 1 * FAKE_MiB, 1 * FAKE_GiB },
-	{ 128 * FAKE_MiB, 4 * FAKE_GiB },
-	{ 4096, 512 * FAKE_MiB },	/* runs above the 16-bit request cap */
+static const struct {
+	u64 block, region;
+} fuzz_geo[] = {
+	{ 2 * FAKE_MiB, 2 * FAKE_GiB }, { 4 * FAKE_MiB, 1 * FAKE_GiB },
+	{ 1 * FAKE_MiB, 1 * FAKE_GiB }, { 128 * FAKE_MiB, 4 * FAKE_GiB },
+	{ 4096, 512 * FAKE_MiB }, /* runs above the 16-bit request cap */
 };
 
 /* Run the real passes through a script of two-byte steps. */
@@ -143,16 +153,18 @@ static void fuzz_passes(const uint8_t *p, size_t n)
 
 		mb = arg % f.map.nb_mb;
 		switch (op % 15) {
-		case 0:	/* the host asks for a size within the usable region */
-			fake_request(&f, (f.dev.usable_region_size / 255 * arg) & ~(bs - 1));
+		case 0: /* the host asks for a size within the usable region */
+			fake_request(&f, (f.dev.usable_region_size / 255 *
+					  arg) & ~(bs - 1));
 			break;
 		case 1:
 			fake_run(&f, 1 + arg % 4);
 			break;
 		case 2:
-			fake_script(&f, arg % 4, (enum fake_act)(arg / 4 % FA_NR));
+			fake_script(&f, arg % 4,
+				    (enum fake_act)(arg / 4 % FA_NR));
 			break;
-		case 3:	/* data in the block: none, movable, pinned */
+		case 3: /* data in the block: none, movable, pinned */
 			f.pinned[mb] = arg & 0x40;
 			f.used[mb] = arg & 0x20;
 			break;
@@ -169,9 +181,11 @@ static void fuzz_passes(const uint8_t *p, size_t n)
 		case 7:
 			fake_offline(&f, mb);
 			break;
-		case 8:	/* the request changes before some backend call */
+		case 8: /* the request changes before some backend call */
 			f.change_at = f.calls + 1 + arg % 64;
-			f.change_to = (f.dev.usable_region_size / 255 * (arg ^ 0x5a)) & ~(bs - 1);
+			f.change_to = (f.dev.usable_region_size / 255 *
+				       (arg ^ 0x5a)) &
+				      ~(bs - 1);
 			break;
 		case 9:
 			f.fail_add = arg % 3;
@@ -182,15 +196,17 @@ static void fuzz_passes(const uint8_t *p, size_t n)
 			break;
 		case 11:
 			f.ctl.knobs.unplug_online = arg & 1;
-			f.ctl.knobs.offline_cap = (1 + arg % 8) * f.ctl.lo.mb_size;
+			f.ctl.knobs.offline_cap =
+				(1 + arg % 8) * f.ctl.lo.mb_size;
 			break;
-		case 12:	/* the usable region grows */
-			f.dev.usable_region_size += (step * (arg % 8)) & ~(bs - 1);
+		case 12: /* the usable region grows */
+			f.dev.usable_region_size += (step * (arg % 8)) &
+						    ~(bs - 1);
 			if (f.dev.usable_region_size > f.dev.region_size)
 				f.dev.usable_region_size = f.dev.region_size;
 			f.changed = true;
 			break;
-		case 13:	/* a user on- or offlines a block at every request */
+		case 13: /* a user on- or offlines a block at every request */
 			f.race_mb = arg & 0x80 ? PVMEM_NO_MB : mb;
 			f.race_online = arg & 1;
 			break;
@@ -232,10 +248,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(&in, data, sizeof(in));
 	lim.mb_size = 1ULL << (12 + in.mb_shift % 20);
-	cfg = (struct pvmem_cfg) {
-		.block_size = in.cfg[0], .node_id = in.node, .addr = in.cfg[1],
-		.region_size = in.cfg[2], .usable_region_size = in.cfg[3],
-		.plugged_size = in.cfg[4], .requested_size = in.cfg[5],
+	cfg = (struct pvmem_cfg){
+		.block_size = in.cfg[0],
+		.node_id = in.node,
+		.addr = in.cfg[1],
+		.region_size = in.cfg[2],
+		.usable_region_size = in.cfg[3],
+		.plugged_size = in.cfg[4],
+		.requested_size = in.cfg[5],
 	};
 	fuzz_responses(&in);
 

@@ -28,7 +28,7 @@ static const struct pvmem_limits lim = {
 /* What QEMU offers for a 16 GiB device above 4 GiB with 2 MiB blocks. */
 static struct pvmem_cfg good_cfg(void)
 {
-	return (struct pvmem_cfg) {
+	return (struct pvmem_cfg){
 		.block_size = 2 * MiB,
 		.addr = 4 * GiB,
 		.region_size = 16 * GiB,
@@ -50,11 +50,13 @@ TEST(good_config_passes)
 }
 
 /* One bad field per variant, and the one error it must produce. */
-FIXTURE(bad_config) {
+FIXTURE(bad_config)
+{
 	struct pvmem_cfg cfg;
 };
 
-FIXTURE_VARIANT(bad_config) {
+FIXTURE_VARIANT(bad_config)
+{
 	int field;
 	u64 value;
 	enum pvmem_cfg_err err;
@@ -62,6 +64,8 @@ FIXTURE_VARIANT(bad_config) {
 
 enum { F_BS, F_ADDR, F_REGION, F_USABLE, F_PLUGGED, F_REQUESTED };
 
+/* clang-format 14 would take these for calls: no space before "{". */
+/* clang-format off */
 FIXTURE_VARIANT_ADD(bad_config, bs_zero) {
 	.field = F_BS,
 	.value = 0,
@@ -164,6 +168,8 @@ FIXTURE_VARIANT_ADD(bad_config, requested_gt_usable) {
 	.err = PVMEM_CFG_REQUESTED_GT_USABLE,
 };
 
+/* clang-format on */
+
 FIXTURE_SETUP(bad_config)
 {
 	self->cfg = good_cfg();
@@ -188,9 +194,10 @@ TEST_F(bad_config, rejected_with_its_error)
 	*f[variant->field] = variant->value;
 	err = pvmem_cfg_check(&self->cfg, &lim);
 	EXPECT_EQ(variant->err, err)
-		TH_LOG("got \"%s\"", pvmem_cfg_errstr(err));
+	TH_LOG("got \"%s\"", pvmem_cfg_errstr(err));
 	/* Every error has its own message. */
-	EXPECT_NE(0, strcmp(pvmem_cfg_errstr(err), pvmem_cfg_errstr(PVMEM_CFG_OK)));
+	EXPECT_NE(0, strcmp(pvmem_cfg_errstr(err),
+			    pvmem_cfg_errstr(PVMEM_CFG_OK)));
 }
 
 TEST(too_many_device_blocks)
@@ -237,19 +244,24 @@ TEST(runtime_change_of_immutable_fields)
 	EXPECT_EQ(PVMEM_CFG_OK, pvmem_cfg_check_update(&old, &cfg, &lim));
 	cfg = old;
 	cfg.block_size = 4 * MiB;
-	EXPECT_EQ(PVMEM_CFG_CHANGED_BLOCK_SIZE, pvmem_cfg_check_update(&old, &cfg, &lim));
+	EXPECT_EQ(PVMEM_CFG_CHANGED_BLOCK_SIZE,
+		  pvmem_cfg_check_update(&old, &cfg, &lim));
 	cfg = old;
 	cfg.node_id = 1;
-	EXPECT_EQ(PVMEM_CFG_CHANGED_NODE, pvmem_cfg_check_update(&old, &cfg, &lim));
+	EXPECT_EQ(PVMEM_CFG_CHANGED_NODE,
+		  pvmem_cfg_check_update(&old, &cfg, &lim));
 	cfg = old;
 	cfg.addr += 128 * MiB;
-	EXPECT_EQ(PVMEM_CFG_CHANGED_ADDR, pvmem_cfg_check_update(&old, &cfg, &lim));
+	EXPECT_EQ(PVMEM_CFG_CHANGED_ADDR,
+		  pvmem_cfg_check_update(&old, &cfg, &lim));
 	cfg = old;
 	cfg.region_size -= 128 * MiB;
-	EXPECT_EQ(PVMEM_CFG_CHANGED_REGION, pvmem_cfg_check_update(&old, &cfg, &lim));
+	EXPECT_EQ(PVMEM_CFG_CHANGED_REGION,
+		  pvmem_cfg_check_update(&old, &cfg, &lim));
 	cfg = old;
 	cfg.requested_size = 9 * GiB;
-	EXPECT_EQ(PVMEM_CFG_REQUESTED_GT_USABLE, pvmem_cfg_check_update(&old, &cfg, &lim));
+	EXPECT_EQ(PVMEM_CFG_REQUESTED_GT_USABLE,
+		  pvmem_cfg_check_update(&old, &cfg, &lim));
 }
 
 TEST(wire_sizes_and_encoding)
@@ -262,7 +274,8 @@ TEST(wire_sizes_and_encoding)
 	ASSERT_EQ(PVMEM_CONFIG_SIZE, sizeof(struct virtio_mem_config));
 
 	memset(&req, 0xaa, sizeof(req));
-	pvmem_req_encode(&req, VIRTIO_MEM_REQ_UNPLUG, 0x123456789000ULL, 0x0102);
+	pvmem_req_encode(&req, VIRTIO_MEM_REQ_UNPLUG, 0x123456789000ULL,
+			 0x0102);
 	/* type at 0, addr at 8, nb_blocks at 16, all little endian. */
 	EXPECT_EQ(1, b[0]);
 	EXPECT_EQ(0, b[1]);
@@ -279,7 +292,8 @@ TEST(wire_sizes_and_encoding)
 static struct virtio_mem_resp resp_of(u16 type, u16 state)
 {
 	struct virtio_mem_resp r = {
-		.type = htole16(type), .u.state.state = htole16(state),
+		.type = htole16(type),
+		.u.state.state = htole16(state),
 	};
 
 	return r;
@@ -291,31 +305,43 @@ TEST(responses)
 	struct virtio_mem_resp r;
 
 	r = resp_of(VIRTIO_MEM_RESP_ACK, 0);
-	EXPECT_EQ(PVMEM_RESP_OK, pvmem_resp_decode(VIRTIO_MEM_REQ_PLUG, &r, 10, &reply));
+	EXPECT_EQ(PVMEM_RESP_OK,
+		  pvmem_resp_decode(VIRTIO_MEM_REQ_PLUG, &r, 10, &reply));
 	EXPECT_EQ(VIRTIO_MEM_RESP_ACK, reply.type);
 	r = resp_of(VIRTIO_MEM_RESP_NACK, 0);
-	EXPECT_EQ(PVMEM_RESP_OK, pvmem_resp_decode(VIRTIO_MEM_REQ_PLUG, &r, 10, &reply));
+	EXPECT_EQ(PVMEM_RESP_OK,
+		  pvmem_resp_decode(VIRTIO_MEM_REQ_PLUG, &r, 10, &reply));
 	EXPECT_EQ(VIRTIO_MEM_RESP_NACK, reply.type);
-	EXPECT_EQ(PVMEM_RESP_BAD_FOR_REQ, pvmem_resp_decode(VIRTIO_MEM_REQ_UNPLUG, &r, 10, &reply));
+	EXPECT_EQ(PVMEM_RESP_BAD_FOR_REQ,
+		  pvmem_resp_decode(VIRTIO_MEM_REQ_UNPLUG, &r, 10, &reply));
 	EXPECT_EQ(PVMEM_RESP_BAD_FOR_REQ,
 		  pvmem_resp_decode(VIRTIO_MEM_REQ_UNPLUG_ALL, &r, 10, &reply));
 	r = resp_of(VIRTIO_MEM_RESP_BUSY, 0);
-	EXPECT_EQ(PVMEM_RESP_OK, pvmem_resp_decode(VIRTIO_MEM_REQ_UNPLUG_ALL, &r, 10, &reply));
-	EXPECT_EQ(PVMEM_RESP_BAD_FOR_REQ, pvmem_resp_decode(VIRTIO_MEM_REQ_STATE, &r, 10, &reply));
+	EXPECT_EQ(PVMEM_RESP_OK,
+		  pvmem_resp_decode(VIRTIO_MEM_REQ_UNPLUG_ALL, &r, 10, &reply));
+	EXPECT_EQ(PVMEM_RESP_BAD_FOR_REQ,
+		  pvmem_resp_decode(VIRTIO_MEM_REQ_STATE, &r, 10, &reply));
 	r = resp_of(4, 0);
-	EXPECT_EQ(PVMEM_RESP_BAD_TYPE, pvmem_resp_decode(VIRTIO_MEM_REQ_PLUG, &r, 10, &reply));
+	EXPECT_EQ(PVMEM_RESP_BAD_TYPE,
+		  pvmem_resp_decode(VIRTIO_MEM_REQ_PLUG, &r, 10, &reply));
 	r = resp_of(0xffff, 0);
-	EXPECT_EQ(PVMEM_RESP_BAD_TYPE, pvmem_resp_decode(VIRTIO_MEM_REQ_PLUG, &r, 10, &reply));
+	EXPECT_EQ(PVMEM_RESP_BAD_TYPE,
+		  pvmem_resp_decode(VIRTIO_MEM_REQ_PLUG, &r, 10, &reply));
 	r = resp_of(VIRTIO_MEM_RESP_ACK, 0);
-	EXPECT_EQ(PVMEM_RESP_BAD_LEN, pvmem_resp_decode(VIRTIO_MEM_REQ_PLUG, &r, 0, &reply));
-	EXPECT_EQ(PVMEM_RESP_BAD_LEN, pvmem_resp_decode(VIRTIO_MEM_REQ_PLUG, &r, 9, &reply));
-	EXPECT_EQ(PVMEM_RESP_BAD_LEN, pvmem_resp_decode(VIRTIO_MEM_REQ_PLUG, &r, 11, &reply));
+	EXPECT_EQ(PVMEM_RESP_BAD_LEN,
+		  pvmem_resp_decode(VIRTIO_MEM_REQ_PLUG, &r, 0, &reply));
+	EXPECT_EQ(PVMEM_RESP_BAD_LEN,
+		  pvmem_resp_decode(VIRTIO_MEM_REQ_PLUG, &r, 9, &reply));
+	EXPECT_EQ(PVMEM_RESP_BAD_LEN,
+		  pvmem_resp_decode(VIRTIO_MEM_REQ_PLUG, &r, 11, &reply));
 	EXPECT_EQ(PVMEM_RESP_BAD_REQ, pvmem_resp_decode(4, &r, 10, &reply));
 	r = resp_of(VIRTIO_MEM_RESP_ACK, VIRTIO_MEM_STATE_MIXED);
-	EXPECT_EQ(PVMEM_RESP_OK, pvmem_resp_decode(VIRTIO_MEM_REQ_STATE, &r, 10, &reply));
+	EXPECT_EQ(PVMEM_RESP_OK,
+		  pvmem_resp_decode(VIRTIO_MEM_REQ_STATE, &r, 10, &reply));
 	EXPECT_EQ(VIRTIO_MEM_STATE_MIXED, reply.state);
 	r = resp_of(VIRTIO_MEM_RESP_ACK, 3);
-	EXPECT_EQ(PVMEM_RESP_BAD_STATE, pvmem_resp_decode(VIRTIO_MEM_REQ_STATE, &r, 10, &reply));
+	EXPECT_EQ(PVMEM_RESP_BAD_STATE,
+		  pvmem_resp_decode(VIRTIO_MEM_REQ_STATE, &r, 10, &reply));
 }
 
 /* Every error has a message of its own, and none is the OK one. */
@@ -325,13 +351,16 @@ TEST(every_error_has_its_own_message)
 
 	for (i = 1; i < PVMEM_CFG_ERR_NR; i++) {
 		for (j = 0; j < i; j++)
-			EXPECT_NE(0, strcmp(pvmem_cfg_errstr(i), pvmem_cfg_errstr(j)))
-				TH_LOG("config errors %d and %d", i, j);
+			EXPECT_NE(0, strcmp(pvmem_cfg_errstr(i),
+					    pvmem_cfg_errstr(j)))
+		TH_LOG("config errors %d and %d", i, j);
 	}
 	for (i = 1; i < PVMEM_RESP_ERR_NR; i++)
 		for (j = 0; j < i; j++)
-			EXPECT_NE(0, strcmp(pvmem_resp_errstr(i), pvmem_resp_errstr(j)));
-	EXPECT_STREQ("unknown config error", pvmem_cfg_errstr(PVMEM_CFG_ERR_NR));
+			EXPECT_NE(0, strcmp(pvmem_resp_errstr(i),
+					    pvmem_resp_errstr(j)));
+	EXPECT_STREQ("unknown config error",
+		     pvmem_cfg_errstr(PVMEM_CFG_ERR_NR));
 }
 
 TEST(block_transitions)
@@ -365,7 +394,10 @@ TEST(block_transitions)
 	EXPECT_TRUE(pvmem_map_set_state(&map, 1, PVMEM_MB_OWED));
 	EXPECT_EQ(1U, map.count[PVMEM_MB_UNUSED]);
 	EXPECT_EQ(1U, map.count[PVMEM_MB_OWED]);
+	/* Strings stay whole (checkpatch), after the call. */
+	/* clang-format off */
 	EXPECT_FALSE(pvmem_mb_transition_ok(PVMEM_MB_STATE_NR, PVMEM_MB_UNUSED));
+	/* clang-format on */
 	/* Marking twice counts once. */
 	pvmem_map_set(&map, 1, 0, 4, true);
 	pvmem_map_set(&map, 1, 2, 4, true);
@@ -377,7 +409,8 @@ TEST(block_transitions)
  * The real passes over a fake device: 16 GiB region, 8 GiB usable, 2 MiB
  * blocks, 128 memory blocks of 64 device blocks.
  */
-FIXTURE(fake) {
+FIXTURE(fake)
+{
 	struct fake f;
 };
 
@@ -634,7 +667,7 @@ TEST_F(fake, unplug_planner_takes_topmost_run)
 	struct pvmem_run run;
 
 	ASSERT_EQ(PVMEM_RES_DONE, want(f, 64));
-	pvmem_map_set(&f->map, 0, 20, 4, false);	/* runs 0-19, 24-63 */
+	pvmem_map_set(&f->map, 0, 20, 4, false); /* runs 0-19, 24-63 */
 	ASSERT_TRUE(pvmem_plan_unplug(&f->map, 60, true, &run));
 	EXPECT_EQ(24U, run.sb);
 	EXPECT_EQ(40U, run.nb);
@@ -658,7 +691,10 @@ TEST_F(fake, owed_unplug_spans_memory_blocks)
 	ASSERT_EQ(PVMEM_RES_DONE, want(f, 5 * 64));
 	EXPECT_FALSE(pvmem_plan_owed(&f->map, &run));
 	for (mb = 1; mb < 5; mb += 1 + (mb == 2)) {
+		/* Strings stay whole (checkpatch), after the call. */
+		/* clang-format off */
 		ASSERT_TRUE(pvmem_map_set_state(&f->map, mb, PVMEM_MB_REMOVING));
+		/* clang-format on */
 		ASSERT_TRUE(pvmem_map_set_state(&f->map, mb, PVMEM_MB_OWED));
 	}
 	/* Blocks 1 and 2 in one request; block 4 is not adjacent. */
@@ -699,38 +735,50 @@ TEST_F(fake, unplug_everything_exactly)
 }
 
 /* How a pass ends when the n-th request is answered with @act. */
-FIXTURE(answers) {
+FIXTURE(answers)
+{
 	struct fake f;
 };
 
-FIXTURE_VARIANT(answers) {
+FIXTURE_VARIANT(answers)
+{
 	enum fake_act act;
-	bool unplug;		/* shrink instead of grow */
-	bool recovers;		/* the next passes get there */
+	bool unplug; /* shrink instead of grow */
+	bool recovers; /* the next passes get there */
 };
 
+/* clang-format 14 would take these for calls: no space before "{". */
+/* clang-format off */
 FIXTURE_VARIANT_ADD(answers, busy_plug) {
-	.act = FA_BUSY, .recovers = true,
+	.act = FA_BUSY,
+	.recovers = true,
 };
 
 FIXTURE_VARIANT_ADD(answers, busy_unplug) {
-	.act = FA_BUSY, .unplug = true, .recovers = true,
+	.act = FA_BUSY,
+	.unplug = true,
+	.recovers = true,
 };
 
 FIXTURE_VARIANT_ADD(answers, nack_plug) {
-	.act = FA_NACK, .recovers = true,
+	.act = FA_NACK,
+	.recovers = true,
 };
 
 FIXTURE_VARIANT_ADD(answers, nack_unplug) {
-	.act = FA_NACK, .unplug = true,
+	.act = FA_NACK,
+	.unplug = true,
 };
 
 FIXTURE_VARIANT_ADD(answers, unsent_plug) {
-	.act = FA_UNSENT, .recovers = true,
+	.act = FA_UNSENT,
+	.recovers = true,
 };
 
 FIXTURE_VARIANT_ADD(answers, unsent_unplug) {
-	.act = FA_UNSENT, .unplug = true, .recovers = true,
+	.act = FA_UNSENT,
+	.unplug = true,
+	.recovers = true,
 };
 
 FIXTURE_VARIANT_ADD(answers, error_plug) {
@@ -738,7 +786,8 @@ FIXTURE_VARIANT_ADD(answers, error_plug) {
 };
 
 FIXTURE_VARIANT_ADD(answers, error_unplug) {
-	.act = FA_ERROR, .unplug = true,
+	.act = FA_ERROR,
+	.unplug = true,
 };
 
 FIXTURE_VARIANT_ADD(answers, invalid_plug) {
@@ -746,7 +795,8 @@ FIXTURE_VARIANT_ADD(answers, invalid_plug) {
 };
 
 FIXTURE_VARIANT_ADD(answers, invalid_unplug) {
-	.act = FA_INVALID, .unplug = true,
+	.act = FA_INVALID,
+	.unplug = true,
 };
 
 FIXTURE_VARIANT_ADD(answers, gone_plug) {
@@ -754,7 +804,8 @@ FIXTURE_VARIANT_ADD(answers, gone_plug) {
 };
 
 FIXTURE_VARIANT_ADD(answers, gone_unplug) {
-	.act = FA_GONE, .unplug = true,
+	.act = FA_GONE,
+	.unplug = true,
 };
 
 FIXTURE_VARIANT_ADD(answers, late_plug) {
@@ -762,7 +813,8 @@ FIXTURE_VARIANT_ADD(answers, late_plug) {
 };
 
 FIXTURE_VARIANT_ADD(answers, late_unplug) {
-	.act = FA_LATE, .unplug = true,
+	.act = FA_LATE,
+	.unplug = true,
 };
 
 FIXTURE_VARIANT_ADD(answers, never_plug) {
@@ -770,8 +822,11 @@ FIXTURE_VARIANT_ADD(answers, never_plug) {
 };
 
 FIXTURE_VARIANT_ADD(answers, never_unplug) {
-	.act = FA_NEVER, .unplug = true,
+	.act = FA_NEVER,
+	.unplug = true,
 };
+
+/* clang-format on */
 
 FIXTURE_SETUP(answers)
 {
@@ -821,13 +876,15 @@ TEST_F(answers, at_every_request_of_a_pass)
 		/* Linux never holds what the device may have taken back. */
 		ASSERT_GE(fake_dev_plugged(f), fake_usable(f));
 		if (variant->recovers) {
-			ASSERT_EQ(PVMEM_RES_RETRY, res) TH_LOG("request %ld", k);
+			ASSERT_EQ(PVMEM_RES_RETRY, res)
+			TH_LOG("request %ld", k);
 			ASSERT_NE(PVMEM_WHY_NONE, f->ctl.why);
 			res = fake_run(f, 50);
 			ASSERT_EQ(PVMEM_RES_DONE, res) TH_LOG("request %ld", k);
 			ASSERT_AT(f, to);
 		} else {
-			ASSERT_EQ(PVMEM_RES_BROKEN, res) TH_LOG("request %ld", k);
+			ASSERT_EQ(PVMEM_RES_BROKEN, res)
+			TH_LOG("request %ld", k);
 			ASSERT_EQ(PVMEM_DEV_BROKEN, f->ctl.state);
 			ASSERT_EQ(1, f->events[PVMEM_EV_BROKEN]);
 			/* Broken stays broken and sends nothing (fake_send checks). */
@@ -858,16 +915,22 @@ TEST_F(answers, at_every_request_of_a_pass)
 }
 
 /* The host changes its mind before any one backend call of a pass. */
-FIXTURE(change) {
+FIXTURE(change)
+{
 	struct fake f;
 };
 
-FIXTURE_VARIANT(change) {
+FIXTURE_VARIANT(change)
+{
 	bool unplug;
 };
 
+/* clang-format 14 would take these for calls: no space before "{". */
+/* clang-format off */
 FIXTURE_VARIANT_ADD(change, while_plugging) { .unplug = false };
 FIXTURE_VARIANT_ADD(change, while_unplugging) { .unplug = true };
+
+/* clang-format on */
 
 FIXTURE_SETUP(change)
 {
@@ -1028,6 +1091,24 @@ TEST_F(fake, plugged_size_must_agree)
 	EXPECT_EQ(64U, f->map.total_plugged);
 }
 
+TEST_F(fake, each_new_request_is_reported_once)
+{
+	struct fake *f = &self->f;
+
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 64));
+	EXPECT_EQ(1, f->events[PVMEM_EV_RESIZE]);
+	EXPECT_EQ(0U, f->event_a[PVMEM_EV_RESIZE]);
+	EXPECT_EQ(64 * BLK, f->event_b[PVMEM_EV_RESIZE]);
+	/* A config change that leaves the request as it was says nothing. */
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 64));
+	EXPECT_EQ(1, f->events[PVMEM_EV_RESIZE]);
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 16));
+	EXPECT_EQ(2, f->events[PVMEM_EV_RESIZE]);
+	EXPECT_EQ(64 * BLK, f->event_a[PVMEM_EV_RESIZE]);
+	EXPECT_EQ(16 * BLK, f->event_b[PVMEM_EV_RESIZE]);
+	ASSERT_AT(f, 16);
+}
+
 TEST_F(fake, backoff_doubles_to_the_cap)
 {
 	struct fake *f = &self->f;
@@ -1036,7 +1117,8 @@ TEST_F(fake, backoff_doubles_to_the_cap)
 
 	f->ctl.knobs.retry_max_ms = 1600;
 	for (i = 0; i < 5; i++)
-		EXPECT_EQ(want_ms[i], pvmem_ctl_settle(&f->ctl, PVMEM_RES_RETRY));
+		EXPECT_EQ(want_ms[i],
+			  pvmem_ctl_settle(&f->ctl, PVMEM_RES_RETRY));
 	EXPECT_EQ(1600U, pvmem_ctl_settle(&f->ctl, PVMEM_RES_RETRY));
 	EXPECT_EQ(PVMEM_DEV_RETRY, f->ctl.state);
 	EXPECT_EQ(6U, f->ctl.stats[PVMEM_STAT_RETRIES]);
@@ -1059,6 +1141,9 @@ TEST_F(fake, teardown_gives_everything_back)
 	/* remove() may hold the hotplug locks: it removes no memory. */
 	EXPECT_TRUE(pvmem_ctl_teardown(&f->ctl));
 	ASSERT_AT(f, 0);
+	/* Then UNPLUG_ALL, for what an earlier binding may have left. */
+	EXPECT_EQ(1, f->nr_type[VIRTIO_MEM_REQ_UNPLUG_ALL]);
+	EXPECT_EQ(0, f->events[PVMEM_EV_UNPLUG_ALL_FAILED]);
 	EXPECT_EQ(0, f->nremove);
 	EXPECT_EQ(6U, pvmem_ctl_in_linux(&f->ctl));
 	/* The detached worker does, with nothing plugged left in them. */
@@ -1072,6 +1157,19 @@ TEST_F(fake, teardown_gives_everything_back)
  * PVMEM_TEARDOWN_MIGRATE blocks in use (migration takes as long as the
  * data is large): the others stay plugged, untouched.
  */
+TEST_F(fake, teardown_unplug_all_refused_is_reported)
+{
+	struct fake *f = &self->f;
+
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 64));
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 0));
+	fake_script(f, 0, FA_BUSY);
+	EXPECT_FALSE(pvmem_ctl_teardown(&f->ctl));
+	EXPECT_EQ(1, f->nr_type[VIRTIO_MEM_REQ_UNPLUG_ALL]);
+	EXPECT_EQ(1, f->events[PVMEM_EV_UNPLUG_ALL_FAILED]);
+	ASSERT_AT(f, 0);
+}
+
 TEST_F(fake, teardown_leaves_data_where_it_is)
 {
 	struct fake *f = &self->f;
@@ -1399,8 +1497,8 @@ TEST_F(fake, rebind_adopts_what_unbind_left)
 	EXPECT_EQ(PVMEM_DEV_ADOPTING, f->ctl.state);
 	fake_request(f, 2 * 64 * BLK);
 	ASSERT_EQ(PVMEM_RES_DONE, fake_run(f, 50))
-		TH_LOG("why %d state %s err %s", f->ctl.why,
-		       pvmem_dev_state_name(f->ctl.state), f->err);
+	TH_LOG("why %d state %s err %s", f->ctl.why,
+	       pvmem_dev_state_name(f->ctl.state), f->err);
 	EXPECT_EQ(1, f->events[PVMEM_EV_ADOPTED]);
 	EXPECT_EQ(0, f->events[PVMEM_EV_LEFTOVERS_CLEARED]);
 	EXPECT_LT(sends + 4, f->sends);
@@ -1449,7 +1547,8 @@ TEST_F(fake, crash_kernel_survey_finds_what_is_plugged)
 
 	for (i = 0; i < usable; i++)
 		f->dev_plugged[i] = i < 64 || (i >= 64 + 10 && i < 64 + 20) ||
-				    i == 64 + 3 || (i >= 5 * 64 && i < 6 * 64) ||
+				    i == 64 + 3 ||
+				    (i >= 5 * 64 && i < 6 * 64) ||
 				    i == usable - 1;
 	for (i = 0; i < usable; i++)
 		plugged += f->dev_plugged[i];
@@ -1458,11 +1557,12 @@ TEST_F(fake, crash_kernel_survey_finds_what_is_plugged)
 	EXPECT_EQ((s64)plugged, pvmem_ctl_survey(&f->ctl, bits));
 	for (i = 0; i < f->dev_blocks; i++)
 		ASSERT_EQ(i < usable && f->dev_plugged[i], test_bit(i, bits))
-			TH_LOG("device block %llu", (unsigned long long)i);
+	TH_LOG("device block %llu", (unsigned long long)i);
 	EXPECT_EQ(PVMEM_DEV_KDUMP, f->ctl.state);
 	EXPECT_STREQ("kdump", pvmem_dev_state_name(f->ctl.state));
 	/* One per 64 blocks, 64 more for each of the two mixed ranges. */
-	EXPECT_EQ((long)(usable / 64 + 2 * 64), f->nr_type[VIRTIO_MEM_REQ_STATE]);
+	EXPECT_EQ((long)(usable / 64 + 2 * 64),
+		  f->nr_type[VIRTIO_MEM_REQ_STATE]);
 	EXPECT_EQ(f->nr_type[VIRTIO_MEM_REQ_STATE], f->sends);
 	EXPECT_EQ(0, f->nadd);
 	free(bits);

@@ -144,7 +144,8 @@ def reboots(g, t, name):
         probe = g.check("dmesg | grep 'pvmem virtio'")
         plugged = guest_int(g, 'cat /sys/bus/virtio/drivers/pvmem/virtio*/pvmem_stats/bytes_plugged')
         online = guest_int(g, 'cat /sys/devices/system/memory/memory*/state | grep -c online')
-        ok = (idle and 'requested 0x80000000' in probe and 'leftovers' not in probe
+        ok = (idle and 'requested size: 0x80000000' in probe
+              and 'plugged before probe' not in probe
               and plugged == 2 * GiB and online == 8 + 16)
         t.add('%s.reset_%d_replugs' % (name, i), ok,
               why='idle %s, bytes_plugged %d, online blocks %d, probe: %s' % (

@@ -32,7 +32,7 @@ TEST(plugs_request_present_at_load)
 	/* 1 GiB of boot RAM (less the kernel's reservations) plus 2 GiB. */
 	EXPECT_GE(mem_total(), (int64_t)(want + 768 * MiB));
 	EXPECT_LE(mem_total(), (int64_t)(want + GiB));
-	EXPECT_TRUE(dmesg_has("requested 0x80000000"));
+	EXPECT_TRUE(dmesg_has("requested size: 0x80000000"));
 }
 
 TEST_HARNESS_MAIN

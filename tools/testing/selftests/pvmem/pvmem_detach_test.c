@@ -52,7 +52,8 @@ static int set_slow(int ms)
 {
 	char path[600], val[16];
 
-	snprintf(path, sizeof(path), "/sys/kernel/debug/pvmem/%s/slow_ms", bound_name());
+	snprintf(path, sizeof(path), "/sys/kernel/debug/pvmem/%s/slow_ms",
+		 bound_name());
 	snprintf(val, sizeof(val), "%d", ms);
 	return sysfs_write(path, val);
 }
@@ -72,7 +73,8 @@ static int data_intact(void)
 	return system("md5sum -c /tmp/data.md5 >/dev/null") == 0;
 }
 
-FIXTURE(detach) {
+FIXTURE(detach)
+{
 	const char *dev;
 	int64_t base;
 	uint64_t addr, region;
@@ -190,8 +192,9 @@ TEST_F(detach, pci_remove_and_rescan_with_data_plugged)
  * away from Linux, and the new binding adopts what is plugged and drives
  * the device on.
  */
-static void unbind_while_slow(struct __test_metadata *_metadata, const char *dev,
-			      int64_t base, uint64_t to, const char *counter)
+static void unbind_while_slow(struct __test_metadata *_metadata,
+			      const char *dev, int64_t base, uint64_t to,
+			      const char *counter)
 {
 	const uint64_t sent = attr_u64(counter);
 	char name[256];
@@ -223,14 +226,20 @@ static void unbind_while_slow(struct __test_metadata *_metadata, const char *dev
 
 TEST_F(detach, unbind_during_slow_plug_and_unplug)
 {
+	/* Strings stay whole (checkpatch), after the call. */
+	/* clang-format off */
 	ASSERT_EQ(0, system("echo data > /tmp/data && md5sum /tmp/data > /tmp/data.md5"));
+	/* clang-format on */
 	unbind_while_slow(_metadata, self->dev, self->base, 4 * GiB,
 			  "pvmem_stats/requests_plug");
 	ASSERT_EQ(0, write_data());
 	unbind_while_slow(_metadata, self->dev, self->base, GiB,
 			  "pvmem_stats/requests_unplug");
+	/* Strings stay whole (checkpatch), after the call. */
+	/* clang-format off */
 	EXPECT_TRUE(dmesg_has("unbound with plug in flight: its memory stays away from Linux"));
 	EXPECT_TRUE(dmesg_has("unbound with unplug in flight: its memory stays away from Linux"));
+	/* clang-format on */
 	EXPECT_TRUE(dmesg_has("took over"));
 	unlink("/tmp/data");
 	ASSERT_EQ(0, host_set(self->dev, 0));

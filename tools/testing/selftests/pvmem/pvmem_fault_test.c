@@ -15,7 +15,8 @@ static int inject(const char *name, int n)
 {
 	char path[600], val[16];
 
-	snprintf(path, sizeof(path), "/sys/kernel/debug/pvmem/%s/%s", bound_name(), name);
+	snprintf(path, sizeof(path), "/sys/kernel/debug/pvmem/%s/%s",
+		 bound_name(), name);
 	snprintf(val, sizeof(val), "%d", n);
 	return sysfs_write(path, val);
 }
@@ -29,7 +30,8 @@ static int64_t stat_of(const char *name)
 }
 
 /* Plugged memory is all online and counted in MemTotal. */
-static void consistent(struct __test_metadata *_metadata, const char *dev, int64_t base)
+static void consistent(struct __test_metadata *_metadata, const char *dev,
+		       int64_t base)
 {
 	const int64_t size = host_get(dev, "size");
 
@@ -38,7 +40,8 @@ static void consistent(struct __test_metadata *_metadata, const char *dev, int64
 	EXPECT_EQ(size, mem_total() - base);
 }
 
-FIXTURE(faults) {
+FIXTURE(faults)
+{
 	const char *dev;
 	int64_t base;
 };
@@ -59,7 +62,8 @@ FIXTURE_TEARDOWN(faults)
 
 TEST_F(faults, busy_is_retried_with_backoff)
 {
-	const int64_t busy = stat_of("responses_busy"), retries = stat_of("retries");
+	const int64_t busy = stat_of("responses_busy"),
+		      retries = stat_of("retries");
 
 	ASSERT_EQ(0, inject("busy", 4));
 	ASSERT_EQ(0, host_set(self->dev, 512 * MiB));
@@ -100,7 +104,10 @@ TEST_F(faults, failed_isolation_is_retried_and_keeps_data)
 
 	ASSERT_EQ(0, host_set(self->dev, GiB));
 	ASSERT_EQ(0, host_wait_size(self->dev, GiB, 120));
+	/* Strings stay whole (checkpatch), after the call. */
+	/* clang-format off */
 	ASSERT_EQ(0, system("dd if=/dev/urandom of=/tmp/keep bs=1M count=64 2>/dev/null"));
+	/* clang-format on */
 	ASSERT_EQ(0, system("md5sum /tmp/keep > /tmp/keep.md5"));
 	/* A partial unplug goes through the range allocator: fail it twice. */
 	ASSERT_EQ(0, inject("fail_isolate", 2));
@@ -118,8 +125,11 @@ static int notifier_error(const char *action, int err)
 {
 	char path[200], val[16];
 
+	/* Strings stay whole (checkpatch), after the call. */
+	/* clang-format off */
 	snprintf(path, sizeof(path),
 		 "/sys/kernel/debug/notifier-error-inject/memory/actions/%s/error", action);
+	/* clang-format on */
 	snprintf(val, sizeof(val), "%d", err);
 	return sysfs_write(path, val);
 }
@@ -146,8 +156,10 @@ TEST_F(faults, onlining_fails_during_plug)
 	/* Once Linux can online again, it is all there. */
 	ASSERT_EQ(0, notifier_error("MEM_GOING_ONLINE", 0));
 	for (i = 0; i < 4; i++) {
-		snprintf(path, sizeof(path), "/sys/devices/system/memory/memory%" PRIu64 "/state",
-			 (addr + i * memory_block_size()) / memory_block_size());
+		snprintf(path, sizeof(path),
+			 "/sys/devices/system/memory/memory%" PRIu64 "/state",
+			 (addr + i * memory_block_size()) /
+				 memory_block_size());
 		EXPECT_EQ(0, sysfs_write(path, "online_movable"));
 	}
 	consistent(_metadata, self->dev, self->base);
@@ -181,8 +193,9 @@ TEST_F(faults, offlining_fails_during_unplug)
  * Linux, managed; binding again adopts it (STATE requests) and the
  * device is driven again.
  */
-static void broken_then_rebind(struct __test_metadata *_metadata, const char *dev,
-			       int64_t base, const char *fault, const char *why)
+static void broken_then_rebind(struct __test_metadata *_metadata,
+			       const char *dev, int64_t base, const char *fault,
+			       const char *why)
 {
 	char name[256];
 
@@ -207,7 +220,10 @@ static void broken_then_rebind(struct __test_metadata *_metadata, const char *de
 	ASSERT_EQ(0, sysfs_write(DRV "/bind", name));
 	ASSERT_EQ(0, host_wait_size(dev, 512 * MiB, 120));
 	ASSERT_EQ(0, wait_state("idle", 300));
+	/* Strings stay whole (checkpatch), after the call. */
+	/* clang-format off */
 	EXPECT_TRUE(dmesg_has("took over 256 MiB plugged memory an earlier binding left in Linux"));
+	/* clang-format on */
 	EXPECT_EQ((int64_t)(512 * MiB), mem_total() - base);
 }
 
@@ -215,7 +231,10 @@ TEST_F(faults, changed_immutable_config_marks_broken)
 {
 	broken_then_rebind(_metadata, self->dev, self->base, "config",
 			   "addr changed at runtime");
+	/* Strings stay whole (checkpatch), after the call. */
+	/* clang-format off */
 	EXPECT_TRUE(dmesg_has("config update rejected: addr changed at runtime"));
+	/* clang-format on */
 }
 
 TEST_F(faults, impossible_response_marks_broken)
@@ -247,7 +266,7 @@ static void rebind(struct __test_metadata *_metadata, const char *dev)
  */
 TEST_F(faults, unanswered_requests_keep_memory_away)
 {
-	static const char * const kinds[] = { "late", "lost" };
+	static const char *const kinds[] = { "late", "lost" };
 	const uint64_t part = GiB - 6 * MiB;
 	int64_t size, unknown;
 	size_t k;
@@ -256,7 +275,10 @@ TEST_F(faults, unanswered_requests_keep_memory_away)
 		/* UNPLUG: a partial one, through the range allocator. */
 		ASSERT_EQ(0, host_set(self->dev, GiB));
 		ASSERT_EQ(0, host_wait_size(self->dev, GiB, 120));
+		/* Strings stay whole (checkpatch), after the call. */
+		/* clang-format off */
 		ASSERT_EQ(0, system("dd if=/dev/urandom of=/tmp/keep bs=1M count=64 2>/dev/null"));
+		/* clang-format on */
 		ASSERT_EQ(0, system("md5sum /tmp/keep > /tmp/keep.md5"));
 		unknown = stat_of("bytes_unknown");
 		ASSERT_EQ(0, inject(kinds[k], 1));
@@ -264,10 +286,12 @@ TEST_F(faults, unanswered_requests_keep_memory_away)
 		ASSERT_EQ(0, wait_state("broken", 300));
 		EXPECT_STREQ("no response within response_timeout",
 			     attr_str("pvmem/broken_reason"));
-		EXPECT_EQ((int64_t)(6 * MiB), stat_of("bytes_unknown") - unknown);
+		EXPECT_EQ((int64_t)(6 * MiB),
+			  stat_of("bytes_unknown") - unknown);
 		/* The device did it (late) or not (lost); Linux gets nothing back. */
 		size = host_get(self->dev, "size");
-		EXPECT_EQ(k ? (int64_t)GiB : (int64_t)part, size) TH_LOG("%s UNPLUG", kinds[k]);
+		EXPECT_EQ(k ? (int64_t)GiB : (int64_t)part, size)
+		TH_LOG("%s UNPLUG", kinds[k]);
 		EXPECT_EQ((int64_t)part, mem_total() - self->base);
 		EXPECT_EQ(0, system("md5sum -c /tmp/keep.md5 >/dev/null"));
 		unlink("/tmp/keep");
@@ -280,7 +304,8 @@ TEST_F(faults, unanswered_requests_keep_memory_away)
 		ASSERT_EQ(0, wait_state("broken", 300));
 		EXPECT_LT(0, stat_of("bytes_unknown") - unknown);
 		EXPECT_EQ(k ? 0 : stat_of("bytes_unknown") - unknown,
-			  host_get(self->dev, "size")) TH_LOG("%s PLUG", kinds[k]);
+			  host_get(self->dev, "size"))
+		TH_LOG("%s PLUG", kinds[k]);
 		EXPECT_EQ(0, mem_total() - self->base);
 		EXPECT_EQ(0, (int64_t)attr_u64("pvmem/plugged_size"));
 		rebind(_metadata, self->dev);

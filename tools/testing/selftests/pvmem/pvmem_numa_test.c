@@ -15,13 +15,15 @@ TEST(memory_lands_on_device_node)
 	int i = 0;
 
 	ASSERT_EQ(0, host_req(devs, sizeof(devs), "devs"));
-	for (dev = strtok_r(devs, " ", &save); dev; dev = strtok_r(NULL, " ", &save), i++) {
+	for (dev = strtok_r(devs, " ", &save); dev;
+	     dev = strtok_r(NULL, " ", &save), i++) {
 		const uint64_t want = (i + 1) * GiB;
 		const uint64_t addr = host_get(dev, "memaddr");
 		const uint64_t region = host_get(dev, "region-size");
 		const int node = host_get(dev, "node");
 		const int other = !node;
-		int64_t before = node_mem_total(node), other_before = node_mem_total(other);
+		int64_t before = node_mem_total(node),
+			other_before = node_mem_total(other);
 		int64_t grown;
 		struct pvmem_blocks b;
 		int tries;
@@ -61,11 +63,13 @@ TEST(features_negotiated)
 		if (strncmp(de->d_name, "virtio", 6))
 			continue;
 		/* The features string, bit 0 first. */
-		read_line(f, sizeof(f), "/sys/bus/virtio/drivers/pvmem/%s/features",
+		read_line(f, sizeof(f),
+			  "/sys/bus/virtio/drivers/pvmem/%s/features",
 			  de->d_name);
 		bound++;
-		pxm += f[0] == '1';		/* VIRTIO_MEM_F_ACPI_PXM */
-		inaccessible += f[1] == '1';	/* VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE */
+		pxm += f[0] == '1'; /* VIRTIO_MEM_F_ACPI_PXM */
+		inaccessible += f[1] ==
+				'1'; /* VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE */
 	}
 	closedir(d);
 	EXPECT_EQ(2, bound);

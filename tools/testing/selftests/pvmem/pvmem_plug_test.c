@@ -51,8 +51,8 @@ TEST(plug_steps)
 
 		ASSERT_EQ(0, host_set(dev, want));
 		ASSERT_EQ(0, host_wait_size(dev, want, PLUG_TIMEOUT))
-			TH_LOG("host size %" PRId64 ", wanted %" PRIu64,
-			       host_get(dev, "size"), want);
+		TH_LOG("host size %" PRId64 ", wanted %" PRIu64,
+		       host_get(dev, "size"), want);
 		ASSERT_EQ(0, wait_online(addr, region, node, blocks));
 		b = region_blocks(addr, region, node);
 		EXPECT_EQ(blocks, b.present);
@@ -63,7 +63,8 @@ TEST(plug_steps)
 		 * They are the lowest ones: the block plugged out of order to
 		 * keep Linux's zone walks short (the keeper) is no hole.
 		 */
-		EXPECT_EQ(blocks, region_blocks(addr, blocks * mb, node).present);
+		EXPECT_EQ(blocks,
+			  region_blocks(addr, blocks * mb, node).present);
 		/*
 		 * MemTotal grows by what is plugged; the memmap (1.6%) comes
 		 * out of boot memory and does not change MemTotal, so allow
@@ -80,7 +81,8 @@ TEST(plug_steps)
 }
 
 /* Count pages of @buf whose physical address lies in [start, end). */
-static uint64_t pages_in_range(void *buf, size_t len, uint64_t start, uint64_t end)
+static uint64_t pages_in_range(void *buf, size_t len, uint64_t start,
+			       uint64_t end)
 {
 	const long psz = sysconf(_SC_PAGESIZE);
 	uint64_t n = 0, ent;
@@ -121,29 +123,33 @@ TEST(plugged_memory_usable)
 	 * Free memory outside the device region: all of ZONE_MOVABLE in
 	 * this guest is pvmem memory (boot memory is never movable here).
 	 */
-	free_outside = meminfo_field("/proc/meminfo", "MemFree") - zone_free("Movable");
+	free_outside = meminfo_field("/proc/meminfo", "MemFree") -
+		       zone_free("Movable");
 	ASSERT_EQ(0, host_set(dev, plugged + add));
 	ASSERT_EQ(0, host_wait_size(dev, plugged + add, PLUG_TIMEOUT));
 	ASSERT_EQ(0, wait_online(addr, region, host_get(dev, "node"),
 				 (plugged + add + memory_block_size() - 1) /
-				 memory_block_size()));
+					 memory_block_size()));
 
 	/* 90% of the newly plugged memory, every word written and checked. */
 	len = add / 10 * 9;
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		 -1, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	words = len / sizeof(*p);
 	for (i = 0; i < words; i++)
 		p[i] = (i * 0x9e3779b97f4a7c15ULL) ^ 0x5a5a5a5a5a5a5a5aULL;
 	for (i = 0; i < words; i++)
-		bad += p[i] != ((i * 0x9e3779b97f4a7c15ULL) ^ 0x5a5a5a5a5a5a5a5aULL);
+		bad += p[i] !=
+		       ((i * 0x9e3779b97f4a7c15ULL) ^ 0x5a5a5a5a5a5a5a5aULL);
 	EXPECT_EQ(0, bad);
 
 	/*
 	 * Memory outside the region could hold at most what was free there
 	 * before the plug; the rest of the buffer must sit in the region.
 	 */
-	in_region = pages_in_range(p, len, addr, addr + region) * sysconf(_SC_PAGESIZE);
+	in_region = pages_in_range(p, len, addr, addr + region) *
+		    sysconf(_SC_PAGESIZE);
 	TH_LOG("%zu MiB written and verified, %zu MiB of it in the device region",
 	       len / MiB, in_region / MiB);
 	TH_LOG("free outside the region before the plug: %" PRId64 " MiB",
@@ -170,7 +176,8 @@ TEST(unbind_gives_back_and_rebind_replugs)
 	ASSERT_EQ(0, host_set(dev, want));
 	ASSERT_EQ(0, host_wait_size(dev, want, 600));
 	ASSERT_EQ(0, wait_online(addr, region, host_get(dev, "node"),
-				 (want + memory_block_size() - 1) / memory_block_size()));
+				 (want + memory_block_size() - 1) /
+					 memory_block_size()));
 	total = mem_total();
 	snprintf(name, sizeof(name), "%s", bound_name());
 	ASSERT_NE(0, name[0]);
@@ -187,13 +194,17 @@ TEST(unbind_gives_back_and_rebind_replugs)
 		usleep(100 * 1000);
 	EXPECT_EQ(0, region_blocks(addr, region, 0).present);
 	EXPECT_NE(0, system("grep -q 'System RAM (pvmem)' /proc/iomem"));
+	/* Strings stay whole (checkpatch), after the call. */
+	/* clang-format off */
 	EXPECT_TRUE(dmesg_has("the memory of the unbound device is out of Linux"));
+	/* clang-format on */
 
 	/* Binding again finds the request and plugs it back. */
 	ASSERT_EQ(0, sysfs_write("/sys/bus/virtio/drivers/pvmem/bind", name));
 	ASSERT_EQ(0, host_wait_size(dev, want, 600));
 	ASSERT_EQ(0, wait_online(addr, region, host_get(dev, "node"),
-				 (want + memory_block_size() - 1) / memory_block_size()));
+				 (want + memory_block_size() - 1) /
+					 memory_block_size()));
 	EXPECT_EQ(total, mem_total());
 }
 
@@ -217,15 +228,18 @@ TEST(first_growths_never_break_the_device)
 	for (i = 0; i < 5; i++) {
 		ASSERT_EQ(0, host_set(dev, 0));
 		ASSERT_EQ(0, host_wait_size(dev, 0, 600));
-		ASSERT_EQ(0, sysfs_write("/sys/bus/virtio/drivers/pvmem/unbind", name));
-		ASSERT_EQ(0, sysfs_write("/sys/bus/virtio/drivers/pvmem/bind", name));
+		ASSERT_EQ(0, sysfs_write("/sys/bus/virtio/drivers/pvmem/unbind",
+					 name));
+		ASSERT_EQ(0, sysfs_write("/sys/bus/virtio/drivers/pvmem/bind",
+					 name));
 		if (!i)
 			TH_LOG("usable region after rebind: %" PRId64 " MiB",
-			       host_get(dev, "usable-region-size") / (int64_t)MiB);
+			       host_get(dev, "usable-region-size") /
+				       (int64_t)MiB);
 		want = (2 + i) * GiB;
 		ASSERT_EQ(0, host_set(dev, want));
 		ASSERT_EQ(0, host_wait_size(dev, want, 600))
-			TH_LOG("growth %d: state %s", i, attr_str("pvmem/state"));
+		TH_LOG("growth %d: state %s", i, attr_str("pvmem/state"));
 		EXPECT_STRNE("broken", attr_str("pvmem/state"));
 	}
 	EXPECT_FALSE(dmesg_has("config update rejected"));

@@ -88,17 +88,23 @@ TEST(plug_into_starved_guest_pauses_then_finishes)
 	ASSERT_EQ(0, host_set(dev, want));
 
 	/* pvmem stops short of the request and says why. */
-	for (int i = 0; i < 1200 &&
-	     (int64_t)attr_u64("pvmem_stats/plug_paused_nomem") < paused + 3; i++)
+	for (int i = 0;
+	     i < 1200 &&
+	     (int64_t)attr_u64("pvmem_stats/plug_paused_nomem") < paused + 3;
+	     i++)
 		usleep(100 * 1000);
-	EXPECT_LE(paused + 3, (int64_t)attr_u64("pvmem_stats/plug_paused_nomem"));
+	EXPECT_LE(paused + 3,
+		  (int64_t)attr_u64("pvmem_stats/plug_paused_nomem"));
 	EXPECT_EQ(0, wait_state("waiting_for_retry", 100));
 	size = host_get(dev, "size");
 	TH_LOG("plugged %" PRId64 " MiB of %" PRIu64 " MiB while starved",
 	       size / (int64_t)MiB, want / MiB);
 	EXPECT_LT(size, (int64_t)want);
 	agree(_metadata, dev, base, size);
+	/* Strings stay whole (checkpatch), after the call. */
+	/* clang-format off */
 	EXPECT_TRUE(dmesg_has("plugging paused: too little free memory for memory maps"));
+	/* clang-format on */
 	/* Nothing failed an allocation, nobody was killed. */
 	EXPECT_EQ(0, waitpid(hog, &status, WNOHANG));
 	EXPECT_FALSE(oom_seen());

@@ -28,20 +28,25 @@ static int iomem_claims(uint64_t addr)
 {
 	char cmd[128];
 
-	snprintf(cmd, sizeof(cmd), "grep -qi '^ *0*%" PRIx64 "-' /proc/iomem", addr);
+	snprintf(cmd, sizeof(cmd), "grep -qi '^ *0*%" PRIx64 "-' /proc/iomem",
+		 addr);
 	return system(cmd) == 0;
 }
 
-FIXTURE(reject) {
+FIXTURE(reject)
+{
 	const char *dev;
 	const char *why;
 };
 
-FIXTURE_VARIANT(reject) {
+FIXTURE_VARIANT(reject)
+{
 	const char *dev;
 	const char *why;
 };
 
+/* clang-format 14 would take these for calls: no space before "{". */
+/* clang-format off */
 FIXTURE_VARIANT_ADD(reject, region_not_pluggable) {
 	.dev = "vmhigh",
 	.why = "invalid config: region is outside the pluggable physical range",
@@ -56,6 +61,8 @@ FIXTURE_VARIANT_ADD(reject, block_size_below_pageblock) {
 	.dev = "vmsmall",
 	.why = "invalid config: block_size is smaller than a pageblock",
 };
+
+/* clang-format on */
 
 FIXTURE_SETUP(reject)
 {

@@ -24,7 +24,7 @@ struct dev {
 	const char *id;
 	uint64_t addr, region, mb, bs;
 	int node;
-	int64_t base;		/* MemTotal with nothing plugged */
+	int64_t base; /* MemTotal with nothing plugged */
 };
 
 static int blocks_for(const struct dev *d, uint64_t plugged)
@@ -66,7 +66,8 @@ static void dev_init(struct __test_metadata *_metadata, struct dev *d,
 	d->bs = host_get(d->id, "block-size");
 	d->mb = memory_block_size();
 	ASSERT_NE(0, d->mb);
-	ASSERT_EQ(0, resize(d, 0)) TH_LOG("could not start from nothing plugged");
+	ASSERT_EQ(0, resize(d, 0))
+	TH_LOG("could not start from nothing plugged");
 	d->base = mem_total();
 }
 
@@ -85,16 +86,20 @@ TEST(grow_shrink_cycle)
 	size_t i;
 
 	ASSERT_EQ(0, host_req(devs, sizeof(devs), "devs"));
-	for (id = strtok_r(devs, " ", &save); id; id = strtok_r(NULL, " ", &save), n++) {
+	for (id = strtok_r(devs, " ", &save); id;
+	     id = strtok_r(NULL, " ", &save), n++) {
 		dev_init(_metadata, &d, id);
 		TH_LOG("%s: device block %" PRIu64 " KiB", d.id, d.bs / 1024);
 		for (i = 0; i < ARRAY_SIZE(steps); i++) {
 			ASSERT_EQ(0, resize(&d, steps[i]))
-				TH_LOG("to %" PRIu64 " MiB: host size %" PRId64,
-				       steps[i] / MiB, host_get(d.id, "size"));
+			TH_LOG("to %" PRIu64 " MiB: host size %" PRId64,
+			       steps[i] / MiB, host_get(d.id, "size"));
 			EXPECT_EQ(0, mem_off(&d, steps[i]));
+			/* Strings stay whole (checkpatch), after the call. */
+			/* clang-format off */
 			EXPECT_EQ(blocks_for(&d, steps[i]),
 				  region_blocks(d.addr, d.region, d.node).present);
+			/* clang-format on */
 		}
 	}
 	EXPECT_EQ(2, n);
@@ -203,7 +208,10 @@ static int holder_start(struct holder *h, size_t len, uint64_t lo, uint64_t hi,
 			bad += p[i] != next(&s);
 		_exit(bad ? 1 : 0);
 	}
-	return read(h->from[0], in_range, sizeof(*in_range)) == sizeof(*in_range) ? 0 : -1;
+	return read(h->from[0], in_range, sizeof(*in_range)) ==
+			       sizeof(*in_range) ?
+		       0 :
+		       -1;
 }
 
 /* Tell the holder to verify; return its exit status (0: intact). */
@@ -211,7 +219,8 @@ static int holder_check(struct holder *h)
 {
 	int status = -1;
 
-	if (write(h->to[1], "c", 1) != 1 || waitpid(h->pid, &status, 0) != h->pid)
+	if (write(h->to[1], "c", 1) != 1 ||
+	    waitpid(h->pid, &status, 0) != h->pid)
 		return -1;
 	close(h->to[0]);
 	close(h->to[1]);
@@ -238,8 +247,10 @@ TEST(unplug_under_load)
 	 */
 	sum = write_file("/tmp/pvmem-load", file, 7);
 	ASSERT_NE(0, sum);
-	ASSERT_EQ(0, holder_start(&h, anon, d.addr + target, d.addr + 6 * GiB, &in_range));
-	TH_LOG("%" PRIu64 " MiB of the holder's memory sits in the part to unplug",
+	ASSERT_EQ(0, holder_start(&h, anon, d.addr + target, d.addr + 6 * GiB,
+				  &in_range));
+	TH_LOG("%" PRIu64
+	       " MiB of the holder's memory sits in the part to unplug",
 	       in_range * sysconf(_SC_PAGESIZE) / MiB);
 	EXPECT_GT(in_range, 0);
 
@@ -261,7 +272,8 @@ TEST(unplug_blocked_until_data_deleted)
 
 	dev_init(_metadata, &d, NULL);
 	ASSERT_EQ(0, resize(&d, 4 * GiB));
-	free_outside = meminfo_field("/proc/meminfo", "MemFree") - zone_free("Movable");
+	free_outside = meminfo_field("/proc/meminfo", "MemFree") -
+		       zone_free("Movable");
 	/* More data than memory outside the region could ever hold. */
 	sum = write_file("/tmp/pvmem-big", free_outside + GiB, 9);
 	ASSERT_NE(0, sum);
@@ -272,8 +284,10 @@ TEST(unplug_blocked_until_data_deleted)
 		ASSERT_GT(size, 0) TH_LOG("unplugged memory holding data");
 	}
 	TH_LOG("stuck at %" PRId64 " MiB with %" PRId64 " MiB of data, %" PRId64
-	       " MiB free outside", size / (int64_t)MiB,
-	       (free_outside + (int64_t)GiB) / (int64_t)MiB, free_outside / (int64_t)MiB);
+	       " MiB free outside",
+	       size / (int64_t)MiB,
+	       (free_outside + (int64_t)GiB) / (int64_t)MiB,
+	       free_outside / (int64_t)MiB);
 	EXPECT_EQ(sum, sum_file("/tmp/pvmem-big"));
 	EXPECT_FALSE(oom_seen());
 	EXPECT_EQ(0, mem_off(&d, size));
@@ -318,7 +332,8 @@ static int set_block_state(uint64_t addr, uint64_t mb, const char *state)
 {
 	char path[128];
 
-	snprintf(path, sizeof(path), "/sys/devices/system/memory/memory%" PRIu64 "/state",
+	snprintf(path, sizeof(path),
+		 "/sys/devices/system/memory/memory%" PRIu64 "/state",
 		 addr / mb);
 	return sysfs_write(path, state);
 }
@@ -327,7 +342,8 @@ static int block_exists(uint64_t addr, uint64_t mb)
 {
 	char path[128];
 
-	snprintf(path, sizeof(path), "/sys/devices/system/memory/memory%" PRIu64, addr / mb);
+	snprintf(path, sizeof(path),
+		 "/sys/devices/system/memory/memory%" PRIu64, addr / mb);
 	return !access(path, F_OK);
 }
 
@@ -342,7 +358,8 @@ TEST(manual_offline_online)
 	ASSERT_EQ(0, resize(&d, 2 * GiB));
 	/* Offline blocks 2-5 by hand: low addresses, so only policy picks them. */
 	for (i = 2; i < 6; i++)
-		ASSERT_EQ(0, set_block_state(d.addr + i * d.mb, d.mb, "offline"));
+		ASSERT_EQ(0,
+			  set_block_state(d.addr + i * d.mb, d.mb, "offline"));
 	EXPECT_EQ(0, mem_off(&d, 2 * GiB - 4 * d.mb));
 	/* Unplugging 4 blocks' worth takes exactly the offline ones. */
 	ASSERT_EQ(0, host_set(d.id, 2 * GiB - 4 * d.mb));
@@ -356,9 +373,11 @@ TEST(manual_offline_online)
 	ASSERT_EQ(0, resize(&d, 2 * GiB + 3 * d.bs));
 	ASSERT_EQ(0, set_block_state(d.addr + 16 * d.mb, d.mb, "offline"));
 	EXPECT_EQ(0, mem_off(&d, 2 * GiB));
-	ASSERT_EQ(0, set_block_state(d.addr + 16 * d.mb, d.mb, "online_movable"));
+	ASSERT_EQ(0,
+		  set_block_state(d.addr + 16 * d.mb, d.mb, "online_movable"));
 	EXPECT_EQ(0, mem_off(&d, 2 * GiB + 3 * d.bs));
-	read_line(buf, sizeof(buf), "/sys/devices/system/memory/memory%" PRIu64 "/state",
+	read_line(buf, sizeof(buf),
+		  "/sys/devices/system/memory/memory%" PRIu64 "/state",
 		  (d.addr + 16 * d.mb) / d.mb);
 	EXPECT_STREQ("online\n", buf);
 
@@ -368,8 +387,10 @@ TEST(manual_offline_online)
 	if (!pid) {
 		for (;;)
 			for (i = 0; i < 64; i += 7) {
-				set_block_state(d.addr + i * d.mb, d.mb, "offline");
-				set_block_state(d.addr + i * d.mb, d.mb, "online_movable");
+				set_block_state(d.addr + i * d.mb, d.mb,
+						"offline");
+				set_block_state(d.addr + i * d.mb, d.mb,
+						"online_movable");
 			}
 	}
 	ASSERT_EQ(0, host_set(d.id, 0));
@@ -392,7 +413,8 @@ TEST(host_gets_memory_back)
 	dev_init(_metadata, &d, NULL);
 	ASSERT_EQ(0, resize(&d, 4 * GiB));
 	/* Make the host back the plugged memory, then free it again. */
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		 -1, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	for (i = 0; i < len / 8; i += 512)
 		p[i] = i;
@@ -402,15 +424,16 @@ TEST(host_gets_memory_back)
 	ASSERT_EQ(0, resize(&d, 0));
 	ASSERT_EQ(0, host_req(val, sizeof(val), "rss"));
 	after = strtoll(val, NULL, 0);
-	TH_LOG("QEMU RSS %" PRId64 " MiB -> %" PRId64 " MiB", before / (int64_t)MiB,
-	       after / (int64_t)MiB);
+	TH_LOG("QEMU RSS %" PRId64 " MiB -> %" PRId64 " MiB",
+	       before / (int64_t)MiB, after / (int64_t)MiB);
 	EXPECT_GE(before - after, (int64_t)(3 * GiB));
 }
 
 #define PIN_PIPE (256 * MiB)
 
 /* Bytes of [@p, @p + @len) whose pages lie in [@start, @start + @size). */
-static uint64_t bytes_in(const char *p, size_t len, uint64_t start, uint64_t size)
+static uint64_t bytes_in(const char *p, size_t len, uint64_t start,
+			 uint64_t size)
 {
 	const long pg = sysconf(_SC_PAGESIZE);
 	uint64_t e, n = 0, pa;
@@ -418,7 +441,8 @@ static uint64_t bytes_in(const char *p, size_t len, uint64_t start, uint64_t siz
 	int fd = open("/proc/self/pagemap", O_RDONLY);
 
 	for (i = 0; fd >= 0 && i < len; i += pg) {
-		if (pread(fd, &e, sizeof(e), ((uintptr_t)p + i) / pg * 8) != sizeof(e))
+		if (pread(fd, &e, sizeof(e), ((uintptr_t)p + i) / pg * 8) !=
+		    sizeof(e))
 			break;
 		pa = (e & ((1ULL << 55) - 1)) * pg;
 		if ((e >> 63) && pa >= start && pa < start + size)
@@ -455,7 +479,8 @@ static void pin_child(int out, size_t len, uint64_t start, uint64_t size)
 
 		if (pipe(pfd) || fcntl(pfd[1], F_SETPIPE_SZ, PIN_PIPE) < 0)
 			_exit(2);
-		while (iov.iov_len && (n = vmsplice(pfd[1], &iov, 1, SPLICE_F_NONBLOCK)) > 0) {
+		while (iov.iov_len &&
+		       (n = vmsplice(pfd[1], &iov, 1, SPLICE_F_NONBLOCK)) > 0) {
 			iov.iov_base = (char *)iov.iov_base + n;
 			iov.iov_len -= n;
 			off += n;
@@ -517,7 +542,8 @@ static double timed(const char *cmd)
  */
 TEST(pinned_pages_never_wedge_the_guest)
 {
-	const char *auto_online = "/sys/devices/system/memory/auto_online_blocks";
+	const char *auto_online =
+		"/sys/devices/system/memory/auto_online_blocks";
 	const size_t len = 2 * GiB + 512 * MiB;
 	uint64_t in = 0, bad = 1, busy, size;
 	struct pvmem_blocks b;
@@ -537,7 +563,8 @@ TEST(pinned_pages_never_wedge_the_guest)
 	if (!pid)
 		pin_child(fds[1], len, d.addr, d.region);
 	ASSERT_EQ(sizeof(in), read(fds[0], &in, sizeof(in)));
-	TH_LOG("%" PRIu64 " MiB of the pinned memory lie in the device", in / MiB);
+	TH_LOG("%" PRIu64 " MiB of the pinned memory lie in the device",
+	       in / MiB);
 	EXPECT_LE(2 * GiB, in);
 
 	busy = failed_unplugs(&d);
@@ -548,22 +575,27 @@ TEST(pinned_pages_never_wedge_the_guest)
 	 * (unplug_failed_nomem: 2.5 GiB will not fit in the rest).
 	 */
 	for (i = 0; i < 1200; i++) {
-		if (!strcmp(file_str(attr_of(d.addr, "pvmem/state")), "waiting_for_retry") &&
+		if (!strcmp(file_str(attr_of(d.addr, "pvmem/state")),
+			    "waiting_for_retry") &&
 		    failed_unplugs(&d) > busy)
 			break;
 		usleep(100 * 1000);
 	}
 	size = host_get(d.id, "size");
-	TH_LOG("settled at %" PRIu64 " MiB, state %s, unplug_failed_busy %" PRIu64
-	       ", unplug_failed_nomem %" PRIu64, size / MiB,
-	       file_str(attr_of(d.addr, "pvmem/state")),
+	TH_LOG("settled at %" PRIu64
+	       " MiB, state %s, unplug_failed_busy %" PRIu64
+	       ", unplug_failed_nomem %" PRIu64,
+	       size / MiB, file_str(attr_of(d.addr, "pvmem/state")),
 	       read_u64(attr_of(d.addr, "pvmem_stats/unplug_failed_busy"), 0),
 	       read_u64(attr_of(d.addr, "pvmem_stats/unplug_failed_nomem"), 0));
 	EXPECT_LT(i, 1200) TH_LOG("pvmem never backed off saying why");
 	EXPECT_LT(0, size);
 
 	/* The hotplug locks are free: CPU hotplug and onlining go through. */
+	/* Strings stay whole (checkpatch), after the call. */
+	/* clang-format off */
 	t = timed("cd /sys/devices/system/cpu/cpu1 && echo 0 > online && echo 1 > online");
+	/* clang-format on */
 	TH_LOG("CPU 1 offline and online again in %.1f s", t);
 	EXPECT_LE(0, t);
 	EXPECT_GT(10, t);
@@ -571,8 +603,11 @@ TEST(pinned_pages_never_wedge_the_guest)
 	ASSERT_EQ(0, host_set(d1.id, d1.mb));
 	ASSERT_EQ(0, host_wait_size(d1.id, d1.mb, TIMEOUT));
 	snprintf(path, sizeof(path), "%s/memory%" PRIu64 "/state",
-		 "echo online_movable > /sys/devices/system/memory", d1.addr / d1.mb);
-	for (i = 0; i < 100 && region_blocks(d1.addr, d1.region, d1.node).present < 1; i++)
+		 "echo online_movable > /sys/devices/system/memory",
+		 d1.addr / d1.mb);
+	for (i = 0;
+	     i < 100 && region_blocks(d1.addr, d1.region, d1.node).present < 1;
+	     i++)
 		usleep(100 * 1000);
 	t = timed(path);
 	TH_LOG("another device's memory block onlined in %.1f s", t);
@@ -617,11 +652,18 @@ TEST(kernel_zone_unplug)
 	ASSERT_EQ(0, resize(&d, 8 * d.mb));
 	ASSERT_EQ(0, set_block_state(d.addr + top * d.mb, d.mb, "offline"));
 	if (set_block_state(d.addr + top * d.mb, d.mb, "online_kernel"))
+		/* Strings stay whole (checkpatch), after the call. */
+		/* clang-format off */
 		SKIP(return, "this kernel will not online the block to a kernel zone");
-	read_line(buf, sizeof(buf), "/sys/devices/system/memory/memory%" PRIu64 "/%s",
+	/* clang-format on */
+	read_line(buf, sizeof(buf),
+		  "/sys/devices/system/memory/memory%" PRIu64 "/%s",
 		  (d.addr + top * d.mb) / d.mb, "valid_zones");
 	TH_LOG("block %" PRIu64 " is now in zone %s", top, buf);
+	/* Strings stay whole (checkpatch), after the call. */
+	/* clang-format off */
 	ASSERT_EQ(0, system("mkdir -p /tmp/slab && cd /tmp/slab && seq 20000 | xargs touch"));
+	/* clang-format on */
 
 	ASSERT_EQ(0, host_set(d.id, 0));
 	for (i = 0; i < 600; i++) {
@@ -635,12 +677,14 @@ TEST(kernel_zone_unplug)
 	for (i = 0; i < 600; i++) {
 		const char *state = file_str(attr_of(d.addr, "pvmem/state"));
 
-		if (!strcmp(state, "waiting_for_retry") || !strcmp(state, "idle"))
+		if (!strcmp(state, "waiting_for_retry") ||
+		    !strcmp(state, "idle"))
 			break;
 		usleep(100 * 1000);
 	}
 	size = host_get(d.id, "size");
-	TH_LOG("%" PRId64 " KiB stay plugged in the kernel-zone block", size / 1024);
+	TH_LOG("%" PRId64 " KiB stay plugged in the kernel-zone block",
+	       size / 1024);
 	/* Every movable block went; only the kernel-zone block is left. */
 	EXPECT_LE(size, (int64_t)d.mb);
 	EXPECT_EQ(1, b.present);

@@ -171,7 +171,8 @@ static inline int64_t node_mem_total(int node)
 {
 	char path[64];
 
-	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/meminfo", node);
+	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/meminfo",
+		 node);
 	return meminfo_field(path, "MemTotal");
 }
 
@@ -228,21 +229,24 @@ static inline struct pvmem_blocks region_blocks(uint64_t start, uint64_t size,
 		char path[300], buf[64];
 		uint64_t idx, addr;
 
-		if (strncmp(de->d_name, "memory", 6) ||
-		    de->d_name[6] < '0' || de->d_name[6] > '9')
+		if (strncmp(de->d_name, "memory", 6) || de->d_name[6] < '0' ||
+		    de->d_name[6] > '9')
 			continue;
 		idx = strtoull(de->d_name + 6, NULL, 10);
 		addr = idx * mb;
 		if (addr < start || addr >= start + size)
 			continue;
 		b.present++;
-		if (!strncmp(read_line(buf, sizeof(buf), "%s/%s/state", sys, de->d_name),
+		if (!strncmp(read_line(buf, sizeof(buf), "%s/%s/state", sys,
+				       de->d_name),
 			     "online", 6))
 			b.online++;
-		snprintf(path, sizeof(path), "%s/%s/node%d", sys, de->d_name, node);
+		snprintf(path, sizeof(path), "%s/%s/node%d", sys, de->d_name,
+			 node);
 		if (!access(path, F_OK))
 			b.on_node++;
-		if (!strncmp(read_line(buf, sizeof(buf), "%s/%s/valid_zones", sys, de->d_name),
+		if (!strncmp(read_line(buf, sizeof(buf), "%s/%s/valid_zones",
+				       sys, de->d_name),
 			     "Movable", 7))
 			b.movable++;
 	}
@@ -356,7 +360,8 @@ static inline const char *debug_str(const char *name)
 	size_t n = 0;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/sys/kernel/debug/pvmem/%s/%s", bound_name(), name);
+	snprintf(path, sizeof(path), "/sys/kernel/debug/pvmem/%s/%s",
+		 bound_name(), name);
 	buf[0] = '\0';
 	f = fopen(path, "r");
 	if (f) {
@@ -395,9 +400,11 @@ static inline const char *attr_of(uint64_t addr, const char *name)
 	while (d && (de = readdir(d))) {
 		if (strncmp(de->d_name, "virtio", 6))
 			continue;
-		snprintf(p, sizeof(p), DRV "/%s/pvmem/region_start", de->d_name);
+		snprintf(p, sizeof(p), DRV "/%s/pvmem/region_start",
+			 de->d_name);
 		if (read_u64(p, 16) == addr) {
-			snprintf(path[i], sizeof(path[i]), DRV "/%s/%s", de->d_name, name);
+			snprintf(path[i], sizeof(path[i]), DRV "/%s/%s",
+				 de->d_name, name);
 			break;
 		}
 	}

@@ -20,8 +20,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define CHUNK	(1024 * 1024)
-#define PAGE	4096
+#define CHUNK (1024 * 1024)
+#define PAGE 4096
 
 /* Occurrences of @m in @buf (@len bytes), not overlapping. */
 static uint64_t count(const char *buf, size_t len, const char *m, size_t mlen)
@@ -61,7 +61,8 @@ int main(int argc, char **argv)
 	marker = argv[3];
 	fd = open("/proc/vmcore", O_RDONLY);
 	if (fd < 0 || pread(fd, &eh, sizeof(eh), 0) != sizeof(eh) ||
-	    memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != ELFCLASS64) {
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
+	    eh.e_ident[EI_CLASS] != ELFCLASS64) {
 		perror("/proc/vmcore is no ELF64 dump");
 		return 1;
 	}
@@ -69,7 +70,7 @@ int main(int argc, char **argv)
 	buf = malloc(CHUNK);
 	if (!ph || !buf ||
 	    pread(fd, ph, eh.e_phnum * sizeof(*ph), eh.e_phoff) !=
-	    (ssize_t)(eh.e_phnum * sizeof(*ph))) {
+		    (ssize_t)(eh.e_phnum * sizeof(*ph))) {
 		perror("program headers");
 		return 1;
 	}
@@ -80,11 +81,15 @@ int main(int argc, char **argv)
 			continue;
 		for (off = 0; off < ph[i].p_filesz; off += CHUNK) {
 			const uint64_t pa = ph[i].p_paddr + off;
-			size_t len = ph[i].p_filesz - off < CHUNK ? ph[i].p_filesz - off : CHUNK;
+			size_t len = ph[i].p_filesz - off < CHUNK ?
+					     ph[i].p_filesz - off :
+					     CHUNK;
 			size_t p;
 
-			if (pread(fd, buf, len, ph[i].p_offset + off) != (ssize_t)len) {
-				fprintf(stderr, "short read at %#" PRIx64 "\n", pa);
+			if (pread(fd, buf, len, ph[i].p_offset + off) !=
+			    (ssize_t)len) {
+				fprintf(stderr, "short read at %#" PRIx64 "\n",
+					pa);
 				return 1;
 			}
 			total += len;
@@ -98,6 +103,7 @@ int main(int argc, char **argv)
 		}
 	}
 	printf("read %" PRIu64 " bytes; region %" PRIu64 " bytes, %" PRIu64
-	       " markers, %" PRIu64 " zero pages\n", total, in, markers, zeros);
+	       " markers, %" PRIu64 " zero pages\n",
+	       total, in, markers, zeros);
 	return 0;
 }
