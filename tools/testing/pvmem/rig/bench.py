@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""make bench: pvmem against Debian's stock virtio_mem.ko, same run.
+"""make bench: pvmem against Debian's stock virtio_mem.ko, same run, on
+each guest kernel (6.1 and 6.12: each against that kernel's own
+virtio_mem.ko; 6.12's has the upstream removal-retry and config-change
+fixes).
 
 Each driver gets an identical QEMU TCG guest (1 GiB boot RAM, memory
 onlined movable) with one 2 MiB-block device, and the same three
@@ -12,14 +15,19 @@ measurements, timed on the host from qom-set until the device's size
   load     6 GiB -> 1 GiB with 1 GiB of live tmpfs data sitting at the top
            of the plugged memory, which has to migrate
 Plug and idle unplug are the median of five rounds.  The guest for the
-stock driver loads virtio_mem.ko instead of pvmem.ko; nothing else differs.  Results go to stdout and build/bench.txt.
+stock driver loads virtio_mem.ko instead of pvmem.ko; nothing else
+differs.  pvmem is built for each kernel first.  Results go to stdout and
+build/bench.txt.  'bench.py 6.12' runs one kernel only.
 """
 import os
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvmem_rig import BUILD, GiB, MiB, Device, Guest, RigError  # noqa: E402
+from pvmem_rig import BUILD, ROOT, GiB, MiB, Device, Guest, RigError, guest_krel  # noqa: E402
+
+KERNELS = ('6.1', '6.12')
 
 FILL = ('i=0; while [ $i -lt 6 ]; do '
         'dd if=/dev/zero of=/tmp/f$i bs=1M count=%d 2>/dev/null || exit 1; '
@@ -57,11 +65,21 @@ def mem_total_kb(g):
     return int(g.check("awk '/MemTotal/{print $2}' /proc/meminfo").strip())
 
 
-def run(driver):
+def build(kernel):
+    """pvmem.ko for @kernel, kept as build/pvmem-bench-<kernel>.ko."""
+    ko = os.path.join(BUILD, 'pvmem-bench-%s.ko' % kernel)
+    subprocess.check_call('make --no-print-directory modules KDIR=/usr/src/linux-headers-%s '
+                          '>/dev/null && cp pvmem.ko %s' % (guest_krel(kernel), ko),
+                          shell=True, cwd=ROOT)
+    return ko
+
+
+def run(driver, kernel, module):
     stock = driver == 'virtio_mem'
     g = Guest('bench-' + driver, [Device('vm0', size=16 * GiB, block=2 * MiB)],
               extra_modules=['virtio_mem'] if stock else (),
-              cmdline='pvmem_rig.stock=1' if stock else '')
+              cmdline='pvmem_rig.stock=1' if stock else '', kernel=kernel,
+              module=module)
     try:
         bound = g.check('ls /sys/bus/virtio/drivers/%s | grep virtio' % driver)
         if not bound.strip():
@@ -92,13 +110,8 @@ def run(driver):
             print('%s: console showed %s' % (driver, damage[0]))
 
 
-def main():
-    results = {}
-    for driver in ('pvmem', 'virtio_mem'):
-        print('benchmarking %s ...' % driver, flush=True)
-        results[driver] = run(driver)
-    p, s = results['pvmem'], results['virtio_mem']
-    lines = ['%-34s %10s %12s %8s' % ('QEMU TCG, 1 GiB boot, 2 MiB blocks', 'pvmem',
+def table(kernel, p, s):
+    lines = ['%-34s %10s %12s %8s' % ('%s: QEMU TCG, 1 GiB boot, 2 MiB' % kernel, 'pvmem',
                                        'virtio_mem', 'speedup')]
     for key, what in (('plug', 'plug 0 -> 16 GiB (host sees)'),
                       ('plug_guest', 'plug 0 -> 16 GiB (guest has it)'),
@@ -106,7 +119,22 @@ def main():
                       ('load', 'unplug 6 -> 1 GiB, 1 GiB live data')):
         lines.append('%-34s %9.2fs %11.2fs %7.1fx' % (what, p[key], s[key], s[key] / p[key]))
     lines.append('live data kept: pvmem %s bytes, virtio_mem %s bytes' % (p['data'], s['data']))
-    text = '\n'.join(lines)
+    return lines
+
+
+def main():
+    kernels = sys.argv[1:] or KERNELS
+    modules = {k: build(k) for k in kernels}
+    # Leave the tree's pvmem.ko the plain 6.1 build, as 'make' makes it.
+    subprocess.check_call('make --no-print-directory modules >/dev/null', shell=True, cwd=ROOT)
+    lines = []
+    for kernel in kernels:
+        results = {}
+        for driver in ('pvmem', 'virtio_mem'):
+            print('benchmarking %s on %s ...' % (driver, kernel), flush=True)
+            results[driver] = run(driver, kernel, modules[kernel])
+        lines += table(kernel, results['pvmem'], results['virtio_mem']) + ['']
+    text = '\n'.join(lines).rstrip()
     print(text)
     with open(os.path.join(BUILD, 'bench.txt'), 'w') as f:
         f.write(text + '\n')

@@ -15,12 +15,14 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvmem_rig import BUILD, ROOT, Guest, RigError, guest_krel  # noqa: E402
+from pvmem_rig import BUILD, KERNEL, ROOT, Guest, RigError, guest_krel  # noqa: E402
 from scenarios import SCENARIOS  # noqa: E402
 import host_tests  # noqa: E402
+import packaging  # noqa: E402
 
 # test name -> why it may skip (documented in README.md).
 ALLOWED_SKIPS = {}
@@ -28,6 +30,11 @@ ALLOWED_SKIPS = {}
 TAP = re.compile(r'^(not )?ok \d+ (.*)$')
 SELFTESTS = os.path.join(ROOT, 'tools', 'testing', 'selftests', 'pvmem')
 LOGDIR = os.path.join(BUILD, 'check')
+# The guest kernel series every scenario runs on (scripts/guest-krel).
+KERNELS = ('6.1', '6.12')
+# Guests running at once: one per kernel keeps both host cores busy while
+# one guest sleeps or waits for its host.
+GUEST_WORKERS = 2
 
 
 def ksft_settings():
@@ -39,11 +46,11 @@ def ksft_settings():
 TIMEOUT = int(ksft_settings()['timeout'])
 
 
-def guest_config_missing():
-    """Options of the selftests' config file the guest kernel lacks
-    (=y satisfies =m, as for kselftest configs)."""
+def guest_config_missing(series):
+    """Options of the selftests' config file the guest kernel of @series
+    lacks (=y satisfies =m, as for kselftest configs)."""
     have = {}
-    with open('/boot/config-%s' % guest_krel()) as f:
+    with open('/boot/config-%s' % guest_krel(series)) as f:
         for ln in f:
             if ln.startswith('CONFIG_') and '=' in ln:
                 k, v = ln.strip().split('=', 1)
@@ -60,24 +67,43 @@ def guest_config_missing():
 
 
 class Tally:
-    def __init__(self):
+    """Results and what they print.  A buffered tally (one per scenario
+    run, when two run at once) keeps its lines until merged, so that a
+    scenario's lines stay together."""
+
+    def __init__(self, buffered=False):
         self.passed = self.failed = self.skipped = 0
         self.failures = []
+        self.lines = [] if buffered else None
+
+    def say(self, line):
+        if self.lines is None:
+            print(line, flush=True)
+        else:
+            self.lines.append(line)
+
+    def merge(self, other):
+        self.passed += other.passed
+        self.failed += other.failed
+        self.skipped += other.skipped
+        self.failures += other.failures
+        for line in other.lines:
+            self.say(line)
 
     def add(self, name, ok, skip=False, why=''):
         if skip and name in ALLOWED_SKIPS:
             self.skipped += 1
-            print('SKIP %s %s (%s)' % (name, why, ALLOWED_SKIPS[name]), flush=True)
+            self.say('SKIP %s %s (%s)' % (name, why, ALLOWED_SKIPS[name]))
             return
         if skip:
             ok, why = False, 'unexpected skip ' + why
         if ok:
             self.passed += 1
-            print('PASS %s' % name, flush=True)
+            self.say('PASS %s' % name)
         else:
             self.failed += 1
             self.failures.append(name)
-            print('FAIL %s %s' % (name, why), flush=True)
+            self.say('FAIL %s %s' % (name, why))
 
     def tap(self, prefix, output):
         """Count the TAP result lines of a kselftest harness run."""
@@ -102,45 +128,63 @@ def sh(cmd, log):
     return p.returncode, p.stdout
 
 
-def host_checks(t):
-    rc, out = sh('make --no-print-directory modules W=1', 'build.log')
+def series_tag(series):
+    return series.replace('.', '_')
+
+
+def build_series(t, series):
+    """Build pvmem for one guest kernel series with W=1 (no warnings), run
+    sparse over it, and keep the module and its fault-injection variant in
+    build/ for the guests of that series.  The cloud flavour only builds."""
+    kdir = '/usr/src/linux-headers-%s' % guest_krel(series)
+    make = 'make --no-print-directory KDIR=%s' % kdir
+    tag = series_tag(series)
+    rc, out = sh('%s modules W=1 && cp pvmem.ko build/pvmem-%s.ko' % (make, series),
+                 'build-%s.log' % series)
     warnings = [ln for ln in out.splitlines() if re.search(r'warning:|error:', ln)]
-    t.add('host.build_w1_no_warnings', rc == 0 and not warnings,
+    t.add('host.build_w1_no_warnings_%s' % tag, rc == 0 and not warnings,
           why='\n'.join(warnings[:10]) or out[-2000:])
-    if rc:
-        return False
-    rc, out = sh('make --no-print-directory sparse', 'sparse.log')
+    if rc or series not in KERNELS:
+        return rc == 0
+    rc, out = sh('%s sparse' % make, 'sparse-%s.log' % series)
     noise = [ln for ln in out.splitlines() if re.search(r'warning:|error:', ln)]
-    t.add('host.sparse_clean', rc == 0 and not noise, why='\n'.join(noise[:10]))
-    # sparse rebuilt the objects; build again so pvmem.ko is the W=1 one.
-    sh('make --no-print-directory modules W=1', 'build2.log')
-    # The fault-injection variant for the 'faults' scenario, then the
-    # normal module again at the top of the tree.
-    rc, out = sh('make --no-print-directory modules W=1 FAULT_INJECT=1 && '
-                 'cp pvmem.ko build/pvmem-fi.ko', 'build-fi.log')
-    t.add('host.build_fault_inject', rc == 0 and not re.search(r'warning:|error:', out),
-          why=out[-2000:])
-    # The other guest kernels (scripts/guest-krel): the same W=1 build,
-    # and sparse for 6.12; the cloud flavour only needs to build.
-    for series in ('6.12', 'cloud'):
-        kdir = '/usr/src/linux-headers-%s' % subprocess.check_output(
-            [os.path.join(ROOT, 'scripts', 'guest-krel'), series], text=True).strip()
-        tag = series.replace('.', '_')
-        rc, out = sh('make --no-print-directory modules W=1 KDIR=%s' % kdir,
-                     'build-%s.log' % series)
-        t.add('host.build_w1_no_warnings_%s' % tag,
-              rc == 0 and not re.search(r'warning:|error:', out), why=out[-2000:])
-        if series == '6.12':
-            rc, out = sh('make --no-print-directory sparse KDIR=%s' % kdir, 'sparse-6.12.log')
-            noise = [ln for ln in out.splitlines() if re.search(r'warning:|error:', ln)]
-            t.add('host.sparse_clean_6_12', rc == 0 and not noise, why='\n'.join(noise[:10]))
-    # The guests load the 6.1 module.
-    sh('make --no-print-directory modules W=1', 'build3.log')
+    t.add('host.sparse_clean_%s' % tag, rc == 0 and not noise, why='\n'.join(noise[:10]))
+    # The variant with debugfs fault injection, for the scenarios that
+    # inject faults.
+    rc, out = sh('%s modules W=1 FAULT_INJECT=1 && cp pvmem.ko build/pvmem-fi-%s.ko' % (
+        make, series), 'build-fi-%s.log' % series)
+    t.add('host.build_fault_inject_%s' % tag,
+          rc == 0 and not re.search(r'warning:|error:', out), why=out[-2000:])
+    return rc == 0
+
+
+def build_modules(t):
+    """Every series' modules (build_series) and 'make install' trees (the
+    'install' scenario boots them), then the tree's pvmem.ko the plain
+    6.1 build again, as 'make' leaves it."""
+    os.makedirs(BUILD, exist_ok=True)
+    built = [build_series(t, series) for series in KERNELS + ('cloud',)]
+    for series in KERNELS:
+        packaging.make_install(t, sh, series, series_tag(series))
+    sh('make --no-print-directory modules W=1', 'build-final.log')
+    return all(built)
+
+
+def host_checks(t):
+    if not build_modules(t):
+        return False
+    packaging.dkms_builds(t, sh, KERNELS + ('cloud',))
+    packaging.deb(t, sh)
+    packaging.sign(t, sh)
     rc, out = sh('scripts/checkpatch', 'checkpatch.log')
     t.add('host.checkpatch_strict',
           rc == 0 and not re.search(r'ERROR|WARNING|CHECK', out), why=out[-2000:])
     rc, out = sh('scripts/kerneldoc', 'kernel-doc.log')
     t.add('host.kernel_doc_clean', rc == 0 and not out.strip(), why=out[-2000:])
+    rc, out = sh('scripts/clang-format-check', 'clang-format.log')
+    t.add('host.clang_format_clean', rc == 0 and not out.strip(), why=out[-2000:])
+    rc, out = sh('scripts/shellcheck', 'shellcheck.log')
+    t.add('host.shellcheck_clean', rc == 0 and not out.strip(), why=out[-2000:])
     rc, out = sh('make --no-print-directory -C tools/testing/pvmem run', 'unit.log')
     if not t.tap('unit', out) or rc:
         t.add('unit.run', False, why=out[-3000:])
@@ -151,8 +195,14 @@ def host_checks(t):
     last = out.strip().splitlines()[-1] if out.strip() else ''
     t.add('host.mutants_all_caught', rc == 0 and re.match(r'(\d+) of \1 mutations caught$', last),
           why=out[-3000:])
-    missing = guest_config_missing()
-    t.add('host.guest_kernel_config', not missing, why='; '.join(missing))
+    for series in KERNELS:
+        missing = guest_config_missing(series)
+        t.add('host.guest_kernel_config_%s' % series_tag(series), not missing,
+              why='; '.join(missing))
+    return build_selftests(t)
+
+
+def build_selftests(t):
     rc, out = sh('make --no-print-directory -C tools/testing/selftests/pvmem', 'selftests-build.log')
     t.add('host.selftests_build', rc == 0, why=out[-2000:])
     return rc == 0
@@ -209,24 +259,32 @@ def host_backs_only_plugged(g, t, name):
     t.add('%s.host_backs_only_plugged' % name, not over, why='; '.join(over))
 
 
-def run_scenario(t, sc):
-    name = sc['name']
+def module_for(series, sc):
+    return os.path.join(BUILD, 'pvmem-%s%s.ko' % ('fi-' if sc.get('fault_inject') else '', series))
+
+
+def run_scenario(t, sc, series=KERNEL):
+    """Boot a guest of kernel @series for scenario @sc and run its tests;
+    results are named '<series>/<scenario>.<test>'."""
+    name = '%s/%s' % (series, sc['name'])
+    logdir = os.path.join(LOGDIR, series)
+    os.makedirs(logdir, exist_ok=True)
     tests = sorted({os.path.join(SELFTESTS, x.split()[0])
                     for x in sc['tests'] + sc.get('helpers', [])})
-    print('== scenario %s: %s' % (name, sc['doc']), flush=True)
+    t.say('== scenario %s: %s' % (name, sc['doc']))
     start = time.time()
     g = None
     try:
-        g = Guest(name, sc['devices'](), tests=tests, **sc.get('guest', {}),
-                  module=os.path.join(BUILD, 'pvmem-fi.ko') if sc.get('fault_inject') else None)
+        g = Guest(sc['name'], sc['devices'](), tests=tests, **sc.get('guest', {}),
+                  kernel=series, module=module_for(series, sc), log=t.say)
         for test in sc['tests']:
             rc, out = g.run('/pvmem/tests/%s' % test, timeout=TIMEOUT)
             prog = test.split()[0]
-            with open(os.path.join(LOGDIR, '%s-%s.log' % (name, prog)), 'w') as f:
+            with open(os.path.join(logdir, '%s-%s.log' % (sc['name'], prog)), 'w') as f:
                 f.write(out)
             for line in out.splitlines():
                 if line.startswith('# ') and ('LOG' in line or ':' in line):
-                    print('  ' + line, flush=True)
+                    t.say('  ' + line)
             if not t.tap('%s.%s' % (name, prog), out) or (rc and 'not ok' not in out):
                 t.add('%s.%s' % (name, prog), False,
                       why='exit %d, output:\n%s' % (rc, out[-3000:]))
@@ -239,21 +297,51 @@ def run_scenario(t, sc):
     finally:
         damage = g.stop() if g else ['guest did not start']
         if g:
-            with open(os.path.join(LOGDIR, '%s-console.log' % name), 'w') as f:
+            with open(os.path.join(logdir, '%s-console.log' % sc['name']), 'w') as f:
                 f.write(g.console())
             g.cleanup()
         t.add('%s.console_clean' % name, not damage, why='; '.join(damage[:5]))
-        print('   (%s: %.0f s)' % (name, time.time() - start), flush=True)
+        t.say('   (%s: %.0f s)' % (name, time.time() - start))
+
+
+def run_guests(t, jobs, workers=GUEST_WORKERS):
+    """Run (series, scenario) jobs, @workers guests at a time, taking them
+    in order (the longest come first in SCENARIOS); each scenario's lines
+    are printed together when it ends."""
+    lock = threading.Lock()
+    todo = list(jobs)
+
+    def worker():
+        while True:
+            with lock:
+                if not todo:
+                    return
+                series, sc = todo.pop(0)
+            mine = Tally(buffered=True)
+            try:
+                run_scenario(mine, sc, series)
+            except Exception as e:  # a rig bug must still be counted
+                mine.add('%s/%s.rig' % (series, sc['name']), False, why=repr(e))
+            with lock:
+                t.merge(mine)
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
 
 
 def main():
     os.makedirs(LOGDIR, exist_ok=True)
-    only = sys.argv[1:]
+    args = sys.argv[1:]
+    quick = '--quick' in args
+    only = [a for a in args if a != '--quick']
     t = Tally()
-    if host_checks(t):
-        for sc in SCENARIOS:
-            if not only or sc['name'] in only:
-                run_scenario(t, sc)
+    ok = build_modules(t) and build_selftests(t) if quick else host_checks(t)
+    if ok:
+        jobs = [(series, sc) for sc in SCENARIOS for series in KERNELS
+                if not only or sc['name'] in only or '%s/%s' % (series, sc['name']) in only]
+        run_guests(t, jobs)
     if t.failures:
         print('failed: ' + ', '.join(t.failures))
     print('logs: %s' % LOGDIR)

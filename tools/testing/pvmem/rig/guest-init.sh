@@ -1,5 +1,6 @@
 #!/bin/busybox sh
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=dash
 # /init of the pvmem test guest (busybox initramfs built by pvmem_rig.py).
 #
 # Sets up the guest, loads the virtio transport and pvmem (see below for

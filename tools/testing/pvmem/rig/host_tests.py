@@ -6,7 +6,7 @@ import random
 import re
 import time
 
-from pvmem_rig import GiB, MiB
+from pvmem_rig import GiB, MiB, RigError
 
 PV = '/sys/bus/virtio/drivers/pvmem/virtio*/pvmem'
 
@@ -196,3 +196,66 @@ def kdump(g, t, name):
     unplugged = 128 * MiB - 6 * MiB
     t.add('%s.kdump_unplugged_memory_reads_as_zeros' % name,
           zeros * 4096 >= unplugged, why=out.strip())
+
+
+MODPROBE = '/sbin/modprobe'	# kmod's, as a real guest has it
+
+
+def bound_driver(g, vdir):
+    out = g.check('readlink %s/driver; true' % vdir).strip()
+    return out.rsplit('/', 1)[-1]
+
+
+def installed_driver(g, t, name):
+    """The guest boots with what 'make install' staged (pvmem under
+    updates/, /etc/modprobe.d/pvmem.conf), the stock virtio_mem beside it
+    and kmod's modprobe.  Loading by the device's modalias, as udev does,
+    binds pvmem and never virtio_mem, and pvmem prints the stock driver's
+    lines; virtio_mem asked for by name is refused.  With "blacklist
+    pvmem" in the file's place (the documented way back) virtio_mem binds
+    and plugs, and pvmem stays unloaded."""
+    vdir = g.check('dirname $(grep -l 0x0018 /sys/bus/virtio/devices/*/device)').strip()
+    alias = g.check('cat %s/modalias' % vdir).strip()
+    rc, out = g.run('%s %s' % (MODPROBE, alias))
+    loaded = g.check('lsmod').split()
+    drv = bound_driver(g, vdir)
+    t.add('%s.modalias_loads_pvmem_not_virtio_mem' % name,
+          rc == 0 and drv == 'pvmem' and 'virtio_mem' not in loaded,
+          why='modprobe %s: %d %s; bound to %r; lsmod %s' % (alias, rc, out, drv, loaded))
+    rc, out = g.run('%s virtio_mem' % MODPROBE)
+    t.add('%s.virtio_mem_refused_by_name' % name,
+          rc != 0 and 'virtio_mem' not in g.check('lsmod').split(),
+          why='modprobe virtio_mem exit %d: %s' % (rc, out))
+    before = mem_total_kb(g)
+    g.set_requested('vm0', GiB)
+    g.wait_size('vm0', GiB, 120)
+    idle = wait_idle(g)
+    grown = mem_total_kb(g) - before
+    log = g.check("dmesg | grep 'pvmem virtio'")
+    words = ['start address: 0x', 'region size: 0x100000000', 'device block size: 0x200000',
+             'memory block size: 0x8000000', 'plugged size: 0x0',
+             'requested size: 0x40000000']
+    missing = [w for w in words if w not in log]
+    t.add('%s.installed_pvmem_plugs_and_prints_stock_lines' % name,
+          idle and grown == GiB >> 10 and not missing,
+          why='idle %s, MemTotal grew %d KiB, missing %s in: %s' % (idle, grown, missing, log))
+    g.set_requested('vm0', 0)
+    g.wait_size('vm0', 0, 120)
+    end = time.time() + 60
+    while g.run('rmmod pvmem')[0] and time.time() < end:
+        time.sleep(0.5)
+    g.check('echo "blacklist pvmem" > /etc/modprobe.d/pvmem.conf')
+    rc, out = g.run('%s %s' % (MODPROBE, alias))
+    drv = bound_driver(g, vdir)
+    loaded = g.check('lsmod').split()
+    g.set_requested('vm0', GiB)
+    try:
+        g.wait_size('vm0', GiB, 120)
+        g.set_requested('vm0', 0)
+        g.wait_size('vm0', 0, 120)
+        sized = ''
+    except RigError as e:
+        sized = str(e)
+    t.add('%s.way_back_binds_virtio_mem' % name,
+          rc == 0 and drv == 'virtio_mem' and 'pvmem' not in loaded and not sized,
+          why='modprobe %d %s; bound to %r; lsmod %s; %s' % (rc, out, drv, loaded, sized))

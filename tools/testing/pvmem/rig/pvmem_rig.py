@@ -38,12 +38,15 @@ class RigError(Exception):
     pass
 
 
-def guest_krel():
-    """The guest kernel's release: Debian's 6.1, or the series named by
-    PVMEM_GUEST (6.12), see scripts/guest-krel."""
+# The guest kernel series a Guest boots unless told: 6.1, or PVMEM_GUEST.
+KERNEL = os.environ.get('PVMEM_GUEST', '6.1')
+
+
+def guest_krel(series=None):
+    """The release of Debian's kernel of @series (6.1, 6.12 or cloud; by
+    default KERNEL), see scripts/guest-krel."""
     return subprocess.check_output([os.path.join(ROOT, 'scripts', 'guest-krel'),
-                                    os.environ.get('PVMEM_GUEST', '6.1')],
-                                   text=True).strip()
+                                    series or KERNEL], text=True).strip()
 
 
 def size_arg(n):
@@ -68,10 +71,29 @@ def copy_program(path, root):
         shutil.copy(os.path.realpath(f), dst)
 
 
-def build_initramfs(tests, out, extra_modules=(), module=None, kdump=False):
-    """Pack busybox, modules, pvmem.ko and test programs into a cpio;
-    with @kdump also kexec and the guest kernel, to load a crash kernel."""
-    krel = guest_krel()
+def stage_module_tree(krel, root, install_root):
+    """Make @root's /lib/modules/@krel a module tree the way a real guest
+    has one: what 'make install' put in @install_root (pvmem under
+    updates/, /etc/modprobe.d/pvmem.conf), the stock virtio_mem with the
+    transport it needs, kmod's modprobe, and depmod's indexes."""
+    shutil.copytree(install_root, root, dirs_exist_ok=True, symlinks=True)
+    for rel in module_closure(krel, 'virtio_mem') + [
+            p for name in TRANSPORT for p in module_closure(krel, name)]:
+        dst = os.path.join(root, 'lib/modules', krel, rel)
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        shutil.copy('/lib/modules/%s/%s' % (krel, rel), dst)
+    for f in ('modules.order', 'modules.builtin', 'modules.builtin.modinfo'):
+        shutil.copy('/lib/modules/%s/%s' % (krel, f), os.path.join(root, 'lib/modules', krel, f))
+    subprocess.check_call(['depmod', '-b', root, krel])
+    copy_program('/sbin/modprobe', root)
+
+
+def build_initramfs(krel, tests, out, extra_modules=(), module=None, kdump=False,
+                    install_root=None):
+    """Pack busybox, kernel @krel's modules, pvmem.ko and test programs
+    into a cpio; with @kdump also kexec and the guest kernel, to load a
+    crash kernel; with @install_root a real module tree
+    (stage_module_tree)."""
     tmp = tempfile.mkdtemp(prefix='pvmem-initramfs-', dir=BUILD)
     try:
         for d in ('bin', 'proc', 'sys', 'dev', 'tmp', 'lib/modules/pvmem', 'pvmem/tests'):
@@ -105,6 +127,8 @@ def build_initramfs(tests, out, extra_modules=(), module=None, kdump=False):
                     os.path.join(tmp, 'bin', 'pvmemstat'))
         for t in tests:
             shutil.copy(t, os.path.join(tmp, 'pvmem', 'tests', os.path.basename(t)))
+        if install_root:
+            stage_module_tree(krel, tmp, install_root)
         if kdump:
             copy_program('/sbin/kexec', tmp)
             os.makedirs(os.path.join(tmp, 'boot'), exist_ok=True)
@@ -181,8 +205,9 @@ class Guest:
     def __init__(self, name, devices, boot_mem=GiB, nodes=1, cpus=2,
                  load_pvmem=True, tests=(), extra_modules=(), cpu='qemu64',
                  maxmem=None, cmdline='', boot_timeout=120, log=print, module=None,
-                 reboot=False, kdump=False):
+                 reboot=False, kdump=False, kernel=None, install=False):
         self.name = name
+        self.kernel = kernel or KERNEL
         self.devices = list(devices)
         self.log = log
         self.workdir = tempfile.mkdtemp(prefix='pvmem-%s-' % name, dir=BUILD)
@@ -194,17 +219,19 @@ class Guest:
         self.wake = None	# (when, how): wake a sleeping guest then
         self.crashing = False	# crash() runs: the panic is expected
         self.crash_log = []
-        krel = guest_krel()
-        initrd = build_initramfs(tests, os.path.join(self.workdir, 'initramfs.cpio'),
-                                 extra_modules, module, kdump)
+        krel = guest_krel(self.kernel)
+        install_root = os.path.join(BUILD, 'install-%s' % self.kernel) if install else None
+        initrd = build_initramfs(krel, tests, os.path.join(self.workdir, 'initramfs.cpio'),
+                                 extra_modules, module, kdump, install_root)
         if kdump:
             cmdline += ' crashkernel=256M'
         total = boot_mem + sum(d.size for d in self.devices)
         maxmem = maxmem or total + GiB
         append = ('console=ttyS0 panic_on_warn=1 panic=-1 oops=panic '
-                  'memhp_default_state=online_movable modprobe.blacklist=virtio_mem '
-                  'mitigations=off sysctl.kernel.hung_task_timeout_secs=30 '
-                  'pvmem_rig.load=%d %s' % (int(load_pvmem), cmdline))
+                  'memhp_default_state=online_movable mitigations=off '
+                  'sysctl.kernel.hung_task_timeout_secs=30 pvmem_rig.load=%d %s %s' % (
+                      int(load_pvmem), '' if install else 'modprobe.blacklist=virtio_mem',
+                      cmdline))
         qmp = os.path.join(self.workdir, 'qmp.sock')
         ctl = os.path.join(self.workdir, 'ctl.sock')
         argv = ['qemu-system-x86_64', '-accel', 'tcg', '-machine', 'pc',

@@ -1,16 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0
-"""The guest setups `make check` boots, and the selftests each one runs."""
+"""The guest setups `make check` boots, and the selftests each one runs.
+
+Longest first: check.py runs two guests at a time and takes them in this
+order, so the long ones do not come last."""
 from pvmem_rig import Device, GiB, MiB
 
 TiB = 1 << 40
 
 SCENARIOS = [
-    {
-        'name': 'plug',
-        'doc': 'one 16 GiB device, 2 MiB blocks: plug steps, usable memory',
-        'devices': lambda: [Device('vm0', size=16 * GiB, block=2 * MiB)],
-        'tests': ['pvmem_plug_test'],
-    },
     {
         'name': 'unplug',
         'doc': '16 GiB devices with 2 MiB (vm0) and 4 MiB (vm1) blocks: unplug '
@@ -19,40 +16,6 @@ SCENARIOS = [
                             Device('vm1', size=16 * GiB, block=4 * MiB)],
         'tests': ['pvmem_unplug_test'],
         'host_tests': ['unplugged_memory_untouched'],
-    },
-    {
-        'name': 'sysfs',
-        'doc': 'one 4 GiB device: sysfs status and knobs, counters, tracepoints, '
-               'module parameters at load',
-        'devices': lambda: [Device('vm0', size=4 * GiB)],
-        'tests': ['pvmem_sysfs_test'],
-    },
-    {
-        'name': 'faults',
-        'doc': 'one 4 GiB device, pvmem built with FAULT_INJECT=1: injected '
-               'BUSY, NACK, ERROR, isolation and hot-add failures; onlining '
-               'and offlining failed by memory-notifier-error-inject',
-        'devices': lambda: [Device('vm0', size=4 * GiB)],
-        'fault_inject': True,
-        'guest': {'extra_modules': ['memory-notifier-error-inject']},
-        'tests': ['pvmem_fault_test'],
-    },
-    {
-        'name': 'detach',
-        'doc': 'one 8 GiB device, pvmem built with FAULT_INJECT=1: PCI '
-               'function removed and rescanned inside the guest, with and '
-               'without data plugged; unbind during a slow plug and unplug, '
-               'then bind again',
-        'devices': lambda: [Device('vm0', size=8 * GiB)],
-        'fault_inject': True,
-        'tests': ['pvmem_detach_test'],
-    },
-    {
-        'name': 'pressure',
-        'doc': 'one 8 GiB device plugged while a process holds all but 40 MiB '
-               'of the 1 GiB boot memory',
-        'devices': lambda: [Device('vm0', size=8 * GiB)],
-        'tests': ['pvmem_pressure_test'],
     },
     {
         'name': 'lifecycle',
@@ -65,6 +28,16 @@ SCENARIOS = [
         'host_tests': ['flapping', 'storms', 'reboots'],
     },
     {
+        'name': 'detach',
+        'doc': 'one 8 GiB device, pvmem built with FAULT_INJECT=1: PCI '
+               'function removed and rescanned inside the guest, with and '
+               'without data plugged; unbind during a slow plug and unplug, '
+               'then bind again',
+        'devices': lambda: [Device('vm0', size=8 * GiB)],
+        'fault_inject': True,
+        'tests': ['pvmem_detach_test'],
+    },
+    {
         'name': 'kdump',
         'doc': 'one 4 GiB device, crashkernel=256M: a real crash dump of a '
                'guest with memory plugged (kexec -p, sysrq c)',
@@ -73,6 +46,59 @@ SCENARIOS = [
         'tests': [],
         'helpers': ['pvmem_vmcore'],
         'host_tests': ['kdump'],
+    },
+    {
+        'name': 'sysfs',
+        'doc': 'one 4 GiB device: sysfs status and knobs, counters, tracepoints, '
+               'module parameters at load',
+        'devices': lambda: [Device('vm0', size=4 * GiB)],
+        'tests': ['pvmem_sysfs_test'],
+    },
+    {
+        'name': 'plug',
+        'doc': 'one 16 GiB device, 2 MiB blocks: plug steps, usable memory',
+        'devices': lambda: [Device('vm0', size=16 * GiB, block=2 * MiB)],
+        'tests': ['pvmem_plug_test'],
+    },
+    {
+        'name': 'faults',
+        'doc': 'one 4 GiB device, pvmem built with FAULT_INJECT=1: injected '
+               'BUSY, NACK, ERROR, isolation and hot-add failures; onlining '
+               'and offlining failed by memory-notifier-error-inject',
+        'devices': lambda: [Device('vm0', size=4 * GiB)],
+        'fault_inject': True,
+        'guest': {'extra_modules': ['memory-notifier-error-inject']},
+        'tests': ['pvmem_fault_test'],
+    },
+    {
+        'name': 'pressure',
+        'doc': 'one 8 GiB device plugged while a process holds all but 40 MiB '
+               'of the 1 GiB boot memory',
+        'devices': lambda: [Device('vm0', size=8 * GiB)],
+        'tests': ['pvmem_pressure_test'],
+    },
+    {
+        'name': 'reject',
+        'doc': 'a good device beside one above the pluggable range (64 TiB, '
+               '4-level paging), one with 256 MiB blocks and one with 1 MiB '
+               'blocks (below a pageblock)',
+        'devices': lambda: [Device('vm0', size=4 * GiB),
+                            Device('vmhigh', size=1 * GiB, memaddr=64 * TiB),
+                            Device('vmbig', size=1 * GiB, block=256 * MiB),
+                            Device('vmsmall', size=1 * GiB, block=1 * MiB)],
+        'guest': {'cpu': 'qemu64,phys-bits=48', 'maxmem': 64 * TiB + 8 * GiB},
+        'tests': ['pvmem_reject_test'],
+    },
+    {
+        'name': 'install',
+        'doc': "one 4 GiB device; the guest's module tree holds what 'make "
+               "install' staged and the stock virtio_mem: kmod's modprobe by "
+               "modalias binds pvmem, and virtio_mem once the modprobe.d "
+               "file says 'blacklist pvmem'",
+        'devices': lambda: [Device('vm0', size=4 * GiB)],
+        'guest': {'install': True, 'load_pvmem': False},
+        'tests': [],
+        'host_tests': ['installed_driver'],
     },
     {
         'name': 'numa',
@@ -87,17 +113,5 @@ SCENARIOS = [
         'doc': 'device requests 2 GiB before pvmem loads',
         'devices': lambda: [Device('vm0', size=8 * GiB, requested=2 * GiB)],
         'tests': ['pvmem_boot_test'],
-    },
-    {
-        'name': 'reject',
-        'doc': 'a good device beside one above the pluggable range (64 TiB, '
-               '4-level paging), one with 256 MiB blocks and one with 1 MiB '
-               'blocks (below a pageblock)',
-        'devices': lambda: [Device('vm0', size=4 * GiB),
-                            Device('vmhigh', size=1 * GiB, memaddr=64 * TiB),
-                            Device('vmbig', size=1 * GiB, block=256 * MiB),
-                            Device('vmsmall', size=1 * GiB, block=1 * MiB)],
-        'guest': {'cpu': 'qemu64,phys-bits=48', 'maxmem': 64 * TiB + 8 * GiB},
-        'tests': ['pvmem_reject_test'],
     },
 ]
