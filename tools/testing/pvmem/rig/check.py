@@ -2,11 +2,17 @@
 # SPDX-License-Identifier: GPL-2.0
 """make check: every pvmem test, host and guest, and one summary line.
 
-1. host: build with W=1 (no warnings), sparse, checkpatch --strict, the
-   userspace unit tests of the pure core under ASan/UBSan, 15 s of
-   libFuzzer over the same core;
-2. guest: for each scenario in scenarios.py, boot Debian's 6.1 kernel under
-   QEMU TCG, run its kselftests, and check the console stayed clean.
+1. host: for each guest kernel a W=1 build (no warnings), sparse and the
+   fault-injection build, the cloud flavour's build; make install, DKMS,
+   the Debian package and signing (packaging.py); checkpatch --strict,
+   kernel-doc, clang-format, shellcheck; the userspace unit tests of the
+   pure core under ASan/UBSan, 15 s of libFuzzer over the same core, the
+   mutation check;
+2. guest: for each scenario in scenarios.py and each kernel in KERNELS,
+   boot that kernel under QEMU TCG (two guests at a time), run its
+   kselftests and host tests, and check the console stayed clean.
+   'check.py [--quick] [scenario|kernel/scenario ...]' runs only those,
+   after only the builds with --quick.
 Ends with 'N passed, N failed, N skipped'; exits 1 if anything failed.
 A skip counts as a failure unless ALLOWED_SKIPS names the test and says
 why (the README lists them); there are none today.
