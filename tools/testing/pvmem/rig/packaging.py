@@ -11,16 +11,11 @@ import re
 import shutil
 import subprocess
 
-from pvmem_rig import BUILD, ROOT, guest_krel
+from pvmem_rig import BUILD, ROOT, guest_krel, install_root
 
 with open(os.path.join(ROOT, 'VERSION')) as _f:
     VERSION = _f.read().strip()
 SCRATCH = os.path.join(BUILD, 'packaging')
-
-
-def staging_root(series):
-    """Where check.py's 'make install' put the module of @series."""
-    return os.path.join(BUILD, 'install-%s' % series)
 
 
 def kdir(series):
@@ -43,7 +38,7 @@ def make_install(t, sh, series, tag):
     updates/ (xz-compressed where the kernel's own modules are), the
     modprobe.d file, and with ONLINE_MOVABLE_RULE=1 the udev
     rule.  The 'install' guest scenario boots this very tree."""
-    root = staging_root(series)
+    root = install_root(series)
     shutil.rmtree(root, ignore_errors=True)
     rc, out = sh('make --no-print-directory install KDIR=%s INSTALL_MOD_PATH=%s '
                  'ONLINE_MOVABLE_RULE=1' % (kdir(series), root), 'install-%s.log' % series)

@@ -49,6 +49,12 @@ def guest_krel(series=None):
                                     series or KERNEL], text=True).strip()
 
 
+def install_root(kernel):
+    """Where check.py's 'make install' stages the tree of @kernel, which
+    Guest(install=True) boots."""
+    return os.path.join(BUILD, 'install-%s' % kernel)
+
+
 def size_arg(n):
     """Bytes as a QEMU size string."""
     for unit, mult in (('G', GiB), ('M', MiB)):
@@ -220,9 +226,9 @@ class Guest:
         self.crashing = False	# crash() runs: the panic is expected
         self.crash_log = []
         krel = guest_krel(self.kernel)
-        install_root = os.path.join(BUILD, 'install-%s' % self.kernel) if install else None
         initrd = build_initramfs(krel, tests, os.path.join(self.workdir, 'initramfs.cpio'),
-                                 extra_modules, module, kdump, install_root)
+                                 extra_modules, module, kdump,
+                                 install_root(self.kernel) if install else None)
         if kdump:
             cmdline += ' crashkernel=256M'
         total = boot_mem + sum(d.size for d in self.devices)
