@@ -232,10 +232,17 @@ static enum pvmem_mb_state pvmem_mm_linux_state(struct pvmem_mm *mm, u32 mb)
 	return pvmem_mm_online_state(pfn);
 }
 
+/* Pages of @mb's own memory map at its start; 0 if it has none. */
+static unsigned long pvmem_mm_memmap_inside(const struct pvmem_mm *mm, u32 mb)
+{
+	return pvmem_mb_pinned(&mm->map, mb) ? mm->memmap_pages : 0;
+}
+
 /*
  * Is every page of the plugged device blocks of @mb free in the buddy?
- * One walk over the memory block, skipping unplugged device blocks and
- * free chunks (which may span device blocks).  Exact under zone->lock;
+ * One walk over the memory block, skipping its own memory map (which goes
+ * with it), unplugged device blocks and free chunks (which may span device
+ * blocks).  Exact under zone->lock;
  * without it a racy look, good enough to decide whether to try.
  */
 static bool pvmem_mm_plugged_free(struct pvmem_mm *mm, u32 mb)
@@ -243,7 +250,7 @@ static bool pvmem_mm_plugged_free(struct pvmem_mm *mm, u32 mb)
 	const unsigned long bs_pages = PHYS_PFN(mm->lo.block_size);
 	const unsigned long base = PHYS_PFN(pvmem_layout_mb_addr(&mm->lo, mb));
 	const unsigned long end = base + PHYS_PFN(mm->lo.mb_size);
-	unsigned long pfn = base;
+	unsigned long pfn = base + pvmem_mm_memmap_inside(mm, mb);
 	u32 sb;
 
 	while (pfn < end) {
@@ -349,6 +356,24 @@ static void pvmem_mm_done(struct pvmem_mm *mm, u32 mb, int state)
 	mutex_unlock(&mm->lock);
 }
 
+/*
+ * pvmem adds single memory blocks: a range the notifier hears of is one
+ * whole block, or one without the memory map at its start if pvmem added
+ * it with its map inside.  Anything else is not ours.
+ */
+static bool pvmem_mm_block_range(const struct pvmem_mm *mm, u64 start, u64 size,
+				 u32 *mb)
+{
+	const u64 end = start + size;
+
+	if (start < mm->lo.first_mb_addr || !IS_ALIGNED(end, mm->lo.mb_size) ||
+	    !size || size > mm->lo.mb_size)
+		return false;
+	*mb = pvmem_mm_mb(mm, end - 1);
+	return start == pvmem_layout_mb_addr(&mm->lo, *mb) +
+				PFN_PHYS(pvmem_mm_memmap_inside(mm, *mb));
+}
+
 static int pvmem_mm_notify(struct notifier_block *nb, unsigned long action,
 			   void *arg)
 {
@@ -361,9 +386,7 @@ static int pvmem_mm_notify(struct notifier_block *nb, unsigned long action,
 
 	if (!pvmem_mm_overlaps(mm, start, size))
 		return NOTIFY_DONE;
-	/* pvmem adds single memory blocks; anything else is not ours. */
-	if (size != mm->lo.mb_size || !IS_ALIGNED(start, mm->lo.mb_size) ||
-	    start < mm->lo.first_mb_addr) {
+	if (!pvmem_mm_block_range(mm, start, size, &mb)) {
 		/* Messages stay one string (checkpatch), after the call. */
 		/* clang-format off */
 		pr_warn_ratelimited("%s: unexpected hotplug range %#llx+%#llx\n",
@@ -371,7 +394,6 @@ static int pvmem_mm_notify(struct notifier_block *nb, unsigned long action,
 		/* clang-format on */
 		return NOTIFY_BAD;
 	}
-	mb = pvmem_mm_mb(mm, start);
 
 	/* lock is held from MEM_GOING_* to the call that ends it. */
 	switch (action) {
@@ -407,6 +429,7 @@ static int pvmem_mm_notify(struct notifier_block *nb, unsigned long action,
  * pvmem_mm_init - set up the memory layer of a device
  * @mm: the memory layer, zeroed
  * @lo: the layout of a validated region
+ * @memmap_size: pvmem_mm_memmap_size(), as the layout was made with
  * @name: the device's name
  * @nid: the NUMA node memory is added on
  *
@@ -417,19 +440,25 @@ static int pvmem_mm_notify(struct notifier_block *nb, unsigned long action,
  * Return: 0 or -errno.
  */
 int pvmem_mm_init(struct pvmem_mm *mm, const struct pvmem_layout *lo,
-		  const char *name, int nid)
+		  u64 memmap_size, const char *name, int nid)
 {
 	const u64 bytes = pvmem_map_bytes(lo->nb_mb, lo->sbs_per_mb);
 	int rc;
 
 	mm->lo = *lo;
+	if (!lo->memmap_sbs)
+		mm->selfmap = PVMEM_SELFMAP_OFF;
+	else
+		mm->selfmap = PVMEM_MEMMAP_ASK ? PVMEM_SELFMAP_ASK :
+						 PVMEM_SELFMAP_ON;
+	mm->memmap_pages = PHYS_PFN(memmap_size);
 	strscpy(mm->name, name, sizeof(mm->name));
 	mutex_init(&mm->lock);
 	INIT_LIST_HEAD(&mm->node);
 	mm->map_mem = kvzalloc(bytes, GFP_KERNEL);
 	if (!mm->map_mem)
 		return -ENOMEM;
-	pvmem_map_init(&mm->map, lo->nb_mb, lo->sbs_per_mb, mm->map_mem);
+	pvmem_map_init(&mm->map, lo, mm->map_mem);
 	rc = memory_group_register_dynamic(nid, PHYS_PFN(lo->mb_size));
 	if (rc < 0) {
 		kvfree(mm->map_mem);
@@ -508,10 +537,78 @@ void pvmem_mm_unregister(struct pvmem_mm *mm)
 }
 
 /**
+ * pvmem_mm_memmap_size - the memory map of one memory block, if this
+ *	kernel may place it inside the block (MHP_MEMMAP_ON_MEMORY)
+ *
+ * The map must fill whole PMDs and leave whole pageblocks of memory.
+ *
+ * Context: any.
+ * Return: its size in bytes; 0 if the kernel never places it there.
+ */
+u64 pvmem_mm_memmap_size(void)
+{
+	const unsigned long mb_pages = PHYS_PFN(memory_block_size_bytes());
+	const u64 bytes = (u64)mb_pages * sizeof(struct page);
+	const unsigned long pages = ALIGN(PFN_UP(bytes), pageblock_nr_pages);
+
+	if (!pvmem_memmap_on_memory() || !IS_ALIGNED(bytes, PMD_SIZE) ||
+	    pages >= mb_pages)
+		return 0;
+	return PFN_PHYS(pages);
+}
+
+static int pvmem_mm_add_range(struct pvmem_mm *mm, u32 mb, u32 nr, mhp_t flags)
+{
+	const u64 addr = pvmem_layout_mb_addr(&mm->lo, mb);
+	const u64 size = (u64)nr * mm->lo.mb_size;
+
+	flags |= MHP_MERGE_RESOURCE | MHP_NID_IS_MGID;
+	return add_memory_driver_managed(mm->mgid, addr, size,
+					 PVMEM_RESOURCE_NAME, flags);
+}
+
+static void pvmem_mm_mark_selfmap(struct pvmem_mm *mm, u32 mb, bool selfmap)
+{
+	mutex_lock(&mm->lock);
+	pvmem_map_set_selfmap(&mm->map, mb, selfmap);
+	mutex_unlock(&mm->lock);
+}
+
+/*
+ * Add one memory block with its memory map inside.  It is marked in the
+ * map first: Linux may online it before the addition returns, and the
+ * notifier then expects the range without the map.  -EOPNOTSUPP: the
+ * kernel will not (PVMEM_MEMMAP_ASK), nothing was added.
+ */
+static int pvmem_mm_add_selfmap(struct pvmem_mm *mm, u32 mb)
+{
+	int rc;
+
+	pvmem_mm_mark_selfmap(mm, mb, true);
+	rc = pvmem_mm_add_range(mm, mb, 1, MHP_MEMMAP_ON_MEMORY);
+	if (!rc) {
+		WRITE_ONCE(mm->selfmap, PVMEM_SELFMAP_ON);
+		return 0;
+	}
+	pvmem_mm_mark_selfmap(mm, mb, false);
+	if (mm->selfmap != PVMEM_SELFMAP_ASK || rc != -EINVAL)
+		return rc;
+	WRITE_ONCE(mm->selfmap, PVMEM_SELFMAP_OFF);
+	/* Messages stay one string (checkpatch), after the call. */
+	/* clang-format off */
+	pr_info("%s: memory maps stay in boot memory: the kernel will not place them in hot-added memory (memory_hotplug.memmap_on_memory)\n",
+		mm->name);
+	/* clang-format on */
+	return -EOPNOTSUPP;
+}
+
+/**
  * pvmem_mm_add - add memory blocks of the device to Linux
  * @mm: the device's memory layer
  * @mb: first memory block index
  * @nr: number of memory blocks, all in state PVMEM_MB_ADDING
+ * @selfmap: in: the block (@nr is 1) is fully plugged and may carry its
+ *	own memory map; out: whether it does
  *
  * One call for many memory blocks; each can still be removed on its own
  * later (the merged resource is split).  Linux may online the blocks right
@@ -521,16 +618,20 @@ void pvmem_mm_unregister(struct pvmem_mm *mm)
  * Context: process, may sleep; lock must not be held.
  * Return: 0 or the error of add_memory_driver_managed(); all or nothing.
  */
-int pvmem_mm_add(struct pvmem_mm *mm, u32 mb, u32 nr)
+int pvmem_mm_add(struct pvmem_mm *mm, u32 mb, u32 nr, bool *selfmap)
 {
+	int rc;
+
 	/* rmmod got in first (pvmem_mm_update_pin()): add nothing now. */
 	if (!mm->pinned)
 		return -ENODEV;
-	return add_memory_driver_managed(mm->mgid,
-					 pvmem_layout_mb_addr(&mm->lo, mb),
-					 (u64)nr * mm->lo.mb_size,
-					 PVMEM_RESOURCE_NAME,
-					 MHP_MERGE_RESOURCE | MHP_NID_IS_MGID);
+	if (*selfmap && nr == 1 && mm->selfmap != PVMEM_SELFMAP_OFF) {
+		rc = pvmem_mm_add_selfmap(mm, mb);
+		if (rc != -EOPNOTSUPP)
+			return rc;
+	}
+	*selfmap = false;
+	return pvmem_mm_add_range(mm, mb, nr, 0);
 }
 
 /**
@@ -632,8 +733,8 @@ static unsigned long pvmem_mm_used_pages(unsigned long pfn, unsigned long nr)
 }
 
 /*
- * What pvmem leaves to the rest of the guest when it migrates memory or
- * hot-adds it: 1% of the guest's memory, at least 16 MiB.  pvmem never
+ * What pvmem leaves to the rest of the guest when it migrates memory out
+ * of a range: 1% of the guest's memory, at least 16 MiB.  pvmem never
  * pushes the guest into memory pressure; it waits and retries instead.
  */
 static unsigned long pvmem_mm_margin(void)
@@ -694,25 +795,51 @@ static unsigned long pvmem_mm_memmap_avail(void)
 	return max(avail, 0L);
 }
 
+/*
+ * Kernel-zone memory hot-add leaves free for the kernel's own use of all
+ * the guest's memory: 1/256 of it, at least 16 MiB.  That maps every page
+ * with 4 KiB page tables (8 bytes a page) and indexes it in the page cache
+ * (about 9 bytes a page) and is what a guest that onlines everything
+ * movable needs to use it: those allocations cannot come from
+ * ZONE_MOVABLE.
+ */
+static unsigned long pvmem_mm_kernel_reserve(void)
+{
+	return max(PHYS_PFN(SZ_16M), totalram_pages() / 256);
+}
+
+/*
+ * Kernel memory one memory block costs besides its memory map: its
+ * device and sysfs nodes, section data, page tables of the direct map
+ * and the memory map (about 5 KiB measured on 6.1 and 6.12), rounded up.
+ */
+#define PVMEM_MM_MB_OVERHEAD SZ_16K
+
 /**
  * pvmem_mm_add_room - how many memory blocks may be hot-added now
  * @mm: the device's memory layer
  *
  * Each memory block needs its memory map (64 bytes per 4 KiB page: 2 MiB
- * for 128 MiB) from the kernel zones, and memory pvmem adds to
- * ZONE_MOVABLE gives nothing back to them.  A guest nearly out of memory
- * is not pushed into allocation failures or the OOM killer by hot-add:
- * only what fits above the margin is added.
+ * for 128 MiB) from the kernel zones, unless it carries the map inside
+ * (known to work: @mm->selfmap is ON; while pvmem still has to ask, the
+ * map is counted), and memory pvmem adds to ZONE_MOVABLE gives nothing
+ * back to them.  A guest nearly out of memory is not pushed into
+ * allocation failures or the OOM killer by hot-add: only what fits above
+ * the kernel's reserve is added.
  *
- * Context: any.
+ * Context: the worker (it alone changes @mm->selfmap).
  * Return: the number of memory blocks whose memory maps fit.
  */
 u32 pvmem_mm_add_room(struct pvmem_mm *mm)
 {
 	const u64 memmap = PHYS_PFN(mm->lo.mb_size) * sizeof(struct page);
+	u64 per_mb = PVMEM_MM_MB_OVERHEAD;
 
-	return pvmem_memmap_room(pvmem_mm_memmap_avail(), pvmem_mm_margin(),
-				 DIV_ROUND_UP(memmap, PAGE_SIZE));
+	if (mm->selfmap != PVMEM_SELFMAP_ON)
+		per_mb += memmap;
+	return pvmem_memmap_room(pvmem_mm_memmap_avail(),
+				 pvmem_mm_kernel_reserve(),
+				 DIV_ROUND_UP(per_mb, PAGE_SIZE));
 }
 
 /**

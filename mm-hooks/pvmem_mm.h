@@ -23,6 +23,18 @@ struct seq_file;
 /* The name every memory resource pvmem adds carries in /proc/iomem. */
 #define PVMEM_RESOURCE_NAME "System RAM (pvmem)"
 
+/*
+ * Whether Linux places the memory map of a fully plugged memory block
+ * inside it (MHP_MEMMAP_ON_MEMORY).  Starts at ASK (6.1), ON or OFF
+ * (6.12 says up front); ASK becomes ON or OFF at the first addition that
+ * asks.  Only the worker changes it, in pvmem_mm_add().
+ */
+enum pvmem_mm_selfmap {
+	PVMEM_SELFMAP_OFF, /* maps stay in boot memory: cannot, or said no */
+	PVMEM_SELFMAP_ASK, /* may be: the next full block's addition asks */
+	PVMEM_SELFMAP_ON, /* Linux places them inside: pvmem asks every time */
+};
+
 /* What the memory layer tells its user. */
 struct pvmem_mm_ops {
 	/* A memory block went online: plugging may go on.  Must not sleep. */
@@ -48,6 +60,8 @@ struct pvmem_mm_ops {
  * @map_mem: the buffer behind @map
  * @active: the notifier holds @lock between two calls
  * @pinned: holds a module reference (Linux has memory of ours)
+ * @selfmap: enum pvmem_mm_selfmap
+ * @memmap_pages: pages of such a memory map, at the start of its block
  */
 struct pvmem_mm {
 	struct pvmem_layout lo;
@@ -63,10 +77,13 @@ struct pvmem_mm {
 	void *map_mem;
 	bool active;
 	bool pinned;
+	enum pvmem_mm_selfmap selfmap;
+	unsigned long memmap_pages;
 };
 
 int pvmem_mm_init(struct pvmem_mm *mm, const struct pvmem_layout *lo,
-		  const char *name, int nid);
+		  u64 memmap_size, const char *name, int nid);
+u64 pvmem_mm_memmap_size(void);
 void pvmem_mm_exit(struct pvmem_mm *mm);
 int pvmem_mm_register(struct pvmem_mm *mm, const struct pvmem_mm_ops *ops,
 		      void *data);
@@ -75,7 +92,7 @@ void pvmem_mm_unregister(struct pvmem_mm *mm);
 void pvmem_mm_lock(struct pvmem_mm *mm);
 void pvmem_mm_unlock(struct pvmem_mm *mm);
 void pvmem_mm_set_state(struct pvmem_mm *mm, u32 mb, enum pvmem_mb_state state);
-int pvmem_mm_add(struct pvmem_mm *mm, u32 mb, u32 nr);
+int pvmem_mm_add(struct pvmem_mm *mm, u32 mb, u32 nr, bool *selfmap);
 int pvmem_mm_remove(struct pvmem_mm *mm, u32 mb);
 int pvmem_mm_isolate(struct pvmem_mm *mm, const struct pvmem_run *run);
 void pvmem_mm_release(struct pvmem_mm *mm, const struct pvmem_run *run);

@@ -58,6 +58,25 @@
 #endif
 
 /*
+ * Memory maps inside hot-added memory blocks (MHP_MEMMAP_ON_MEMORY, with
+ * memory_hotplug.memmap_on_memory=1).  From 6.8 the kernel says whether
+ * it will place them, through mhp_supports_memmap_on_memory() (exported
+ * for dax/kmem, no argument), and quietly keeps a map in boot memory when
+ * it will not.  6.1 exports
+ * no such check and refuses such an addition with -EINVAL instead, so
+ * pvmem asks once and remembers the answer (PVMEM_MEMMAP_ASK).  Both add
+ * a memory map inside only if it fills whole PMDs and leaves whole
+ * pageblocks, and 6.1 only for one memory block per addition.
+ */
+#if PVMEM_KERNEL >= 608
+#define PVMEM_MEMMAP_ASK 0
+#define pvmem_memmap_on_memory() mhp_supports_memmap_on_memory()
+#else
+#define PVMEM_MEMMAP_ASK 1
+#define pvmem_memmap_on_memory() IS_ENABLED(CONFIG_MHP_MEMMAP_ON_MEMORY)
+#endif
+
+/*
  * Differences that need no code, because pvmem stays clear of them:
  * - the memory notifier's actions (MEM_GOING_ONLINE, ...) are bit flags
  *   in 6.1 and an enum memory_block_state from 6.12.110; pvmem only
@@ -65,8 +84,8 @@
  * - struct memory_notify gained altmap_start_pfn and altmap_nr_pages and
  *   the MEM_PREPARE_ONLINE and MEM_FINISH_OFFLINE actions in 6.9, for
  *   memory maps on the memory itself; pvmem reads only start_pfn and
- *   nr_pages, adds without MHP_MEMMAP_ON_MEMORY, and ignores both
- *   actions;
+ *   nr_pages (which leave out such a map on both series) and ignores
+ *   both actions;
  * - alloc_contig_range() is a macro around alloc_contig_range_noprof()
  *   from 6.10 (memory allocation profiling); called the same way;
  * - 6.12 is built with MHP_DEFAULT_ONLINE_TYPE_ONLINE_AUTO: hot-added

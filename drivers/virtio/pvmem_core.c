@@ -289,19 +289,27 @@ const char *pvmem_resp_name(u16 type)
  * pvmem_layout_init - place the memory blocks of a validated region
  * @lo: the layout to fill in
  * @cfg: a config that passed pvmem_cfg_check()
- * @mb_size: Linux memory block size
+ * @lim: what this kernel can take
+ *
+ * A memory block can carry its own memory map only if that leaves device
+ * blocks for memory: the map must fill fewer device blocks than the
+ * memory block has.
  */
 void pvmem_layout_init(struct pvmem_layout *lo, const struct pvmem_cfg *cfg,
-		       u64 mb_size)
+		       const struct pvmem_limits *lim)
 {
+	const u64 mb_size = lim->mb_size;
 	const u64 first = (cfg->addr + mb_size - 1) & ~(mb_size - 1);
 	const u64 last = (cfg->addr + cfg->region_size) & ~(mb_size - 1);
+	const u64 memmap_sbs =
+		(lim->memmap_size + cfg->block_size - 1) / cfg->block_size;
 
 	lo->block_size = cfg->block_size;
 	lo->mb_size = mb_size;
 	lo->first_mb_addr = first;
 	lo->nb_mb = last > first ? (last - first) / mb_size : 0;
 	lo->sbs_per_mb = mb_size / cfg->block_size;
+	lo->memmap_sbs = memmap_sbs < lo->sbs_per_mb ? memmap_sbs : 0;
 }
 
 /**
@@ -347,7 +355,8 @@ static u64 pvmem_bitmap_words(u32 nb_mb, u32 sbs_per_mb)
  */
 u64 pvmem_map_bytes(u32 nb_mb, u32 sbs_per_mb)
 {
-	return (pvmem_bitmap_words(nb_mb, sbs_per_mb) + BITS_TO_LONGS(nb_mb)) *
+	return (pvmem_bitmap_words(nb_mb, sbs_per_mb) +
+		2 * BITS_TO_LONGS(nb_mb)) *
 		       sizeof(unsigned long) +
 	       (u64)nb_mb * sizeof(u32) + nb_mb;
 }
@@ -355,24 +364,45 @@ u64 pvmem_map_bytes(u32 nb_mb, u32 sbs_per_mb)
 /**
  * pvmem_map_init - set up an empty map: nothing added, nothing plugged
  * @map: the map
- * @nb_mb: memory blocks
- * @sbs_per_mb: device blocks per memory block
+ * @lo: the layout it is for
  * @mem: zeroed buffer of pvmem_map_bytes(), 8-byte aligned
  */
-void pvmem_map_init(struct pvmem_map *map, u32 nb_mb, u32 sbs_per_mb, void *mem)
+void pvmem_map_init(struct pvmem_map *map, const struct pvmem_layout *lo,
+		    void *mem)
 {
-	u64 words = pvmem_bitmap_words(nb_mb, sbs_per_mb);
+	const u32 nb_mb = lo->nb_mb;
+	const u64 words = pvmem_bitmap_words(nb_mb, lo->sbs_per_mb);
 
 	*map = (struct pvmem_map){
 		.nb_mb = nb_mb,
-		.sbs_per_mb = sbs_per_mb,
+		.sbs_per_mb = lo->sbs_per_mb,
+		.memmap_sbs = lo->memmap_sbs,
 		.plugged = mem,
 		.inflight = PVMEM_NO_MB,
 	};
 	map->busy = map->plugged + words;
-	map->nr_plugged = (u32 *)(map->busy + BITS_TO_LONGS(nb_mb));
+	map->selfmap = map->busy + BITS_TO_LONGS(nb_mb);
+	map->nr_plugged = (u32 *)(map->selfmap + BITS_TO_LONGS(nb_mb));
 	map->state = (u8 *)(map->nr_plugged + nb_mb);
 	map->count[PVMEM_MB_UNUSED] = nb_mb;
+}
+
+/**
+ * pvmem_map_set_selfmap - record whether a memory block carries its own
+ *	memory map
+ * @map: the map
+ * @mb: memory block index, being added (or added)
+ * @selfmap: whether it does
+ */
+void pvmem_map_set_selfmap(struct pvmem_map *map, u32 mb, bool selfmap)
+{
+	if (test_bit(mb, map->selfmap) == selfmap)
+		return;
+	pvmem_bit_assign(map->selfmap, mb, selfmap);
+	if (selfmap)
+		map->nr_selfmap++;
+	else
+		map->nr_selfmap--;
 }
 
 /* Allowed memory block transitions, one bit per target state. */
@@ -420,6 +450,9 @@ bool pvmem_map_set_state(struct pvmem_map *map, u32 mb,
 
 	if (!pvmem_mb_transition_ok(from, state))
 		return false;
+	/* Out of Linux: its memory map went with it. */
+	if (state == PVMEM_MB_OWED || state == PVMEM_MB_UNUSED)
+		pvmem_map_set_selfmap(map, mb, false);
 	map->count[map->state[mb]]--;
 	map->count[state]++;
 	map->state[mb] = state;
@@ -699,6 +732,30 @@ static int pvmem_unplug_tier(enum pvmem_mb_state state, bool online)
 	}
 }
 
+/* Tiers of pvmem_unplug_tier(); a block's own memory map ranks after. */
+#define PVMEM_UNPLUG_TIERS 3
+
+/*
+ * Where memory block @mb ranks for giving up device blocks now, for @want
+ * of them; -1 if it cannot.  A memory map inside the block goes only with
+ * the whole block: a block that holds nothing else but more than @want
+ * comes last, after every block that could meet @want exactly (taking
+ * it unplugs more than asked, and the next pass plugs the difference
+ * elsewhere).
+ */
+static int pvmem_unplug_rank(const struct pvmem_map *map, u32 mb, u64 want,
+			     bool online)
+{
+	const int tier = pvmem_unplug_tier(map->state[mb], online);
+
+	if (tier < 0 || !map->nr_plugged[mb] || test_bit(mb, map->busy))
+		return -1;
+	if (map->nr_plugged[mb] == pvmem_mb_pinned(map, mb) &&
+	    want < map->nr_plugged[mb])
+		return tier + PVMEM_UNPLUG_TIERS;
+	return tier;
+}
+
 /**
  * pvmem_plan_unplug - choose the next device blocks to unplug
  * @map: the map
@@ -713,19 +770,24 @@ static int pvmem_unplug_tier(enum pvmem_mb_state state, bool online)
  * the block the topmost contiguous plugged run is taken, cut to @want from
  * the top.  Memory blocks marked busy this pass are skipped.
  *
+ * The device blocks holding a block's own memory map (pvmem_mb_pinned())
+ * are part of a run only if it takes everything plugged there: such a run
+ * goes only by removing the block, and may exceed @want (see
+ * pvmem_unplug_rank()).
+ *
  * Return: true if there is something to unplug.
  */
 bool pvmem_plan_unplug(const struct pvmem_map *map, u64 want, bool online,
 		       struct pvmem_run *run)
 {
-	u32 mb, best = 0, end, start, nb;
+	u32 mb, best = 0, end, start, floor, pinned, nb;
 	int tier, best_tier = -1;
 
 	if (!want)
 		return false;
 	for (mb = 0; mb < map->nb_mb; mb++) {
-		tier = pvmem_unplug_tier(map->state[mb], online);
-		if (tier < 0 || !map->nr_plugged[mb] || test_bit(mb, map->busy))
+		tier = pvmem_unplug_rank(map, mb, want, online);
+		if (tier < 0)
 			continue;
 		if (best_tier < 0 || tier < best_tier ||
 		    (tier == best_tier &&
@@ -737,11 +799,19 @@ bool pvmem_plan_unplug(const struct pvmem_map *map, u64 want, bool online,
 	if (best_tier < 0)
 		return false;
 
+	pinned = pvmem_mb_pinned(map, best);
+	if (map->nr_plugged[best] == pinned) {
+		/* Only its memory map is left: the whole block goes. */
+		*run = (struct pvmem_run){ .mb = best, .nb = pinned };
+		return true;
+	}
+	floor = want >= map->nr_plugged[best] ? 0 : pinned;
 	for (end = map->sbs_per_mb;
 	     !pvmem_map_test(map, best, end - 1, 1, true); end--)
 		;
 	for (start = end - 1;
-	     start && pvmem_map_test(map, best, start - 1, 1, true); start--)
+	     start > floor && pvmem_map_test(map, best, start - 1, 1, true);
+	     start--)
 		;
 	nb = end - start;
 	if (nb > want)

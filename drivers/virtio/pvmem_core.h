@@ -16,6 +16,7 @@
 #ifndef _PVMEM_CORE_H
 #define _PVMEM_CORE_H
 
+#include <linux/bitops.h>
 #include <linux/types.h>
 #include <uapi/linux/pvmem.h>
 
@@ -52,6 +53,11 @@ struct pvmem_limits {
 	u64 mb_size; /* Linux memory block size, a power of two */
 	u64 plug_start; /* first pluggable physical address */
 	u64 plug_end; /* last pluggable physical address (inclusive) */
+	/*
+	 * Memory map of one memory block, if the kernel may place it inside
+	 * the block itself (MHP_MEMMAP_ON_MEMORY); 0 if it never does.
+	 */
+	u64 memmap_size;
 };
 
 /* Every way a config can be wrong; each has one message. */
@@ -127,10 +133,15 @@ struct pvmem_layout {
 	u64 first_mb_addr; /* start of the first whole memory block */
 	u32 nb_mb; /* whole memory blocks in the region */
 	u32 sbs_per_mb; /* device blocks per memory block */
+	/*
+	 * Device blocks at the start of a memory block that hold its memory
+	 * map when the block carries its own; 0 if no block can.
+	 */
+	u32 memmap_sbs;
 };
 
 void pvmem_layout_init(struct pvmem_layout *lo, const struct pvmem_cfg *cfg,
-		       u64 mb_size);
+		       const struct pvmem_limits *lim);
 u64 pvmem_layout_usable_blocks(const struct pvmem_layout *lo,
 			       const struct pvmem_cfg *cfg);
 
@@ -186,6 +197,14 @@ struct pvmem_map {
 	unsigned long *plugged; /* bitmap of plugged device blocks */
 	unsigned long *busy; /* memory blocks that failed this pass */
 	/*
+	 * Added memory blocks that carry their own memory map in their
+	 * first memmap_sbs device blocks, which stay plugged while the block
+	 * is added and go only with it (pvmem_mb_pinned()).
+	 */
+	unsigned long *selfmap;
+	u32 memmap_sbs; /* the layout's */
+	u32 nr_selfmap; /* memory blocks set in selfmap */
+	/*
 	 * The memory block whose isolated pages wait for an UNPLUG answer
 	 * (PVMEM_NO_MB: none); Linux may not online or offline it.
 	 */
@@ -198,8 +217,9 @@ struct pvmem_map {
 #define PVMEM_NO_MB (~0U)
 
 u64 pvmem_map_bytes(u32 nb_mb, u32 sbs_per_mb);
-void pvmem_map_init(struct pvmem_map *map, u32 nb_mb, u32 sbs_per_mb,
+void pvmem_map_init(struct pvmem_map *map, const struct pvmem_layout *lo,
 		    void *mem);
+void pvmem_map_set_selfmap(struct pvmem_map *map, u32 mb, bool selfmap);
 bool pvmem_mb_transition_ok(enum pvmem_mb_state from, enum pvmem_mb_state to);
 bool pvmem_map_set_state(struct pvmem_map *map, u32 mb,
 			 enum pvmem_mb_state state);
@@ -207,6 +227,15 @@ bool pvmem_map_test(const struct pvmem_map *map, u32 mb, u32 sb, u32 nb,
 		    bool plugged);
 void pvmem_map_set(struct pvmem_map *map, u32 mb, u32 sb, u32 nb, bool plugged);
 const char *pvmem_mb_state_name(enum pvmem_mb_state state);
+
+/*
+ * Device blocks of memory block @mb that hold its own memory map: they
+ * may not be unplugged while the block is added.
+ */
+static inline u32 pvmem_mb_pinned(const struct pvmem_map *map, u32 mb)
+{
+	return test_bit(mb, map->selfmap) ? map->memmap_sbs : 0;
+}
 
 /*
  * A contiguous run of device blocks, starting at device block @sb of memory

@@ -349,13 +349,13 @@ static void pvmem_be_set_state(void *be, u32 mb, enum pvmem_mb_state state)
 	pvmem_mm_set_state(&((struct pvmem_dev *)be)->mm, mb, state);
 }
 
-static int pvmem_be_add(void *be, u32 mb, u32 nr)
+static int pvmem_be_add(void *be, u32 mb, u32 nr, bool *selfmap)
 {
 	struct pvmem_dev *pv = be;
 
 	if (pvmem_fault_add(pv))
 		return -ENOMEM;
-	return pvmem_mm_add(&pv->mm, mb, nr);
+	return pvmem_mm_add(&pv->mm, mb, nr, selfmap);
 }
 
 static int pvmem_be_remove(void *be, u32 mb)
@@ -744,6 +744,7 @@ static int pvmem_check_config(struct pvmem_dev *pv)
 		.mb_size = memory_block_size_bytes(),
 		.plug_start = range.start,
 		.plug_end = range.end,
+		.memmap_size = pvmem_mm_memmap_size(),
 	};
 	pvmem_read_config(pv, &pv->ctl.boot_cfg);
 	err = pvmem_cfg_check(&pv->ctl.boot_cfg, &pv->ctl.lim);
@@ -1008,7 +1009,8 @@ static int pvmem_probe(struct virtio_device *vdev)
 		clamp_t(u64, (u64)READ_ONCE(offline_cap_mb) << 20,
 			pv->ctl.lim.mb_size, pv->ctl.boot_cfg.region_size);
 	pvmem_ctl_init(&pv->ctl, &pvmem_backend, pv, &pv->mm.map);
-	rc = pvmem_mm_init(&pv->mm, &pv->ctl.lo, pv->name, pv->nid);
+	rc = pvmem_mm_init(&pv->mm, &pv->ctl.lo, pv->ctl.lim.memmap_size,
+			   pv->name, pv->nid);
 	if (rc)
 		goto err_del_vq;
 	rc = pvmem_claim_region(pv);

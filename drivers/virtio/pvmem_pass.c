@@ -196,10 +196,13 @@ static enum pvmem_result pvmem_settle_owed(struct pvmem_ctl *ctl)
 
 /*
  * Add memory blocks [@mb, @mb + @nr) whose device blocks were just
- * plugged.  If Linux will not take them they owe their UNPLUG.
+ * plugged, as one addition (@selfmap false) or as one fully plugged block
+ * that may carry its own memory map (@selfmap true, @nr 1).  If Linux
+ * will not take them they owe their UNPLUG.
  */
-static int pvmem_add_mbs(struct pvmem_ctl *ctl, u32 mb, u32 nr)
+static int pvmem_add_group(struct pvmem_ctl *ctl, u32 mb, u32 nr, bool selfmap)
 {
+	const bool asked = selfmap;
 	u32 i;
 	int rc;
 
@@ -207,7 +210,7 @@ static int pvmem_add_mbs(struct pvmem_ctl *ctl, u32 mb, u32 nr)
 	for (i = mb; i < mb + nr; i++)
 		pvmem_set_mb(ctl, i, PVMEM_MB_ADDING);
 	pvmem_unlock(ctl);
-	rc = ctl->ops->add(ctl->be, mb, nr);
+	rc = ctl->ops->add(ctl->be, mb, nr, &selfmap);
 	pvmem_lock(ctl);
 	for (i = mb; i < mb + nr; i++) {
 		/* Still ADDING unless onlined right away. */
@@ -217,10 +220,44 @@ static int pvmem_add_mbs(struct pvmem_ctl *ctl, u32 mb, u32 nr)
 			pvmem_set_mb(ctl, i, PVMEM_MB_OFFLINE);
 	}
 	pvmem_unlock(ctl);
+	/* The kernel keeps memory maps in boot memory: batch again. */
+	if (!rc && asked && !selfmap)
+		ctl->selfmap_off = true;
 	if (rc)
 		pvmem_report(ctl, PVMEM_EV_ADD_FAILED,
 			     pvmem_ctl_mb_addr(ctl, mb),
 			     (u64)nr * ctl->lo.mb_size, rc);
+	return rc;
+}
+
+/*
+ * Add the memory blocks [@mb, @mb + @nr) a plug run covered.  Where memory
+ * maps may sit inside their memory blocks, each fully plugged block is
+ * added on its own with its map inside (Linux 6.1 takes that only one
+ * memory block at a time); a partly plugged one keeps its map in boot
+ * memory.  Otherwise all go in one addition.  After a failure the blocks
+ * not tried yet owe their UNPLUG too.
+ */
+static int pvmem_add_mbs(struct pvmem_ctl *ctl, u32 mb, u32 nr)
+{
+	const u32 end = mb + nr;
+	bool selfmap;
+	u32 i;
+	int rc = 0;
+
+	if (!ctl->lo.memmap_sbs || ctl->selfmap_off)
+		return pvmem_add_group(ctl, mb, nr, false);
+	for (i = mb; i < end && !rc; i++) {
+		selfmap = ctl->map->nr_plugged[i] == ctl->lo.sbs_per_mb &&
+			  !ctl->selfmap_off;
+		rc = pvmem_add_group(ctl, i, 1, selfmap);
+	}
+	pvmem_lock(ctl);
+	for (; i < end; i++) {
+		pvmem_set_mb(ctl, i, PVMEM_MB_ADDING);
+		pvmem_set_mb(ctl, i, PVMEM_MB_OWED);
+	}
+	pvmem_unlock(ctl);
 	return rc;
 }
 
@@ -498,7 +535,8 @@ static bool pvmem_teardown_migrates(struct pvmem_ctl *ctl)
 static u32 pvmem_unplug_one(struct pvmem_ctl *ctl, const struct pvmem_run *run,
 			    enum pvmem_result *res)
 {
-	u32 done;
+	struct pvmem_run above;
+	u32 done, pinned;
 
 	pvmem_lock(ctl);
 	if (pvmem_unplug_by_removal(ctl, run)) {
@@ -519,6 +557,20 @@ static u32 pvmem_unplug_one(struct pvmem_ctl *ctl, const struct pvmem_run *run,
 		pvmem_unlock(ctl);
 		*res = pvmem_retry(ctl, PVMEM_WHY_ISOLATE_BUSY);
 		return 0;
+	}
+	/* A memory map inside the block goes only with the whole block. */
+	pinned = pvmem_mb_pinned(ctl->map, run->mb);
+	if (run->sb < pinned) {
+		if (run->sb + run->nb <= pinned) {
+			pvmem_map_set_busy(ctl->map, run->mb);
+			pvmem_unlock(ctl);
+			*res = pvmem_retry(ctl, PVMEM_WHY_ISOLATE_BUSY);
+			return 0;
+		}
+		above = (struct pvmem_run){ .mb = run->mb,
+					    .sb = pinned,
+					    .nb = run->sb + run->nb - pinned };
+		run = &above;
 	}
 	*res = pvmem_unplug_run(ctl, run);
 	done = *res == PVMEM_RES_DONE ? run->nb : 0;
@@ -564,7 +616,8 @@ static enum pvmem_result pvmem_unplug(struct pvmem_ctl *ctl, u64 want,
 		if (res != PVMEM_RES_DONE && !pvmem_skipped(ctl, res))
 			break;
 		res = PVMEM_RES_DONE;
-		want -= done;
+		/* A memory map's block may take more than wanted. */
+		want -= done < want ? done : want;
 		/* Let the host have memory back as we go, in batches. */
 		if (ctl->map->count[PVMEM_MB_OWED] >= PVMEM_OWED_BATCH) {
 			res = pvmem_settle_owed(ctl);
@@ -818,6 +871,9 @@ enum pvmem_result pvmem_ctl_pass(struct pvmem_ctl *ctl)
 				   READ_ONCE(ctl->knobs.unplug_online));
 	if (res != PVMEM_RES_DONE)
 		return res;
+	/* A block's own memory map took more than asked: plug it back. */
+	if (ctl->map->total_plugged * bs < req)
+		return PVMEM_RES_AGAIN;
 	/* Empty memory blocks whose removal failed before: again. */
 	return pvmem_remove_empty(ctl);
 }
@@ -1106,7 +1162,7 @@ void pvmem_ctl_init(struct pvmem_ctl *ctl, const struct pvmem_backend_ops *ops,
 	ctl->ops = ops;
 	ctl->be = be;
 	ctl->map = map;
-	pvmem_layout_init(&ctl->lo, &ctl->boot_cfg, ctl->lim.mb_size);
+	pvmem_layout_init(&ctl->lo, &ctl->boot_cfg, &ctl->lim);
 	ctl->cfg = ctl->boot_cfg;
 	ctl->retry_ms = ctl->knobs.retry_min_ms;
 	ctl->why = PVMEM_WHY_NONE;

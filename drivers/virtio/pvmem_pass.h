@@ -141,8 +141,13 @@ struct pvmem_backend_ops {
 	void (*unlock)(void *be);
 	/* locked: a memory block changes state (traced, checked). */
 	void (*set_state)(void *be, u32 mb, enum pvmem_mb_state state);
-	/* Add memory blocks [mb, mb + nr) to Linux: 0 or -errno. */
-	int (*add)(void *be, u32 mb, u32 nr);
+	/*
+	 * Add memory blocks [mb, mb + nr) to Linux: 0 or -errno.  *selfmap
+	 * in: the block (nr is 1) is fully plugged and may carry its own
+	 * memory map; out: whether it does (then the memory layer has set
+	 * it in the map's selfmap before Linux could online it).
+	 */
+	int (*add)(void *be, u32 mb, u32 nr, bool *selfmap);
 	/*
 	 * Remove one memory block marked REMOVING, offlining it first if it
 	 * is online, which the memory layer refuses (-EBUSY) if any page of
@@ -211,6 +216,9 @@ struct pvmem_knobs {
  * @keep_blocks: pvmem_ctl_teardown() is running: memory blocks stay in
  *	Linux, since removing them takes hotplug locks remove() may be under
  * @migrate_budget: memory blocks in use the teardown may still empty
+ * @selfmap_off: an addition that asked for a memory map inside its block
+ *	did not get one: the kernel keeps memory maps in boot memory, so
+ *	memory blocks are added in batches again
  * @stats: counters, enum pvmem_stat
  *
  * All but @knobs, @kicked and @stop belong to the worker: only it runs
@@ -235,6 +243,7 @@ struct pvmem_ctl {
 	bool stop;
 	bool keep_blocks;
 	unsigned int migrate_budget;
+	bool selfmap_off;
 	u64 stats[PVMEM_STAT_NR];
 };
 

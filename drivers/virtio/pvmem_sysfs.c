@@ -42,6 +42,11 @@ PVMEM_ATTR_U64(memory_block_size, "%llu", pv->ctl.lo.mb_size);
 PVMEM_ATTR_U64(plugged_size, "%llu",
 	       pv->kdump ? pv->kdump_bytes : pvmem_mm_plugged_bytes(&pv->mm));
 PVMEM_ATTR_U64(requested_size, "%llu", pvmem_ctl_requested(&pv->ctl));
+/* Whether pvmem still asks for memory maps inside fully plugged blocks. */
+PVMEM_ATTR_U64(memmap_on_memory, "%llu",
+	       (u64)(READ_ONCE(pv->mm.selfmap) != PVMEM_SELFMAP_OFF));
+PVMEM_ATTR_U64(memmap_on_memory_blocks, "%llu",
+	       (u64)READ_ONCE(pv->mm.map.nr_selfmap));
 
 static ssize_t node_show(struct device *dev, struct device_attribute *attr,
 			 char *buf)
@@ -246,6 +251,8 @@ static struct attribute *pvmem_attrs[] = {
 	&dev_attr_mode.attr,
 	&dev_attr_plugged_size.attr,
 	&dev_attr_requested_size.attr,
+	&dev_attr_memmap_on_memory.attr,
+	&dev_attr_memmap_on_memory_blocks.attr,
 	&dev_attr_state.attr,
 	&dev_attr_features.attr,
 	&dev_attr_broken_reason.attr,

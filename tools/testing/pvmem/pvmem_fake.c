@@ -303,7 +303,14 @@ static void fake_give_plugged(struct fake *f, u32 mb)
 	const u64 end = i + f->map.sbs_per_mb;
 
 	for (; i < end; i++)
-		f->lx[i] = fake_map_plugged(f, i) ? LX_BUDDY : LX_OFF;
+		if (f->lx[i] != LX_MEMMAP)
+			f->lx[i] = fake_map_plugged(f, i) ? LX_BUDDY : LX_OFF;
+}
+
+/* Linux holds the device block: data, or a memory map. */
+static bool fake_lx_held(unsigned char lx)
+{
+	return lx == LX_BUDDY || lx == LX_MEMMAP;
 }
 
 static bool fake_has_data(const struct fake *f, u32 mb)
@@ -317,10 +324,13 @@ static bool fake_has_data(const struct fake *f, u32 mb)
 	return false;
 }
 
-/* Pages in use in plugged memory of @mb (data, pinned or not)? */
+/*
+ * Pages in use in plugged memory of @mb (data, pinned or not)?  Only
+ * memory Linux has can hold data; a memory map inside is not data.
+ */
 static bool fake_in_use(const struct fake *f, u32 mb)
 {
-	return f->map.nr_plugged[mb] && (f->used[mb] || f->pinned[mb]);
+	return (f->used[mb] || f->pinned[mb]) && fake_has_data(f, mb);
 }
 
 /*
@@ -412,7 +422,8 @@ static int fake_do_offline(struct fake *f, u32 mb)
 	if (f->pinned[mb] && fake_has_data(f, mb))
 		return -EBUSY;
 	for (; i < end; i++)
-		f->lx[i] = LX_OFF;
+		if (f->lx[i] != LX_MEMMAP)
+			f->lx[i] = LX_OFF;
 	f->zone[mb] = FZ_OFF;
 	if (f->map.state[mb] != PVMEM_MB_REMOVING)
 		pvmem_map_set_state(&f->map, mb, PVMEM_MB_OFFLINE);
@@ -426,7 +437,24 @@ int fake_offline(struct fake *f, u32 mb)
 	return fake_do_offline(f, mb);
 }
 
-static int fake_add(void *be, u32 mb, u32 nr)
+/* As the memory layer does: a memory map inside, marked before onlining. */
+static bool fake_add_selfmap(struct fake *f, u32 mb, u32 nr)
+{
+	if (nr != 1 || f->map.nr_plugged[mb] != f->map.sbs_per_mb ||
+	    !f->map.memmap_sbs) {
+		fake_fail(f,
+			  "memory map asked inside %u+%u, not one full block",
+			  mb, nr);
+		return false;
+	}
+	if (f->memmap_refused)
+		return false;
+	pvmem_map_set_selfmap(&f->map, mb, true);
+	f->selfmap_adds++;
+	return true;
+}
+
+static int fake_add(void *be, u32 mb, u32 nr, bool *selfmap)
 {
 	struct fake *f = to_fake(be);
 	u32 i;
@@ -449,8 +477,10 @@ static int fake_add(void *be, u32 mb, u32 nr)
 		f->fail_add--;
 		return -ENOMEM;
 	}
+	if (*selfmap)
+		*selfmap = fake_add_selfmap(f, mb, nr);
 	/* Each memory block's memory map takes its room. */
-	if (f->add_room != ~0U)
+	if (f->add_room != ~0U && !*selfmap)
 		f->add_room = f->add_room > nr ? f->add_room - nr : 0;
 	for (i = mb; i < mb + nr; i++) {
 		if (f->nadd < FAKE_LOG)
@@ -459,6 +489,9 @@ static int fake_add(void *be, u32 mb, u32 nr)
 		f->zone[i] = FZ_OFF;
 		memset(f->lx + (u64)i * f->map.sbs_per_mb, LX_OFF,
 		       f->map.sbs_per_mb);
+		if (*selfmap)
+			memset(f->lx + (u64)i * f->map.sbs_per_mb, LX_MEMMAP,
+			       f->map.memmap_sbs);
 		if (f->auto_online)
 			fake_do_online(f, i, !f->kernel_zone);
 	}
@@ -530,6 +563,11 @@ static int fake_isolate(void *be, const struct pvmem_run *run)
 	fake_need_lock(f, true, "isolate");
 	if (!fake_run_ok(f, run, "isolate"))
 		return -EINVAL;
+	if (memchr(f->lx + first, LX_MEMMAP, run->nb)) {
+		fake_fail(f, "isolate of %u+%u+%u: a memory map in use",
+			  run->mb, run->sb, run->nb);
+		return -EINVAL;
+	}
 	if (f->pinned[run->mb])
 		return -EBUSY;
 	if (f->no_room)
@@ -622,7 +660,7 @@ static void fake_check_device(struct fake *f)
 		}
 	}
 	for (i = 0; i < fake_sbs(f); i++) {
-		if (f->lx[i] == LX_BUDDY && !fake_map_plugged(f, i)) {
+		if (fake_lx_held(f->lx[i]) && !fake_map_plugged(f, i)) {
 			/* Strings stay whole (checkpatch), after the call. */
 			/* clang-format off */
 			fake_fail(f, "Linux uses device block %llu, unplugged in the map",
@@ -630,7 +668,7 @@ static void fake_check_device(struct fake *f)
 			/* clang-format on */
 			return;
 		}
-		if (f->lx[i] == LX_BUDDY &&
+		if (fake_lx_held(f->lx[i]) &&
 		    !f->dev_plugged[i + f->map_offset]) {
 			/* Strings stay whole (checkpatch), after the call. */
 			/* clang-format off */
@@ -650,6 +688,7 @@ static void fake_check_map(struct fake *f)
 
 	for (mb = 0; mb < map->nb_mb; mb++) {
 		const enum pvmem_mb_state st = map->state[mb];
+		bool memmap;
 
 		if (st >= PVMEM_MB_STATE_NR) {
 			fake_fail(f, "memory block %u in state %u", mb, st);
@@ -679,6 +718,13 @@ static void fake_check_map(struct fake *f)
 		    (st == PVMEM_MB_OWED && !n))
 			fake_fail(f, "memory block %u left %s with %u plugged",
 				  mb, pvmem_mb_state_name(st), n);
+		memmap = f->lx[(u64)mb * map->sbs_per_mb] == LX_MEMMAP;
+		/* Strings stay whole (checkpatch), after the call. */
+		/* clang-format off */
+		if (!!test_bit(mb, map->selfmap) != memmap)
+			fake_fail(f, "memory block %u: map and Linux disagree on its memory map",
+				  mb);
+		/* clang-format on */
 		if (f->added[mb] && !!f->zone[mb] != fake_online_state(st))
 			fake_fail(f, "memory block %u is %s, Linux has it %s",
 				  mb, pvmem_mb_state_name(st),
@@ -693,7 +739,7 @@ static void fake_check_map(struct fake *f)
 			/* clang-format on */
 			/* Plugged and online is Linux's: nothing is lost. */
 			if (fake_online_state(st) && fake_map_plugged(f, i) &&
-			    f->lx[i] != LX_BUDDY)
+			    !fake_lx_held(f->lx[i]))
 				/* Strings stay whole (checkpatch), after the call. */
 				/* clang-format off */
 				fake_fail(f, "device block %llu plugged and online, not usable",
@@ -745,6 +791,13 @@ u64 fake_usable(const struct fake *f)
 
 int fake_init(struct fake *f, u64 region, u64 block, u64 usable)
 {
+	return fake_init_memmap(f, region, block, usable, 0);
+}
+
+/* As fake_init(), where memory maps of @memmap_size may sit inside blocks. */
+int fake_init_memmap(struct fake *f, u64 region, u64 block, u64 usable,
+		     u64 memmap_size)
+{
 	memset(f, 0, sizeof(*f));
 	f->dev = (struct pvmem_cfg){
 		.block_size = block,
@@ -755,6 +808,7 @@ int fake_init(struct fake *f, u64 region, u64 block, u64 usable)
 	if (pvmem_cfg_check(&f->dev, &fake_lim))
 		return -EINVAL;
 	f->ctl.lim = fake_lim;
+	f->ctl.lim.memmap_size = memmap_size;
 	f->ctl.boot_cfg = f->dev;
 	f->ctl.knobs = (struct pvmem_knobs){
 		.unplug_online = true,
@@ -777,8 +831,7 @@ int fake_init(struct fake *f, u64 region, u64 block, u64 usable)
 	if (!f->map_mem || !f->dev_plugged || !f->unknown || !f->lx ||
 	    !f->added || !f->pinned || !f->zone || !f->used)
 		return -ENOMEM;
-	pvmem_map_init(&f->map, f->ctl.lo.nb_mb, f->ctl.lo.sbs_per_mb,
-		       f->map_mem);
+	pvmem_map_init(&f->map, &f->ctl.lo, f->map_mem);
 	f->auto_online = true;
 	f->add_room = ~0U;
 	f->race_mb = PVMEM_NO_MB;

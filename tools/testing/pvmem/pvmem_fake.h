@@ -40,6 +40,7 @@ enum fake_lx {
 	LX_ABSENT, /* its memory block is not added */
 	LX_OFF, /* added, held back: offline, fake-offline or isolated */
 	LX_BUDDY, /* in the page allocator: Linux may use it */
+	LX_MEMMAP, /* holds its memory block's own memory map while added */
 };
 
 /* Linux's view of a memory block (the map's may say REMOVING). */
@@ -96,6 +97,8 @@ struct fake {
 	bool auto_online; /* hot-added memory goes online */
 	bool kernel_zone; /* ... to a kernel zone, not movable */
 	bool no_room; /* nowhere to migrate to */
+	bool memmap_refused; /* asked for a memory map inside, Linux says no */
+	long selfmap_adds; /* memory blocks added with their map inside */
 	u32 add_room; /* memory maps that fit (~0U: any) */
 	int fail_add; /* additions to fail */
 	int fail_remove; /* removals to fail */
@@ -124,6 +127,8 @@ struct fake {
 
 /* A fake over a region of @region bytes of @block-byte blocks at 4 GiB. */
 int fake_init(struct fake *f, u64 region, u64 block, u64 usable);
+int fake_init_memmap(struct fake *f, u64 region, u64 block, u64 usable,
+		     u64 memmap_size);
 void fake_free(struct fake *f);
 /* The host asks for @bytes (config interrupt). */
 void fake_request(struct fake *f, u64 bytes);

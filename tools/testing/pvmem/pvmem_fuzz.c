@@ -71,7 +71,7 @@ static void fuzz_map(const struct pvmem_cfg *cfg,
 	void *mem;
 	u32 mb;
 
-	pvmem_layout_init(&lo, cfg, lim->mb_size);
+	pvmem_layout_init(&lo, cfg, lim);
 	CHECK(lo.nb_mb >= 1);
 	CHECK(lo.first_mb_addr >= cfg->addr);
 	CHECK(lo.first_mb_addr + (u64)lo.nb_mb * lo.mb_size <=
@@ -85,7 +85,7 @@ static void fuzz_map(const struct pvmem_cfg *cfg,
 
 	mem = calloc(1, pvmem_map_bytes(lo.nb_mb, lo.sbs_per_mb));
 	CHECK(mem);
-	pvmem_map_init(&map, lo.nb_mb, lo.sbs_per_mb, mem);
+	pvmem_map_init(&map, &lo, mem);
 	for (i = 0; i < total && i < 256; i++) {
 		if (!(in->bits[i / 64] >> (i % 64) & 1))
 			continue;

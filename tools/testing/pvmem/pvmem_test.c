@@ -365,10 +365,11 @@ TEST(every_error_has_its_own_message)
 
 TEST(block_transitions)
 {
+	const struct pvmem_layout lo = { .nb_mb = 2, .sbs_per_mb = 64 };
 	struct pvmem_map map;
 	u64 mem[8] = { 0 };
 
-	pvmem_map_init(&map, 2, 64, mem);
+	pvmem_map_init(&map, &lo, mem);
 	/* Only through adding; never from online straight out. */
 	EXPECT_FALSE(pvmem_map_set_state(&map, 0, PVMEM_MB_MOVABLE));
 	EXPECT_EQ(PVMEM_MB_UNUSED, map.state[0]);
@@ -409,6 +410,50 @@ TEST(block_transitions)
  * The real passes over a fake device: 16 GiB region, 8 GiB usable, 2 MiB
  * blocks, 128 memory blocks of 64 device blocks.
  */
+/* Does the planner, asked for @want, choose run @mb+@sb+@nb? */
+static bool plan_is(const struct pvmem_map *map, u64 want, u32 mb, u32 sb,
+		    u32 nb)
+{
+	struct pvmem_run run;
+
+	return pvmem_plan_unplug(map, want, true, &run) && run.mb == mb &&
+	       run.sb == sb && run.nb == nb;
+}
+
+/* The planner alone: a block's own memory map only ever goes whole. */
+TEST(unplug_planner_keeps_memory_maps)
+{
+	const struct pvmem_layout lo = { .nb_mb = 2,
+					 .sbs_per_mb = 64,
+					 .memmap_sbs = 2 };
+	struct pvmem_map map;
+	u64 mem[8] = { 0 };
+	u32 mb;
+
+	pvmem_map_init(&map, &lo, mem);
+	for (mb = 0; mb < 2; mb++) {
+		pvmem_map_set(&map, mb, 0, 64, true);
+		ASSERT_TRUE(pvmem_map_set_state(&map, mb, PVMEM_MB_ADDING));
+		pvmem_map_set_selfmap(&map, mb, true);
+		ASSERT_TRUE(pvmem_map_set_state(&map, mb, PVMEM_MB_MOVABLE));
+	}
+	EXPECT_EQ(2U, map.nr_selfmap);
+	/* Less than a block: from the top, never into the map. */
+	EXPECT_TRUE(plan_is(&map, 63, 1, 2, 62));
+	/* All of it: the whole block, map and all (by removal). */
+	EXPECT_TRUE(plan_is(&map, 64, 1, 0, 64));
+	/* A block down to its map waits while another can meet the want. */
+	pvmem_map_set(&map, 1, 2, 62, false);
+	EXPECT_TRUE(plan_is(&map, 1, 0, 63, 1));
+	/* ... and goes whole, first, once the want covers it. */
+	EXPECT_TRUE(plan_is(&map, 2, 1, 0, 2));
+	/* Removed: its map went with it. */
+	ASSERT_TRUE(pvmem_map_set_state(&map, 1, PVMEM_MB_REMOVING));
+	ASSERT_TRUE(pvmem_map_set_state(&map, 1, PVMEM_MB_OWED));
+	EXPECT_EQ(0U, pvmem_mb_pinned(&map, 1));
+	EXPECT_EQ(1U, map.nr_selfmap);
+}
+
 FIXTURE(fake)
 {
 	struct fake f;
@@ -732,6 +777,137 @@ TEST_F(fake, unplug_everything_exactly)
 	ASSERT_EQ(PVMEM_RES_DONE, want(f, 0));
 	ASSERT_AT(f, 0);
 	EXPECT_EQ(128U, f->map.count[PVMEM_MB_UNUSED]);
+}
+
+/* Memory maps inside memory blocks (memory_hotplug.memmap_on_memory). */
+FIXTURE(selfmap)
+{
+	struct fake f;
+};
+
+FIXTURE_SETUP(selfmap)
+{
+	ASSERT_EQ(0, fake_init_memmap(&self->f, 16 * GiB, 2 * MiB, 8 * GiB,
+				      2 * MiB));
+}
+
+FIXTURE_TEARDOWN(selfmap)
+{
+	fake_free(&self->f);
+}
+
+TEST_F(selfmap, full_blocks_carry_their_map_exact_request_holds)
+{
+	struct fake *f = &self->f;
+	const u64 n = (4 * GiB + 6 * MiB) / BLK;
+
+	EXPECT_EQ(1U, f->ctl.lo.memmap_sbs);
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, n));
+	ASSERT_AT(f, n);
+	/* 32 full memory blocks carry their map; the 6 MiB one does not. */
+	EXPECT_EQ(32, f->selfmap_adds);
+	EXPECT_EQ(32U, f->map.nr_selfmap);
+	EXPECT_EQ(0U, pvmem_mb_pinned(&f->map, 32));
+	EXPECT_EQ(1U, pvmem_mb_pinned(&f->map, 31));
+	EXPECT_EQ(33, f->nadd);
+	EXPECT_EQ(PVMEM_DEV_IDLE, f->ctl.state);
+}
+
+TEST_F(selfmap, map_stays_until_its_block_goes)
+{
+	struct fake *f = &self->f;
+
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 2 * 64));
+	memset(f->used, 1, 2);
+	/* 2 MiB more than a block's memory: its map has to stay. */
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 65));
+	ASSERT_AT(f, 65);
+	EXPECT_EQ(64U, f->map.nr_plugged[0] + f->map.nr_plugged[1] - 1);
+	EXPECT_EQ(2U, f->map.nr_selfmap);
+	/* Down to 1 device block: that block's map goes with it. */
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 1));
+	ASSERT_AT(f, 1);
+	EXPECT_EQ(1U, f->map.nr_selfmap);
+	EXPECT_EQ(1, f->nremove);
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 0));
+	ASSERT_AT(f, 0);
+	EXPECT_EQ(0U, f->map.nr_selfmap);
+	EXPECT_EQ(2, f->nremove);
+}
+
+TEST_F(selfmap, idle_blocks_go_whole_without_isolation)
+{
+	struct fake *f = &self->f;
+
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 8 * 64));
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 0));
+	ASSERT_AT(f, 0);
+	EXPECT_EQ(0, f->isolations);
+	EXPECT_EQ(8, f->nremove);
+	EXPECT_EQ(0U, f->map.nr_selfmap);
+}
+
+TEST_F(selfmap, teardown_keeps_blocks_with_their_map)
+{
+	struct fake *f = &self->f;
+
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 2 * 64));
+	memset(f->used, 1, 2);
+	EXPECT_FALSE(pvmem_ctl_teardown(&f->ctl));
+	ASSERT_TRUE(fake_check(f)) TH_LOG("%s", f->err);
+	/* The maps stay plugged: no UNPLUG_ALL under added memory. */
+	EXPECT_EQ(0, f->nr_type[VIRTIO_MEM_REQ_UNPLUG_ALL]);
+	EXPECT_EQ(2U, f->map.nr_selfmap);
+	EXPECT_LE(2U, fake_dev_plugged(f));
+}
+
+TEST_F(selfmap, kernel_that_says_no_gets_batches_again)
+{
+	struct fake *f = &self->f;
+
+	f->memmap_refused = true;
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 16 * 64));
+	ASSERT_AT(f, 16 * 64);
+	EXPECT_EQ(0, f->selfmap_adds);
+	EXPECT_EQ(0U, f->map.nr_selfmap);
+	EXPECT_TRUE(f->ctl.selfmap_off);
+	/* Asked once, alone; then up to 8 memory blocks per PLUG again. */
+	EXPECT_GE(5, f->nr_type[VIRTIO_MEM_REQ_PLUG]);
+}
+
+/*
+ * A memory map of two device blocks (memory blocks of 2 GiB have 32 MiB
+ * of it): requests are still met exactly.  A block left with only its map
+ * goes last, and what it took too much is plugged again elsewhere.
+ */
+TEST(selfmap_of_two_device_blocks_meets_requests_exactly)
+{
+	struct fake fk, *f = &fk;
+	long isolations;
+
+	ASSERT_EQ(0, fake_init_memmap(f, 16 * GiB, 2 * MiB, 8 * GiB, 4 * MiB));
+	EXPECT_EQ(2U, f->ctl.lo.memmap_sbs);
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 3 * 64));
+	memset(f->used, 1, 3);
+	/* Block 2 keeps its map; the last device block comes from block 1. */
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 2 * 64 + 1));
+	ASSERT_AT(f, 2 * 64 + 1);
+	EXPECT_EQ(2U, f->map.nr_plugged[2]);
+	EXPECT_EQ(63U, f->map.nr_plugged[1]);
+	/*
+	 * 1 device block: blocks 2 and 1 go whole; block 0, down to its
+	 * map, goes last and takes one device block too many, which the
+	 * next pass plugs again with its map outside.
+	 */
+	isolations = f->isolations;
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 1));
+	ASSERT_AT(f, 1);
+	EXPECT_EQ(2, f->isolations - isolations);
+	EXPECT_EQ(3, f->nremove);
+	EXPECT_EQ(0U, f->map.nr_selfmap);
+	EXPECT_EQ(1U, f->map.nr_plugged[0]);
+	EXPECT_EQ(0U, pvmem_mb_pinned(&f->map, 0));
+	fake_free(f);
 }
 
 /* How a pass ends when the n-th request is answered with @act. */

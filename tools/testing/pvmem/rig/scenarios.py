@@ -48,6 +48,26 @@ SCENARIOS = [
         'host_tests': ['kdump'],
     },
     {
+        'name': 'memmap',
+        'doc': 'a 512 MiB guest with memory_hotplug.memmap_on_memory=1 and '
+               'one 64 GiB device, 2 MiB blocks: 60 GiB plugged with memory '
+               'maps inside their blocks, a pattern, exact and partial '
+               'unplug over data, all of it back',
+        'devices': lambda: [Device('vm0', size=64 * GiB, block=2 * MiB)],
+        'guest': {'boot_mem': 512 * MiB,
+                  'cmdline': 'memory_hotplug.memmap_on_memory=1'},
+        'tests': ['pvmem_memmap_test'],
+    },
+    {
+        'name': 'small',
+        'doc': 'the same 512 MiB guest without memmap_on_memory: pvmem '
+               'plugs what the boot memory can map, says so, and the guest '
+               'keeps running programs',
+        'devices': lambda: [Device('vm0', size=64 * GiB, block=2 * MiB)],
+        'guest': {'boot_mem': 512 * MiB},
+        'tests': ['pvmem_memmap_test'],
+    },
+    {
         'name': 'sysfs',
         'doc': 'one 4 GiB device: sysfs status and knobs, counters, tracepoints, '
                'module parameters at load',

@@ -296,6 +296,32 @@ static inline int oom_seen(void)
 	return dmesg_has("invoked oom-killer") || dmesg_has("Out of memory");
 }
 
+/* Count pages of @buf whose physical address lies in [start, end). */
+static inline uint64_t pages_in_range(void *buf, size_t len, uint64_t start,
+				      uint64_t end)
+{
+	const long psz = sysconf(_SC_PAGESIZE);
+	uint64_t n = 0, ent;
+	size_t off;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd < 0)
+		return 0;
+	for (off = 0; off < len; off += psz) {
+		uint64_t vpn = ((uintptr_t)buf + off) / psz, pa;
+
+		if (pread(fd, &ent, 8, vpn * 8) != 8)
+			break;
+		if (!(ent >> 63))
+			continue;
+		pa = (ent & ((1ULL << 55) - 1)) * psz;
+		if (pa >= start && pa < end)
+			n++;
+	}
+	close(fd);
+	return n;
+}
+
 /* --- the (first) bound pvmem device's sysfs attributes --- */
 
 #define DRV "/sys/bus/virtio/drivers/pvmem"
