@@ -976,6 +976,28 @@ u64 pvmem_mm_plugged_bytes(const struct pvmem_mm *mm)
 }
 
 /**
+ * pvmem_mm_memmap_unplugged_bytes - memory map Linux keeps for unplugged
+ *	memory
+ * @mm: the memory layer
+ *
+ * The memory map of the unplugged device blocks inside memory blocks
+ * Linux holds: a partly plugged memory block keeps the map for all of it.
+ *
+ * Context: process; takes lock.
+ * Return: bytes.
+ */
+u64 pvmem_mm_memmap_unplugged_bytes(struct pvmem_mm *mm)
+{
+	const u64 per_sb = PHYS_PFN(mm->lo.block_size) * sizeof(struct page);
+	u64 n;
+
+	mutex_lock(&mm->lock);
+	n = pvmem_map_unplugged_in_linux(&mm->map);
+	mutex_unlock(&mm->lock);
+	return n * per_sb;
+}
+
+/**
  * pvmem_mm_show_blocks - the block map as text
  * @mm: the memory layer
  * @m: where to print

@@ -100,6 +100,7 @@ u32 pvmem_mm_add_room(struct pvmem_mm *mm);
 bool pvmem_mm_idle(struct pvmem_mm *mm, u32 mb);
 
 u64 pvmem_mm_plugged_bytes(const struct pvmem_mm *mm);
+u64 pvmem_mm_memmap_unplugged_bytes(struct pvmem_mm *mm);
 void pvmem_mm_show_blocks(struct pvmem_mm *mm, struct seq_file *m);
 
 #endif /* _PVMEM_MM_H */

@@ -540,6 +540,30 @@ void pvmem_map_clear_busy(struct pvmem_map *map)
 	bitmap_zero(map->busy, map->nb_mb);
 }
 
+/**
+ * pvmem_map_unplugged_in_linux - device blocks Linux keeps a memory map for
+ *	although they are not plugged
+ * @map: the map
+ *
+ * Every memory block Linux holds (being added, added, being removed) has
+ * a memory map for all of it; the part for its unplugged device blocks is
+ * what a partly plugged memory block costs beyond its memory.
+ *
+ * Return: how many unplugged device blocks lie in memory blocks Linux
+ * holds.
+ */
+u64 pvmem_map_unplugged_in_linux(const struct pvmem_map *map)
+{
+	u64 n = 0;
+	u32 mb;
+
+	for (mb = 0; mb < map->nb_mb; mb++)
+		if (map->state[mb] != PVMEM_MB_UNUSED &&
+		    map->state[mb] != PVMEM_MB_OWED)
+			n += map->sbs_per_mb - map->nr_plugged[mb];
+	return n;
+}
+
 /* Is memory block @mb added to Linux (offline or online)? */
 bool pvmem_mb_added(const struct pvmem_map *map, u32 mb)
 {

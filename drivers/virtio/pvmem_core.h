@@ -267,5 +267,6 @@ bool pvmem_mb_added(const struct pvmem_map *map, u32 mb);
 void pvmem_map_set_busy(struct pvmem_map *map, u32 mb);
 u32 pvmem_memmap_room(u64 avail, u64 margin, u64 per_mb);
 void pvmem_map_clear_busy(struct pvmem_map *map);
+u64 pvmem_map_unplugged_in_linux(const struct pvmem_map *map);
 
 #endif /* _PVMEM_CORE_H */

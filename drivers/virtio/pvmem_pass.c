@@ -872,7 +872,7 @@ enum pvmem_result pvmem_ctl_pass(struct pvmem_ctl *ctl)
 	if (res != PVMEM_RES_DONE)
 		return res;
 	/* A block's own memory map took more than asked: plug it back. */
-	if (ctl->map->total_plugged * bs < req)
+	if (req < plugged && ctl->map->total_plugged * bs < req)
 		return PVMEM_RES_AGAIN;
 	/* Empty memory blocks whose removal failed before: again. */
 	return pvmem_remove_empty(ctl);

@@ -47,6 +47,9 @@ PVMEM_ATTR_U64(memmap_on_memory, "%llu",
 	       (u64)(READ_ONCE(pv->mm.selfmap) != PVMEM_SELFMAP_OFF));
 PVMEM_ATTR_U64(memmap_on_memory_blocks, "%llu",
 	       (u64)READ_ONCE(pv->mm.map.nr_selfmap));
+/* Memory map Linux keeps for the unplugged parts of its memory blocks. */
+PVMEM_ATTR_U64(memmap_unplugged_bytes, "%llu",
+	       pv->kdump ? 0 : pvmem_mm_memmap_unplugged_bytes(&pv->mm));
 
 static ssize_t node_show(struct device *dev, struct device_attribute *attr,
 			 char *buf)
@@ -253,6 +256,7 @@ static struct attribute *pvmem_attrs[] = {
 	&dev_attr_requested_size.attr,
 	&dev_attr_memmap_on_memory.attr,
 	&dev_attr_memmap_on_memory_blocks.attr,
+	&dev_attr_memmap_unplugged_bytes.attr,
 	&dev_attr_state.attr,
 	&dev_attr_features.attr,
 	&dev_attr_broken_reason.attr,

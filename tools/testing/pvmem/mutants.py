@@ -25,6 +25,8 @@ PASS = 'drivers/virtio/pvmem_pass.c'
 
 # (name, file, text in the source, text it becomes)
 MUTANTS = [
+    ('memmap_of_owed_blocks_counted', CORE,
+     '\t\t    map->state[mb] != PVMEM_MB_OWED)\n\t\t\tn += map->sbs_per_mb', '\t\t    1)\n\t\t\tn += map->sbs_per_mb'),
     ('memory_map_isolated_with_its_block', CORE,
      '\tfloor = want >= map->nr_plugged[best] ? 0 : pinned;',
      '\tfloor = 0;'),
@@ -33,7 +35,9 @@ MUTANTS = [
     ('memory_map_only_block_never_taken', CORE,
      '\t\treturn tier + PVMEM_UNPLUG_TIERS;', '\t\treturn -1;'),
     ('overshoot_not_plugged_back', PASS,
-     '\tif (ctl->map->total_plugged * bs < req)\n\t\treturn PVMEM_RES_AGAIN;', ''),
+     '\tif (req < plugged && ctl->map->total_plugged * bs < req)\n\t\treturn PVMEM_RES_AGAIN;', ''),
+    ('plug_short_of_request_passes_again', PASS,
+     '\tif (req < plugged && ctl->map->total_plugged * bs < req)', '\tif (ctl->map->total_plugged * bs < req)'),
     ('overshoot_wraps_want', PASS,
      '\t\twant -= done < want ? done : want;', '\t\twant -= done;'),
     ('memory_map_not_cut_from_a_failed_removal', PASS,

@@ -447,11 +447,14 @@ TEST(unplug_planner_keeps_memory_maps)
 	EXPECT_TRUE(plan_is(&map, 1, 0, 63, 1));
 	/* ... and goes whole, first, once the want covers it. */
 	EXPECT_TRUE(plan_is(&map, 2, 1, 0, 2));
+	/* 62 unplugged device blocks in blocks Linux holds. */
+	EXPECT_EQ(62U, pvmem_map_unplugged_in_linux(&map));
 	/* Removed: its map went with it. */
 	ASSERT_TRUE(pvmem_map_set_state(&map, 1, PVMEM_MB_REMOVING));
 	ASSERT_TRUE(pvmem_map_set_state(&map, 1, PVMEM_MB_OWED));
 	EXPECT_EQ(0U, pvmem_mb_pinned(&map, 1));
 	EXPECT_EQ(1U, map.nr_selfmap);
+	EXPECT_EQ(0U, pvmem_map_unplugged_in_linux(&map));
 }
 
 FIXTURE(fake)
@@ -625,6 +628,24 @@ TEST_F(fake, stops_at_usable_region)
  * blocks a memory block holds 32768 of them, so plug runs (8 memory
  * blocks) and owed UNPLUGs (batches of 8) must be cut into several.
  */
+/*
+ * A request reaching into the partial memory block at the region's end
+ * is met as far as whole memory blocks go; the pass then rests, it does
+ * not run again and again for the rest.
+ */
+TEST(request_beyond_whole_memory_blocks_rests)
+{
+	struct fake fk, *f = &fk;
+	const u64 region = 2 * GiB + 64 * MiB;
+
+	ASSERT_EQ(0, fake_init(f, region, 2 * MiB, region));
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, region / BLK));
+	ASSERT_AT(f, 2 * GiB / BLK);
+	EXPECT_EQ(1, f->events[PVMEM_EV_PLUG_OUTSIDE]);
+	EXPECT_EQ(PVMEM_DEV_IDLE, f->ctl.state);
+	fake_free(f);
+}
+
 TEST(request_cap_is_16_bits)
 {
 	const u64 n = GiB / 4096;

@@ -104,6 +104,7 @@ static void unplug_all(struct __test_metadata *_metadata, const char *dev,
 	ASSERT_EQ(0, host_wait_size(dev, 0, 600));
 	EXPECT_EQ(0, wait_state("idle", 300));
 	EXPECT_EQ(0, attr_u64("pvmem/memmap_on_memory_blocks"));
+	EXPECT_EQ(0, attr_u64("pvmem/memmap_unplugged_bytes"));
 	EXPECT_EQ(base, mem_total());
 }
 
@@ -180,11 +181,14 @@ TEST(exact_request_and_partial_unplug_keep_data)
 {
 	const char *dev = first_dev();
 	const uint64_t ask = 4 * GiB + 6 * MiB, len = 512 * MiB;
-	uint64_t inside, full, *p;
+	uint64_t addr, region, inside, full, held, *p;
+	struct pvmem_blocks b;
 	int64_t base;
 	int on = memmap_on_memory();
 
 	ASSERT_NE(NULL, dev);
+	addr = host_get(dev, "memaddr");
+	region = host_get(dev, "region-size");
 	ASSERT_EQ(0, host_set(dev, 0));
 	ASSERT_EQ(0, host_wait_size(dev, 0, 600));
 	base = mem_total();
@@ -212,6 +216,12 @@ TEST(exact_request_and_partial_unplug_keep_data)
 	       inside);
 	EXPECT_EQ((int64_t)(GiB + 2 * MiB - inside * memmap_bytes()),
 		  mem_total() - base);
+	/* Linux keeps the map of all its blocks, plugged or not. */
+	b = region_blocks(addr, region, host_get(dev, "node"));
+	held = (b.present * memory_block_size() - (GiB + 2 * MiB)) / 4096 * 64;
+	TH_LOG("memory map for unplugged memory: %" PRIu64 " KiB in %d blocks",
+	       held >> 10, b.present);
+	EXPECT_EQ(held, attr_u64("pvmem/memmap_unplugged_bytes"));
 	EXPECT_EQ(0, pattern_bad(p, len));
 	munmap(p, len);
 	unplug_all(_metadata, dev, base);
