@@ -153,6 +153,7 @@ struct pvmem_dev {
 
 /* drivers/virtio/pvmem_main.c */
 void pvmem_kick(struct pvmem_dev *pv);
+void pvmem_rerun(struct pvmem_dev *pv);
 
 /* drivers/virtio/pvmem_sysfs.c */
 extern const struct attribute_group *pvmem_groups[];

@@ -564,6 +564,50 @@ u64 pvmem_map_unplugged_in_linux(const struct pvmem_map *map)
 	return n;
 }
 
+/* A memory block at most this full (1/4) is worth emptying into others. */
+#define PVMEM_TIDY_SHIFT 2
+
+/**
+ * pvmem_plan_tidy - choose a sparsely plugged memory block to empty
+ * @map: the map, at rest (plugged as requested)
+ * @mb: the memory block, valid if true is returned
+ *
+ * A memory block Linux holds keeps the memory map of all of it, plugged
+ * or not.  One that is online, at most a quarter plugged (besides its
+ * own map) and not busy is worth emptying if the holes of the other added
+ * blocks can take what it holds: its device blocks are unplugged (their
+ * data migrated), the block removed, and the next plug fills those
+ * holes, so the guest keeps its memory and one memory map less.  The
+ * sparsest such block goes first, the highest address on a tie.
+ *
+ * Return: true if there is one.
+ */
+bool pvmem_plan_tidy(const struct pvmem_map *map, u32 *mb)
+{
+	const u32 sparse = map->sbs_per_mb >> PVMEM_TIDY_SHIFT;
+	u64 holes = 0;
+	u32 i, best = PVMEM_NO_MB, n;
+
+	for (i = 0; i < map->nb_mb; i++) {
+		if (!pvmem_mb_added(map, i))
+			continue;
+		holes += map->sbs_per_mb - map->nr_plugged[i];
+		n = map->nr_plugged[i] - pvmem_mb_pinned(map, i);
+		if (map->state[i] == PVMEM_MB_OFFLINE || !n || n > sparse ||
+		    test_bit(i, map->busy) || map->inflight == i)
+			continue;
+		if (best == PVMEM_NO_MB ||
+		    map->nr_plugged[i] <= map->nr_plugged[best])
+			best = i;
+	}
+	if (best == PVMEM_NO_MB ||
+	    holes - (map->sbs_per_mb - map->nr_plugged[best]) <
+		    map->nr_plugged[best])
+		return false;
+	*mb = best;
+	return true;
+}
+
 /* Is memory block @mb added to Linux (offline or online)? */
 bool pvmem_mb_added(const struct pvmem_map *map, u32 mb)
 {
@@ -804,7 +848,7 @@ static int pvmem_unplug_rank(const struct pvmem_map *map, u32 mb, u64 want,
 bool pvmem_plan_unplug(const struct pvmem_map *map, u64 want, bool online,
 		       struct pvmem_run *run)
 {
-	u32 mb, best = 0, end, start, floor, pinned, nb;
+	u32 mb, best = 0;
 	int tier, best_tier = -1;
 
 	if (!want)
@@ -823,18 +867,38 @@ bool pvmem_plan_unplug(const struct pvmem_map *map, u64 want, bool online,
 	if (best_tier < 0)
 		return false;
 
-	pinned = pvmem_mb_pinned(map, best);
-	if (map->nr_plugged[best] == pinned) {
+	pvmem_plan_unplug_in(map, best, want, run);
+	return true;
+}
+
+/**
+ * pvmem_plan_unplug_in - the next run to unplug inside one memory block
+ * @map: the map
+ * @mb: a memory block with device blocks plugged
+ * @want: device blocks still to unplug (> 0)
+ * @run: the run
+ *
+ * The topmost contiguous plugged run, cut to @want from the top; the
+ * device blocks of the block's own memory map only if @want covers all
+ * that is plugged there (see pvmem_plan_unplug()).
+ */
+void pvmem_plan_unplug_in(const struct pvmem_map *map, u32 mb, u64 want,
+			  struct pvmem_run *run)
+{
+	const u32 pinned = pvmem_mb_pinned(map, mb);
+	u32 end, start, floor, nb;
+
+	if (map->nr_plugged[mb] == pinned) {
 		/* Only its memory map is left: the whole block goes. */
-		*run = (struct pvmem_run){ .mb = best, .nb = pinned };
-		return true;
+		*run = (struct pvmem_run){ .mb = mb, .nb = pinned };
+		return;
 	}
-	floor = want >= map->nr_plugged[best] ? 0 : pinned;
-	for (end = map->sbs_per_mb;
-	     !pvmem_map_test(map, best, end - 1, 1, true); end--)
+	floor = want >= map->nr_plugged[mb] ? 0 : pinned;
+	for (end = map->sbs_per_mb; !pvmem_map_test(map, mb, end - 1, 1, true);
+	     end--)
 		;
 	for (start = end - 1;
-	     start > floor && pvmem_map_test(map, best, start - 1, 1, true);
+	     start > floor && pvmem_map_test(map, mb, start - 1, 1, true);
 	     start--)
 		;
 	nb = end - start;
@@ -842,8 +906,7 @@ bool pvmem_plan_unplug(const struct pvmem_map *map, u64 want, bool online,
 		nb = want;
 	if (nb > PVMEM_MAX_REQ_BLOCKS)
 		nb = PVMEM_MAX_REQ_BLOCKS;
-	*run = (struct pvmem_run){ .mb = best, .sb = end - nb, .nb = nb };
-	return true;
+	*run = (struct pvmem_run){ .mb = mb, .sb = end - nb, .nb = nb };
 }
 
 /**

@@ -261,6 +261,8 @@ bool pvmem_plan_plug(const struct pvmem_map *map, u64 want, u64 usable_blocks,
 		     u32 max_new_mb, struct pvmem_run *run);
 bool pvmem_plan_unplug(const struct pvmem_map *map, u64 want, bool online,
 		       struct pvmem_run *run);
+void pvmem_plan_unplug_in(const struct pvmem_map *map, u32 mb, u64 want,
+			  struct pvmem_run *run);
 bool pvmem_plan_remove(const struct pvmem_map *map, u32 *mb);
 bool pvmem_plan_owed(const struct pvmem_map *map, struct pvmem_run *run);
 bool pvmem_mb_added(const struct pvmem_map *map, u32 mb);
@@ -268,5 +270,6 @@ void pvmem_map_set_busy(struct pvmem_map *map, u32 mb);
 u32 pvmem_memmap_room(u64 avail, u64 margin, u64 per_mb);
 void pvmem_map_clear_busy(struct pvmem_map *map);
 u64 pvmem_map_unplugged_in_linux(const struct pvmem_map *map);
+bool pvmem_plan_tidy(const struct pvmem_map *map, u32 *mb);
 
 #endif /* _PVMEM_CORE_H */

@@ -58,6 +58,10 @@ static unsigned int retry_max_ms = 30000;
 module_param(retry_max_ms, uint, 0644);
 MODULE_PARM_DESC(retry_max_ms, "Retry backoff cap in ms, 10-3600000 (default: 30000)");
 
+static unsigned int tidy_ms;
+module_param(tidy_ms, uint, 0644);
+MODULE_PARM_DESC(tidy_ms, "At rest, empty one sparsely plugged memory block this often, in ms, 10-3600000; 0: never (default: 0)");
+
 static unsigned int response_timeout = 60;
 module_param(response_timeout, uint, 0444);
 MODULE_PARM_DESC(response_timeout,
@@ -445,6 +449,11 @@ static void pvmem_be_report(void *be, enum pvmem_event ev, u64 a, u64 b,
 	/* clang-format on */
 }
 
+static u64 pvmem_be_now_ms(void *be)
+{
+	return jiffies64_to_msecs(get_jiffies_64());
+}
+
 static const struct pvmem_backend_ops pvmem_backend = {
 	.read_config = pvmem_be_read_config,
 	.config_changed = pvmem_be_config_changed,
@@ -459,6 +468,7 @@ static const struct pvmem_backend_ops pvmem_backend = {
 	.release = pvmem_be_release,
 	.idle = pvmem_be_idle,
 	.add_room = pvmem_be_add_room,
+	.now_ms = pvmem_be_now_ms,
 	.report = pvmem_be_report,
 };
 
@@ -598,6 +608,18 @@ void pvmem_kick(struct pvmem_dev *pv)
 {
 	if (pvmem_ctl_kick(&pv->ctl))
 		pvmem_queue(pv, 0);
+}
+
+/**
+ * pvmem_rerun - run a pass now
+ * @pv: the device, not a crash kernel's
+ *
+ * For knobs that passes at rest read (tidy_ms): the pass finds nothing
+ * to do but schedules itself anew.
+ */
+void pvmem_rerun(struct pvmem_dev *pv)
+{
+	pvmem_queue(pv, 0);
 }
 
 /* The memory layer's callback: a memory block went online. */
@@ -800,6 +822,10 @@ static void pvmem_init_dev(struct pvmem_dev *pv, struct virtio_device *vdev)
 				    PVMEM_RETRY_MS_MAX);
 	knobs->retry_max_ms = clamp(READ_ONCE(retry_max_ms),
 				    knobs->retry_min_ms, PVMEM_RETRY_MS_MAX);
+	knobs->tidy_ms = READ_ONCE(tidy_ms);
+	if (knobs->tidy_ms)
+		knobs->tidy_ms = clamp(knobs->tidy_ms, PVMEM_RETRY_MS_MIN,
+				       PVMEM_RETRY_MS_MAX);
 	pv->last_resp_type = PVMEM_RESP_NR;
 	init_waitqueue_head(&pv->resp_wq);
 	INIT_DELAYED_WORK(&pv->work, pvmem_work);
@@ -1182,6 +1208,11 @@ static int __init pvmem_init(void)
 	}
 	if (!offline_cap_mb) {
 		pr_err("offline_cap_mb must not be 0\n");
+		return -EINVAL;
+	}
+	if (tidy_ms &&
+	    (tidy_ms < PVMEM_RETRY_MS_MIN || tidy_ms > PVMEM_RETRY_MS_MAX)) {
+		pr_err("tidy_ms=%u: need 0 or 10-3600000\n", tidy_ms);
 		return -EINVAL;
 	}
 	pvmem_wq = alloc_workqueue("pvmem", WQ_FREEZABLE, 0);

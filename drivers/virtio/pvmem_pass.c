@@ -637,6 +637,73 @@ static enum pvmem_result pvmem_unplug(struct pvmem_ctl *ctl, u64 want,
 	return res != PVMEM_RES_DONE ? res : owed;
 }
 
+/*
+ * Empty memory block @mb: unplug its runs the way unplugging does (by
+ * removal if nothing in it is in use, else through the range allocator),
+ * then take it out of Linux.  Stops at the first run that will not go.
+ */
+static enum pvmem_result pvmem_tidy_block(struct pvmem_ctl *ctl, u32 mb)
+{
+	enum pvmem_result res = PVMEM_RES_DONE;
+	struct pvmem_run run;
+	u32 left;
+
+	pvmem_ctl_set_state(ctl, PVMEM_DEV_UNPLUGGING);
+	for (;;) {
+		pvmem_lock(ctl);
+		left = ctl->map->state[mb] == PVMEM_MB_OWED ?
+			       0 :
+			       ctl->map->nr_plugged[mb];
+		if (left)
+			pvmem_plan_unplug_in(ctl->map, mb, left, &run);
+		pvmem_unlock(ctl);
+		if (!left)
+			break;
+		if (!pvmem_unplug_one(ctl, &run, &res))
+			break;
+		if (res != PVMEM_RES_DONE)
+			break;
+	}
+	if (res == PVMEM_RES_BROKEN)
+		return res;
+	if (!ctl->map->nr_plugged[mb] && ctl->map->state[mb] != PVMEM_MB_OWED)
+		pvmem_remove_empty(ctl);
+	res = pvmem_settle_owed(ctl);
+	return res != PVMEM_RES_DONE ? res : PVMEM_RES_AGAIN;
+}
+
+/*
+ * At rest: every tidy_ms, empty one sparsely plugged memory block whose
+ * memory the other blocks' holes can take (pvmem_plan_tidy()), so its
+ * memory map goes; the next pass plugs what it held back into those
+ * holes.  Sets ctl->tidy_wait for pvmem_ctl_settle().
+ */
+static enum pvmem_result pvmem_tidy(struct pvmem_ctl *ctl)
+{
+	const unsigned int every = READ_ONCE(ctl->knobs.tidy_ms);
+	bool found;
+	u64 now;
+	u32 mb;
+
+	ctl->tidy_wait = PVMEM_NO_PASS;
+	if (!every || !READ_ONCE(ctl->knobs.unplug_online))
+		return PVMEM_RES_DONE;
+	pvmem_lock(ctl);
+	found = pvmem_plan_tidy(ctl->map, &mb);
+	pvmem_unlock(ctl);
+	if (!found)
+		return PVMEM_RES_DONE;
+	now = ctl->ops->now_ms(ctl->be);
+	if (now < ctl->tidy_at) {
+		ctl->tidy_wait =
+			ctl->tidy_at - now < every ? ctl->tidy_at - now : every;
+		return PVMEM_RES_DONE;
+	}
+	ctl->tidy_at = now + every;
+	pvmem_count(ctl, PVMEM_STAT_TIDIED);
+	return pvmem_tidy_block(ctl, mb);
+}
+
 /* Clear what the device still had plugged when we bound to it. */
 static enum pvmem_result pvmem_unplug_leftovers(struct pvmem_ctl *ctl)
 {
@@ -833,6 +900,7 @@ enum pvmem_result pvmem_ctl_pass(struct pvmem_ctl *ctl)
 	enum pvmem_result res;
 	u64 plugged, req;
 
+	ctl->tidy_wait = PVMEM_NO_PASS;
 	if (ctl->state == PVMEM_DEV_BROKEN)
 		return PVMEM_RES_BROKEN;
 	if (ctl->state == PVMEM_DEV_LEFTOVERS) {
@@ -875,7 +943,10 @@ enum pvmem_result pvmem_ctl_pass(struct pvmem_ctl *ctl)
 	if (req < plugged && ctl->map->total_plugged * bs < req)
 		return PVMEM_RES_AGAIN;
 	/* Empty memory blocks whose removal failed before: again. */
-	return pvmem_remove_empty(ctl);
+	res = pvmem_remove_empty(ctl);
+	if (res != PVMEM_RES_DONE || ctl->map->total_plugged * bs != req)
+		return res;
+	return pvmem_tidy(ctl);
 }
 
 /**
@@ -912,7 +983,10 @@ unsigned int pvmem_ctl_settle(struct pvmem_ctl *ctl, enum pvmem_result res)
 		smp_mb();
 		if (res == PVMEM_RES_WAIT_ONLINE && READ_ONCE(ctl->kicked))
 			return 0;
-		return ctl->ops->config_changed(ctl->be) ? 0 : PVMEM_NO_PASS;
+		if (ctl->ops->config_changed(ctl->be))
+			return 0;
+		/* At rest with a sparse memory block: tidy it later. */
+		return res == PVMEM_RES_DONE ? ctl->tidy_wait : PVMEM_NO_PASS;
 	case PVMEM_RES_AGAIN:
 		return 0;
 	case PVMEM_RES_RETRY:
@@ -1165,6 +1239,7 @@ void pvmem_ctl_init(struct pvmem_ctl *ctl, const struct pvmem_backend_ops *ops,
 	pvmem_layout_init(&ctl->lo, &ctl->boot_cfg, &ctl->lim);
 	ctl->cfg = ctl->boot_cfg;
 	ctl->retry_ms = ctl->knobs.retry_min_ms;
+	ctl->tidy_wait = PVMEM_NO_PASS;
 	ctl->why = PVMEM_WHY_NONE;
 	pvmem_ctl_move(ctl,
 		       ctl->boot_cfg.plugged_size ? PVMEM_DEV_LEFTOVERS :

@@ -120,6 +120,7 @@ enum pvmem_stat {
 	PVMEM_STAT_RETRIES, /* backoff retries scheduled */
 	/* Device blocks of requests with no clean answer: kept from Linux. */
 	PVMEM_STAT_UNKNOWN_BLOCKS,
+	PVMEM_STAT_TIDIED, /* sparse memory blocks emptied into others */
 	PVMEM_STAT_NR
 };
 
@@ -164,6 +165,8 @@ struct pvmem_backend_ops {
 	bool (*idle)(void *be, u32 mb);
 	/* How many memory blocks' memory maps fit now. */
 	u32 (*add_room)(void *be);
+	/* A monotonic clock, in milliseconds. */
+	u64 (*now_ms)(void *be);
 
 	/* Something the operator should hear about. */
 	void (*report)(void *be, enum pvmem_event ev, u64 a, u64 b, int err);
@@ -175,6 +178,8 @@ struct pvmem_knobs {
 	u64 offline_cap; /* bytes added but not onlined, at most */
 	unsigned int retry_min_ms; /* first backoff */
 	unsigned int retry_max_ms; /* backoff cap */
+	/* At rest, empty a sparse memory block this often; 0: never. */
+	unsigned int tidy_ms;
 };
 
 /* Ranges the retry knobs are checked against. */
@@ -216,6 +221,9 @@ struct pvmem_knobs {
  * @keep_blocks: pvmem_ctl_teardown() is running: memory blocks stay in
  *	Linux, since removing them takes hotplug locks remove() may be under
  * @migrate_budget: memory blocks in use the teardown may still empty
+ * @tidy_at: @ops->now_ms() before which no memory block is tidied
+ * @tidy_wait: set by a pass at rest: ms until a sparse memory block is
+ *	due to be emptied, PVMEM_NO_PASS if none is
  * @selfmap_off: an addition that asked for a memory map inside its block
  *	did not get one: the kernel keeps memory maps in boot memory, so
  *	memory blocks are added in batches again
@@ -243,6 +251,8 @@ struct pvmem_ctl {
 	bool stop;
 	bool keep_blocks;
 	unsigned int migrate_budget;
+	u64 tidy_at;
+	unsigned int tidy_wait;
 	bool selfmap_off;
 	u64 stats[PVMEM_STAT_NR];
 };

@@ -228,6 +228,30 @@ static ssize_t retry_max_ms_store(struct device *dev,
 }
 static DEVICE_ATTR_RW(retry_max_ms);
 
+static ssize_t tidy_ms_show(struct device *dev, struct device_attribute *attr,
+			    char *buf)
+{
+	return sysfs_emit(buf, "%u\n",
+			  READ_ONCE(to_pv(dev)->ctl.knobs.tidy_ms));
+}
+
+/* 0 (never), or 10 ms to an hour; the next pass at rest takes it up. */
+static ssize_t tidy_ms_store(struct device *dev, struct device_attribute *attr,
+			     const char *buf, size_t count)
+{
+	struct pvmem_dev *pv = to_pv(dev);
+	u64 val;
+
+	if (pvmem_parse_range(buf, 0, PVMEM_RETRY_MS_MAX, &val) ||
+	    (val && val < PVMEM_RETRY_MS_MIN))
+		return -EINVAL;
+	WRITE_ONCE(pv->ctl.knobs.tidy_ms, val);
+	if (!pv->kdump)
+		pvmem_rerun(pv);
+	return count;
+}
+static DEVICE_ATTR_RW(tidy_ms);
+
 /* Write 1: a worker waiting for its backoff (or for onlining) runs now. */
 static ssize_t retry_now_store(struct device *dev,
 			       struct device_attribute *attr, const char *buf,
@@ -265,6 +289,7 @@ static struct attribute *pvmem_attrs[] = {
 	&dev_attr_retry_min_ms.attr,
 	&dev_attr_retry_max_ms.attr,
 	&dev_attr_retry_now.attr,
+	&dev_attr_tidy_ms.attr,
 	NULL,
 };
 
@@ -297,6 +322,7 @@ PVMEM_CTL_STAT(unplug_failed_nomem, PVMEM_STAT_ISOLATE_NOMEM);
 PVMEM_CTL_STAT(remove_failed, PVMEM_STAT_REMOVE_FAILED);
 PVMEM_CTL_STAT(plug_paused_nomem, PVMEM_STAT_PLUG_NOMEM);
 PVMEM_CTL_STAT(retries, PVMEM_STAT_RETRIES);
+PVMEM_CTL_STAT(tidied, PVMEM_STAT_TIDIED);
 /* Memory of requests without a clean answer: Linux never gets it back. */
 PVMEM_ATTR_U64(bytes_unknown, "%llu",
 	       pvmem_ctl_stat(&pv->ctl, PVMEM_STAT_UNKNOWN_BLOCKS) *
@@ -321,6 +347,7 @@ static struct attribute *pvmem_stats_attrs[] = {
 	&dev_attr_remove_failed.attr,
 	&dev_attr_plug_paused_nomem.attr,
 	&dev_attr_retries.attr,
+	&dev_attr_tidied.attr,
 	&dev_attr_bytes_unknown.attr,
 	NULL,
 };

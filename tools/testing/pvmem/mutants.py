@@ -25,10 +25,20 @@ PASS = 'drivers/virtio/pvmem_pass.c'
 
 # (name, file, text in the source, text it becomes)
 MUTANTS = [
+    ('tidy_takes_fuller_blocks', CORE,
+     '!n || n > sparse ||', '!n ||'),
+    ('tidy_ignores_the_holes', CORE,
+     '\t\t    map->nr_plugged[best])\n\t\treturn false;\n\t*mb = best;', '\t\t    map->nr_plugged[best] && 0)\n\t\treturn false;\n\t*mb = best;'),
+    ('tidy_not_rate_limited', PASS,
+     '\tif (now < ctl->tidy_at) {', '\tif (0) {'),
+    ('tidy_ignores_knob_off', PASS,
+     '\tif (!every || !READ_ONCE(ctl->knobs.unplug_online))', '\tif (!READ_ONCE(ctl->knobs.unplug_online))'),
+    ('tidy_never_scheduled', PASS,
+     '\t\treturn res == PVMEM_RES_DONE ? ctl->tidy_wait : PVMEM_NO_PASS;', '\t\treturn PVMEM_NO_PASS;'),
     ('memmap_of_owed_blocks_counted', CORE,
      '\t\t    map->state[mb] != PVMEM_MB_OWED)\n\t\t\tn += map->sbs_per_mb', '\t\t    1)\n\t\t\tn += map->sbs_per_mb'),
     ('memory_map_isolated_with_its_block', CORE,
-     '\tfloor = want >= map->nr_plugged[best] ? 0 : pinned;',
+     '\tfloor = want >= map->nr_plugged[mb] ? 0 : pinned;',
      '\tfloor = 0;'),
     ('memory_map_only_block_not_last', CORE,
      '\t\treturn tier + PVMEM_UNPLUG_TIERS;', '\t\treturn tier;'),

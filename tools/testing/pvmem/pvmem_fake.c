@@ -605,6 +605,11 @@ static u32 fake_add_room(void *be)
 	return f->add_room;
 }
 
+static u64 fake_now_ms(void *be)
+{
+	return to_fake(be)->now_ms;
+}
+
 static void fake_report(void *be, enum pvmem_event ev, u64 a, u64 b, int err)
 {
 	struct fake *f = to_fake(be);
@@ -630,6 +635,7 @@ static const struct pvmem_backend_ops fake_ops = {
 	.release = fake_release,
 	.idle = fake_idle,
 	.add_room = fake_add_room,
+	.now_ms = fake_now_ms,
 	.report = fake_report,
 };
 
@@ -917,6 +923,9 @@ enum pvmem_result fake_run(struct fake *f, int max)
 			break;
 		/* A backoff: the caller says when it is over (run again). */
 		if (res == PVMEM_RES_RETRY && delay)
+			break;
+		/* At rest until a timer (tidy_ms): likewise. */
+		if (res == PVMEM_RES_DONE && delay && delay != PVMEM_NO_PASS)
 			break;
 	}
 	return res;

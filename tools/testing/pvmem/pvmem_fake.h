@@ -98,6 +98,7 @@ struct fake {
 	bool kernel_zone; /* ... to a kernel zone, not movable */
 	bool no_room; /* nowhere to migrate to */
 	bool memmap_refused; /* asked for a memory map inside, Linux says no */
+	u64 now_ms; /* the clock the passes read; tests move it */
 	long selfmap_adds; /* memory blocks added with their map inside */
 	u32 add_room; /* memory maps that fit (~0U: any) */
 	int fail_add; /* additions to fail */

@@ -931,6 +931,103 @@ TEST(selfmap_of_two_device_blocks_meets_requests_exactly)
 	fake_free(f);
 }
 
+/*
+ * Two full memory blocks with data, unplugged to @in0 device blocks left
+ * at the bottom of block 0 and @in1 at the top of block 1: pinned memory
+ * makes each unplug go to the other block.
+ */
+static void sparse_blocks(struct __test_metadata *_metadata, struct fake *f,
+			  u32 in0, u32 in1)
+{
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 2 * 64));
+	memset(f->used, 1, 2);
+	f->pinned[1] = 1;
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 64 + in0));
+	f->pinned[1] = 0;
+	f->pinned[0] = 1;
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, in0 + in1));
+	f->pinned[0] = 0;
+	ASSERT_AT(f, in0 + in1);
+	ASSERT_EQ(in0, f->map.nr_plugged[0]);
+	ASSERT_EQ(in1, f->map.nr_plugged[1]);
+	ASSERT_EQ(2 * 64 - in0 - in1, pvmem_map_unplugged_in_linux(&f->map));
+}
+
+TEST_F(fake, tidy_empties_a_sparse_block_into_holes)
+{
+	struct fake *f = &self->f;
+
+	sparse_blocks(_metadata, f, 8, 8);
+	/* Block 1 goes (data migrated); its 8 land in block 0's holes. */
+	f->ctl.knobs.tidy_ms = 1000;
+	ASSERT_EQ(PVMEM_RES_DONE, fake_run(f, 50));
+	ASSERT_AT(f, 16);
+	EXPECT_EQ(16U, f->map.nr_plugged[0]);
+	EXPECT_EQ(PVMEM_MB_UNUSED, f->map.state[1]);
+	EXPECT_EQ(64 - 16U, pvmem_map_unplugged_in_linux(&f->map));
+	EXPECT_EQ(1U, pvmem_ctl_stat(&f->ctl, PVMEM_STAT_TIDIED));
+	/* Nothing left worth it: at rest for good. */
+	EXPECT_EQ(PVMEM_NO_PASS,
+		  pvmem_ctl_settle(&f->ctl, pvmem_ctl_pass(&f->ctl)));
+}
+
+TEST_F(fake, tidy_waits_its_interval_and_stops_at_zero)
+{
+	struct fake *f = &self->f;
+	long isolations;
+
+	sparse_blocks(_metadata, f, 8, 8);
+	/* The next tidy is due 1000 ms after the last (at 0). */
+	f->ctl.knobs.tidy_ms = 1000;
+	f->ctl.tidy_at = 1000;
+	isolations = f->isolations;
+	EXPECT_EQ(1000U, pvmem_ctl_settle(&f->ctl, pvmem_ctl_pass(&f->ctl)));
+	EXPECT_EQ(isolations, f->isolations);
+	f->now_ms = 400;
+	EXPECT_EQ(600U, pvmem_ctl_settle(&f->ctl, pvmem_ctl_pass(&f->ctl)));
+	/* Switched off: nothing is scheduled, nothing moves. */
+	f->ctl.knobs.tidy_ms = 0;
+	f->now_ms = 5000;
+	EXPECT_EQ(PVMEM_NO_PASS,
+		  pvmem_ctl_settle(&f->ctl, pvmem_ctl_pass(&f->ctl)));
+	EXPECT_EQ(isolations, f->isolations);
+	EXPECT_EQ(8U, f->map.nr_plugged[1]);
+	ASSERT_TRUE(fake_check(f)) TH_LOG("%s", f->err);
+}
+
+TEST_F(fake, tidy_only_where_the_holes_can_take_it)
+{
+	struct fake *f = &self->f;
+
+	f->ctl.knobs.tidy_ms = 1000;
+	/* One full block and one with 8: no holes to move the 8 into. */
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 2 * 64));
+	memset(f->used, 1, 2);
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 64 + 8));
+	f->now_ms += 5000;
+	EXPECT_EQ(PVMEM_NO_PASS,
+		  pvmem_ctl_settle(&f->ctl, pvmem_ctl_pass(&f->ctl)));
+	ASSERT_AT(f, 64 + 8);
+	EXPECT_EQ(0U, pvmem_ctl_stat(&f->ctl, PVMEM_STAT_TIDIED));
+}
+
+TEST_F(fake, tidy_leaves_blocks_more_than_a_quarter_plugged)
+{
+	struct fake *f = &self->f;
+
+	/* Block 0 with 40 device blocks, block 1 with 20 (> 64 / 4). */
+	sparse_blocks(_metadata, f, 40, 20);
+	f->ctl.knobs.tidy_ms = 1000;
+	f->now_ms += 5000;
+	EXPECT_EQ(PVMEM_NO_PASS,
+		  pvmem_ctl_settle(&f->ctl, pvmem_ctl_pass(&f->ctl)));
+	EXPECT_EQ(0U, pvmem_ctl_stat(&f->ctl, PVMEM_STAT_TIDIED));
+	/* Offline, it is left alone too: removal costs it nothing later. */
+	ASSERT_EQ(0, fake_offline(f, 1));
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 60 - 16));
+	EXPECT_EQ(0U, pvmem_ctl_stat(&f->ctl, PVMEM_STAT_TIDIED));
+}
+
 /* How a pass ends when the n-th request is answered with @act. */
 FIXTURE(answers)
 {

@@ -227,4 +227,58 @@ TEST(exact_request_and_partial_unplug_keep_data)
 	unplug_all(_metadata, dev, base);
 }
 
+/*
+ * Two memory blocks left with 4 device blocks each (offlined by hand,
+ * which makes pvmem unplug from them first) keep two memory maps.  With
+ * tidy_ms set, pvmem empties the upper one and plugs its 4 device blocks
+ * back into the lower one's holes: the same memory, one map less.
+ */
+TEST(tidy_empties_a_sparse_block)
+{
+	const uint64_t mb = memory_block_size();
+	const char *dev = first_dev();
+	uint64_t addr, region, four, size;
+	struct pvmem_blocks b;
+	int64_t base;
+	int i, t;
+
+	ASSERT_NE(NULL, dev);
+	addr = host_get(dev, "memaddr");
+	region = host_get(dev, "region-size");
+	four = 4 * host_get(dev, "block-size");
+	ASSERT_EQ(0, host_set(dev, 0));
+	ASSERT_EQ(0, host_wait_size(dev, 0, 600));
+	base = mem_total();
+	ASSERT_EQ(0, host_set(dev, 2 * mb));
+	ASSERT_EQ(0, host_wait_size(dev, 2 * mb, 300));
+	ASSERT_EQ(0, wait_state("idle", 300));
+	for (i = 0; i < 2; i++) {
+		size = (1 - i) * mb + (i + 1) * four;
+		ASSERT_EQ(0, set_block_state(addr + i * mb, mb, "offline"));
+		ASSERT_EQ(0, host_set(dev, size));
+		ASSERT_EQ(0, host_wait_size(dev, size, 300));
+		ASSERT_EQ(0, wait_state("idle", 300));
+		ASSERT_EQ(0,
+			  set_block_state(addr + i * mb, mb, "online_movable"));
+	}
+	b = region_blocks(addr, region, host_get(dev, "node"));
+	ASSERT_EQ(2, b.online);
+	EXPECT_EQ((2 * mb - 2 * four) / 4096 * 64,
+		  attr_u64("pvmem/memmap_unplugged_bytes"));
+
+	ASSERT_EQ(0, attr_write("pvmem/tidy_ms", "100"));
+	for (t = 0; t < 600 && region_blocks(addr, region, 0).present != 1; t++)
+		usleep(100 * 1000);
+	EXPECT_EQ(1, region_blocks(addr, region, 0).present);
+	EXPECT_TRUE(block_exists(addr, mb));
+	EXPECT_EQ(0, host_wait_size(dev, 2 * four, 300));
+	EXPECT_EQ(0, wait_state("idle", 300));
+	EXPECT_EQ(1, attr_u64("pvmem_stats/tidied"));
+	EXPECT_EQ((mb - 2 * four) / 4096 * 64,
+		  attr_u64("pvmem/memmap_unplugged_bytes"));
+	EXPECT_EQ(2 * four, attr_u64("pvmem/plugged_size"));
+	ASSERT_EQ(0, attr_write("pvmem/tidy_ms", "0"));
+	unplug_all(_metadata, dev, base);
+}
+
 TEST_HARNESS_MAIN

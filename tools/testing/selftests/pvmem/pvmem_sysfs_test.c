@@ -23,6 +23,9 @@ static const struct {
 	{ "pvmem/mode", 0444 },
 	{ "pvmem/plugged_size", 0444 },
 	{ "pvmem/requested_size", 0444 },
+	{ "pvmem/memmap_on_memory", 0444 },
+	{ "pvmem/memmap_on_memory_blocks", 0444 },
+	{ "pvmem/memmap_unplugged_bytes", 0444 },
 	{ "pvmem/state", 0444 },
 	{ "pvmem/features", 0444 },
 	{ "pvmem/broken_reason", 0444 },
@@ -31,6 +34,7 @@ static const struct {
 	{ "pvmem/retry_min_ms", 0644 },
 	{ "pvmem/retry_max_ms", 0644 },
 	{ "pvmem/retry_now", 0200 },
+	{ "pvmem/tidy_ms", 0644 },
 	{ "pvmem_stats/requests_plug", 0444 },
 	{ "pvmem_stats/requests_unplug", 0444 },
 	{ "pvmem_stats/requests_unplug_all", 0444 },
@@ -47,6 +51,7 @@ static const struct {
 	{ "pvmem_stats/remove_failed", 0444 },
 	{ "pvmem_stats/plug_paused_nomem", 0444 },
 	{ "pvmem_stats/retries", 0444 },
+	{ "pvmem_stats/tidied", 0444 },
 	{ "pvmem_stats/bytes_unknown", 0444 },
 };
 
@@ -136,10 +141,15 @@ TEST(knobs_validate)
 		  "60000",
 		  { "-1", "abc", "\n", "0", "49", "3600001", "99999999999" } },
 		{ "pvmem/retry_now", NULL, { "0", "2", "abc", "\n", "-1" } },
+		{ "pvmem/tidy_ms",
+		  "15000",
+		  { "-1", "abc", "\n", "9", "3600001", "99999999999" } },
 	};
 	char before[256];
 	size_t i, j;
 
+	/* Tidying is off unless asked for. */
+	EXPECT_STREQ("0", attr_str("pvmem/tidy_ms"));
 	for (i = 0; i < ARRAY_SIZE(knobs); i++) {
 		for (j = 0; j < ARRAY_SIZE(knobs[i].bad); j++) {
 			const char *bad = knobs[i].bad[j] ? knobs[i].bad[j] :
@@ -171,6 +181,7 @@ TEST(knobs_validate)
 	EXPECT_EQ(0, attr_write("pvmem/offline_cap", "1073741824"));
 	EXPECT_EQ(0, attr_write("pvmem/retry_min_ms", "100"));
 	EXPECT_EQ(0, attr_write("pvmem/retry_max_ms", "30000"));
+	EXPECT_EQ(0, attr_write("pvmem/tidy_ms", "0"));
 }
 
 TEST(unplug_online_and_retry_now)
@@ -479,14 +490,21 @@ TEST(module_parameters_checked_at_load)
 	/* clang-format off */
 	EXPECT_NE(0, system("insmod /pvmem/pvmem.ko retry_min_ms=500 retry_max_ms=99 2>&-"));
 	EXPECT_NE(0, system("insmod /pvmem/pvmem.ko offline_cap_mb=0 2>/dev/null"));
+	EXPECT_NE(0, system("insmod /pvmem/pvmem.ko tidy_ms=5 2>/dev/null"));
 	/* clang-format on */
+	EXPECT_TRUE(dmesg_has("tidy_ms=5: need 0 or 10-3600000"));
 	/* Good parameters load, and become the device's knobs. */
 	/* Strings stay whole (checkpatch), after the call. */
 	/* clang-format off */
-	ASSERT_EQ(0, system("insmod /pvmem/pvmem.ko unplug_online=0 retry_min_ms=200"));
+	ASSERT_EQ(0, system("insmod /pvmem/pvmem.ko unplug_online=0 retry_min_ms=200 tidy_ms=0"));
 	/* clang-format on */
 	EXPECT_STREQ("0", attr_str("pvmem/unplug_online"));
 	EXPECT_STREQ("200", attr_str("pvmem/retry_min_ms"));
+	EXPECT_STREQ("0", attr_str("pvmem/tidy_ms"));
+	/* A good value loads and becomes the knob. */
+	ASSERT_EQ(0, system("rmmod pvmem"));
+	ASSERT_EQ(0, system("insmod /pvmem/pvmem.ko tidy_ms=20000"));
+	EXPECT_STREQ("20000", attr_str("pvmem/tidy_ms"));
 	ASSERT_EQ(0, host_set(dev, 128 * MiB));
 	EXPECT_EQ(0, host_wait_size(dev, 128 * MiB, 600));
 }

@@ -327,26 +327,6 @@ TEST(request_raised_mid_unplug)
 	ASSERT_EQ(0, resize(&d, 0));
 }
 
-/* Write to a memory block's state file; 0 on success. */
-static int set_block_state(uint64_t addr, uint64_t mb, const char *state)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path),
-		 "/sys/devices/system/memory/memory%" PRIu64 "/state",
-		 addr / mb);
-	return sysfs_write(path, state);
-}
-
-static int block_exists(uint64_t addr, uint64_t mb)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path),
-		 "/sys/devices/system/memory/memory%" PRIu64, addr / mb);
-	return !access(path, F_OK);
-}
-
 TEST(manual_offline_online)
 {
 	struct dev d;

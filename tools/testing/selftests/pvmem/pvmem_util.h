@@ -322,6 +322,26 @@ static inline uint64_t pages_in_range(void *buf, size_t len, uint64_t start,
 	return n;
 }
 
+/* Write to a memory block's state file; 0 on success. */
+static inline int set_block_state(uint64_t addr, uint64_t mb, const char *state)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path),
+		 "/sys/devices/system/memory/memory%" PRIu64 "/state",
+		 addr / mb);
+	return sysfs_write(path, state);
+}
+
+static inline int block_exists(uint64_t addr, uint64_t mb)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path),
+		 "/sys/devices/system/memory/memory%" PRIu64, addr / mb);
+	return !access(path, F_OK);
+}
+
 /* --- the (first) bound pvmem device's sysfs attributes --- */
 
 #define DRV "/sys/bus/virtio/drivers/pvmem"
