@@ -686,7 +686,9 @@ static enum pvmem_result pvmem_tidy(struct pvmem_ctl *ctl)
 	u32 mb;
 
 	ctl->tidy_wait = PVMEM_NO_PASS;
-	if (!every || !READ_ONCE(ctl->knobs.unplug_online))
+	/* Not while the device goes away: passes end after the run in hand. */
+	if (!every || READ_ONCE(ctl->stop) ||
+	    !READ_ONCE(ctl->knobs.unplug_online))
 		return PVMEM_RES_DONE;
 	pvmem_lock(ctl);
 	found = pvmem_plan_tidy(ctl->map, &mb);

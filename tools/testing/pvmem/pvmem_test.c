@@ -985,6 +985,13 @@ TEST_F(fake, tidy_waits_its_interval_and_stops_at_zero)
 	EXPECT_EQ(isolations, f->isolations);
 	f->now_ms = 400;
 	EXPECT_EQ(600U, pvmem_ctl_settle(&f->ctl, pvmem_ctl_pass(&f->ctl)));
+	/* Due, but the device is going away: no tidy. */
+	f->now_ms = 1000;
+	pvmem_ctl_stop(&f->ctl, true);
+	pvmem_ctl_pass(&f->ctl);
+	pvmem_ctl_stop(&f->ctl, false);
+	EXPECT_EQ(isolations, f->isolations);
+	EXPECT_EQ(0U, pvmem_ctl_stat(&f->ctl, PVMEM_STAT_TIDIED));
 	/* Switched off: nothing is scheduled, nothing moves. */
 	f->ctl.knobs.tidy_ms = 0;
 	f->now_ms = 5000;
