@@ -992,6 +992,13 @@ TEST_F(fake, tidy_waits_its_interval_and_stops_at_zero)
 	pvmem_ctl_stop(&f->ctl, false);
 	EXPECT_EQ(isolations, f->isolations);
 	EXPECT_EQ(0U, pvmem_ctl_stat(&f->ctl, PVMEM_STAT_TIDIED));
+	/* Nor with unplugging from online memory forbidden. */
+	f->ctl.knobs.unplug_online = false;
+	EXPECT_EQ(PVMEM_NO_PASS,
+		  pvmem_ctl_settle(&f->ctl, pvmem_ctl_pass(&f->ctl)));
+	f->ctl.knobs.unplug_online = true;
+	EXPECT_EQ(isolations, f->isolations);
+	EXPECT_EQ(0U, pvmem_ctl_stat(&f->ctl, PVMEM_STAT_TIDIED));
 	/* Switched off: nothing is scheduled, nothing moves. */
 	f->ctl.knobs.tidy_ms = 0;
 	f->now_ms = 5000;
