@@ -96,6 +96,14 @@ static size_t pattern_bad(const uint64_t *p, size_t len)
 	return bad;
 }
 
+/* Ask for @size and wait until the host has it and pvmem is idle. */
+static int resize_idle(const char *dev, uint64_t size)
+{
+	if (host_set(dev, size) || host_wait_size(dev, size, 600))
+		return -1;
+	return wait_state("idle", 300);
+}
+
 /* Unplug everything: the host sees 0, and MemTotal is @base again. */
 static void unplug_all(struct __test_metadata *_metadata, const char *dev,
 		       int64_t base)
@@ -119,8 +127,7 @@ TEST(plug_far_beyond_boot_memory)
 	ASSERT_NE(NULL, dev);
 	addr = host_get(dev, "memaddr");
 	region = host_get(dev, "region-size");
-	ASSERT_EQ(0, host_set(dev, 0));
-	ASSERT_EQ(0, host_wait_size(dev, 0, 600));
+	ASSERT_EQ(0, resize_idle(dev, 0));
 	base = mem_total();
 	TH_LOG("memmap_on_memory %s, MemTotal %" PRId64 " MiB",
 	       on ? "on" : "off", base / (int64_t)MiB);
@@ -189,12 +196,9 @@ TEST(exact_request_and_partial_unplug_keep_data)
 	ASSERT_NE(NULL, dev);
 	addr = host_get(dev, "memaddr");
 	region = host_get(dev, "region-size");
-	ASSERT_EQ(0, host_set(dev, 0));
-	ASSERT_EQ(0, host_wait_size(dev, 0, 600));
+	ASSERT_EQ(0, resize_idle(dev, 0));
 	base = mem_total();
-	ASSERT_EQ(0, host_set(dev, ask));
-	ASSERT_EQ(0, host_wait_size(dev, ask, 300));
-	ASSERT_EQ(0, wait_state("idle", 300));
+	ASSERT_EQ(0, resize_idle(dev, ask));
 	/* 32 full memory blocks; the 6 MiB one keeps its map outside. */
 	full = ask / memory_block_size();
 	inside = attr_u64("pvmem/memmap_on_memory_blocks");
@@ -246,18 +250,13 @@ TEST(tidy_empties_a_sparse_block)
 	addr = host_get(dev, "memaddr");
 	region = host_get(dev, "region-size");
 	four = 4 * host_get(dev, "block-size");
-	ASSERT_EQ(0, host_set(dev, 0));
-	ASSERT_EQ(0, host_wait_size(dev, 0, 600));
+	ASSERT_EQ(0, resize_idle(dev, 0));
 	base = mem_total();
-	ASSERT_EQ(0, host_set(dev, 2 * mb));
-	ASSERT_EQ(0, host_wait_size(dev, 2 * mb, 300));
-	ASSERT_EQ(0, wait_state("idle", 300));
+	ASSERT_EQ(0, resize_idle(dev, 2 * mb));
 	for (i = 0; i < 2; i++) {
 		size = (1 - i) * mb + (i + 1) * four;
 		ASSERT_EQ(0, set_block_state(addr + i * mb, mb, "offline"));
-		ASSERT_EQ(0, host_set(dev, size));
-		ASSERT_EQ(0, host_wait_size(dev, size, 300));
-		ASSERT_EQ(0, wait_state("idle", 300));
+		ASSERT_EQ(0, resize_idle(dev, size));
 		ASSERT_EQ(0,
 			  set_block_state(addr + i * mb, mb, "online_movable"));
 	}
