@@ -35,16 +35,7 @@ static int blocks_for(const struct dev *d, uint64_t plugged)
 /* Wait until exactly @n memory blocks of the region exist, all online. */
 static int wait_blocks(const struct dev *d, int n)
 {
-	struct pvmem_blocks b;
-	int i;
-
-	for (i = 0; i < 1200; i++) {
-		b = region_blocks(d->addr, d->region, d->node);
-		if (b.present == n && b.online == n)
-			return 0;
-		usleep(100 * 1000);
-	}
-	return -1;
+	return wait_region_blocks(d->addr, d->region, d->node, n);
 }
 
 /* Ask for @bytes and wait until the host and the guest both got there. */
@@ -104,129 +95,6 @@ TEST(grow_shrink_cycle)
 	}
 	EXPECT_EQ(2, n);
 	EXPECT_NE(0, system("grep -q 'System RAM (pvmem)' /proc/iomem"));
-}
-
-/* A pseudo-random word stream, the same for the same seed. */
-static uint64_t next(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
-/* Write a tmpfs file of @size; return its checksum, 0 if short. */
-static uint64_t write_file(const char *path, size_t size, uint64_t seed)
-{
-	uint64_t buf[8192], sum = 0, s = seed;
-	size_t done, i;
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-	if (fd < 0)
-		return 0;
-	for (done = 0; done < size; done += sizeof(buf)) {
-		for (i = 0; i < ARRAY_SIZE(buf); i++) {
-			buf[i] = next(&s);
-			sum += buf[i] * (i + 1);
-		}
-		if (write(fd, buf, sizeof(buf)) != sizeof(buf)) {
-			sum = 0;
-			break;
-		}
-	}
-	close(fd);
-	return sum;
-}
-
-static uint64_t sum_file(const char *path)
-{
-	uint64_t buf[8192], sum = 0;
-	size_t i;
-	int fd = open(path, O_RDONLY);
-
-	if (fd < 0)
-		return 1;
-	while (read(fd, buf, sizeof(buf)) == sizeof(buf))
-		for (i = 0; i < ARRAY_SIZE(buf); i++)
-			sum += buf[i] * (i + 1);
-	close(fd);
-	return sum;
-}
-
-/* Pages of [p, p + len) whose physical address is in [start, end). */
-static uint64_t pages_in(void *p, size_t len, uint64_t start, uint64_t end)
-{
-	const long psz = sysconf(_SC_PAGESIZE);
-	uint64_t ent, n = 0, pa;
-	size_t off;
-	int fd = open("/proc/self/pagemap", O_RDONLY);
-
-	for (off = 0; fd >= 0 && off < len; off += psz) {
-		if (pread(fd, &ent, 8, ((uintptr_t)p + off) / psz * 8) != 8)
-			break;
-		pa = (ent & ((1ULL << 55) - 1)) * psz;
-		if ((ent >> 63) && pa >= start && pa < end)
-			n++;
-	}
-	if (fd >= 0)
-		close(fd);
-	return n;
-}
-
-/*
- * A process holding @len bytes of patterned anonymous memory.  It reports
- * how many of its pages lie in [lo, hi) once written, then verifies
- * everything when told to and exits 0 if it is intact.
- */
-struct holder {
-	pid_t pid;
-	int to[2], from[2];
-};
-
-static int holder_start(struct holder *h, size_t len, uint64_t lo, uint64_t hi,
-			uint64_t *in_range)
-{
-	if (pipe(h->to) || pipe(h->from))
-		return -1;
-	h->pid = fork();
-	if (!h->pid) {
-		uint64_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		uint64_t s = 42, n, bad = 0;
-		size_t i;
-		char c;
-
-		if (p == MAP_FAILED)
-			_exit(2);
-		for (i = 0; i < len / 8; i++)
-			p[i] = next(&s);
-		n = pages_in(p, len, lo, hi);
-		if (write(h->from[1], &n, sizeof(n)) != sizeof(n) ||
-		    read(h->to[0], &c, 1) != 1)
-			_exit(3);
-		for (s = 42, i = 0; i < len / 8; i++)
-			bad += p[i] != next(&s);
-		_exit(bad ? 1 : 0);
-	}
-	return read(h->from[0], in_range, sizeof(*in_range)) ==
-			       sizeof(*in_range) ?
-		       0 :
-		       -1;
-}
-
-/* Tell the holder to verify; return its exit status (0: intact). */
-static int holder_check(struct holder *h)
-{
-	int status = -1;
-
-	if (write(h->to[1], "c", 1) != 1 ||
-	    waitpid(h->pid, &status, 0) != h->pid)
-		return -1;
-	close(h->to[0]);
-	close(h->to[1]);
-	close(h->from[0]);
-	close(h->from[1]);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 TEST(unplug_under_load)
