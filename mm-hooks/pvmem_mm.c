@@ -19,6 +19,10 @@
  * Phases of onlining one memory block, all under the device's lock:
  * MEM_GOING_ONLINE takes it, the online page callback runs for every chunk,
  * MEM_ONLINE (or MEM_CANCEL_ONLINE) drops it.  Offlining likewise.
+ *
+ * In big-block mode pvmem's memory block is a big block of several Linux
+ * memory blocks, added and removed as one; Linux still onlines and
+ * offlines them one at a time, and the notifier hears of each.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -64,6 +68,32 @@ static u32 pvmem_mm_mb(const struct pvmem_mm *mm, u64 addr)
 static u32 pvmem_mm_sb(const struct pvmem_mm *mm, u64 addr)
 {
 	return (addr & (mm->lo.mb_size - 1)) / mm->lo.block_size;
+}
+
+/* Linux memory blocks per memory block: 1, or those of a big block. */
+static u32 pvmem_mm_lmbs(const struct pvmem_mm *mm)
+{
+	return mm->lo.mb_size / mm->lo.lmb_size;
+}
+
+/* Pages of a Linux memory block. */
+static unsigned long pvmem_mm_lmb_pages(const struct pvmem_mm *mm)
+{
+	return PHYS_PFN(mm->lo.lmb_size);
+}
+
+/* First page of Linux memory block @i of memory block @mb. */
+static unsigned long pvmem_mm_lmb_pfn(const struct pvmem_mm *mm, u32 mb, u32 i)
+{
+	return PHYS_PFN(pvmem_layout_mb_addr(&mm->lo, mb)) +
+	       i * pvmem_mm_lmb_pages(mm);
+}
+
+/* The end of the Linux memory block of @pfn, or @end if that is first. */
+static unsigned long pvmem_mm_lmb_end(const struct pvmem_mm *mm,
+				      unsigned long pfn, unsigned long end)
+{
+	return min(ALIGN(pfn + 1, pvmem_mm_lmb_pages(mm)), end);
 }
 
 /*
@@ -142,18 +172,27 @@ static void pvmem_mm_online_page(struct page *page, unsigned int order)
 }
 
 /*
- * Find the next unplugged device block of memory block @mb from *@sb on;
- * *@pfn is its first page.
+ * Find the next unplugged pages of memory block @mb in [*@pfn, @end): move
+ * *@pfn to the first, and set *@nr to how many follow in its device block
+ * before @end.
  */
-static bool pvmem_mm_next_unplugged(struct pvmem_mm *mm, u32 mb, u32 *sb,
-				    unsigned long *pfn)
+static bool pvmem_mm_next_unplugged(struct pvmem_mm *mm, u32 mb,
+				    unsigned long *pfn, unsigned long end,
+				    unsigned long *nr)
 {
-	for (; *sb < mm->lo.sbs_per_mb; (*sb)++) {
-		if (pvmem_map_test(&mm->map, mb, *sb, 1, true))
-			continue;
-		*pfn = PHYS_PFN(pvmem_layout_mb_addr(&mm->lo, mb) +
-				(u64)*sb * mm->lo.block_size);
-		return true;
+	const unsigned long bs_pages = PHYS_PFN(mm->lo.block_size);
+	const unsigned long base = PHYS_PFN(pvmem_layout_mb_addr(&mm->lo, mb));
+	unsigned long next;
+	u32 sb;
+
+	while (*pfn < end) {
+		sb = (*pfn - base) / bs_pages;
+		next = base + (sb + 1UL) * bs_pages;
+		if (!pvmem_map_test(&mm->map, mb, sb, 1, true)) {
+			*nr = min(next, end) - *pfn;
+			return true;
+		}
+		*pfn = next;
 	}
 	return false;
 }
@@ -165,14 +204,14 @@ static bool pvmem_mm_next_unplugged(struct pvmem_mm *mm, u32 mb, u32 *sb,
  * a reference to a page in use (or a free one) would make the core trip
  * over it in __offline_isolated_pages(), so offlining is refused instead.
  */
-static bool pvmem_mm_unplugged_ok(struct pvmem_mm *mm, u32 mb)
+static bool pvmem_mm_unplugged_ok(struct pvmem_mm *mm, u32 mb,
+				  unsigned long start, unsigned long end)
 {
-	const unsigned long bs_pages = PHYS_PFN(mm->lo.block_size);
-	unsigned long pfn, i;
-	u32 sb;
+	unsigned long pfn, nr, i;
 
-	for (sb = 0; pvmem_mm_next_unplugged(mm, mb, &sb, &pfn); sb++) {
-		for (i = 0; i < bs_pages; i++) {
+	for (pfn = start; pvmem_mm_next_unplugged(mm, mb, &pfn, end, &nr);
+	     pfn += nr) {
+		for (i = 0; i < nr; i++) {
 			struct page *page = pfn_to_page(pfn + i);
 
 			if (PageOffline(page) && page_count(page) == 1)
@@ -196,17 +235,18 @@ static bool pvmem_mm_unplugged_ok(struct pvmem_mm *mm, u32 mb)
  * are counted in first (PVMEM_OFFLINE_TAKES_ALL).  CANCEL_OFFLINE undoes
  * both.
  */
-static void pvmem_mm_unplugged_refs(struct pvmem_mm *mm, u32 mb, bool drop)
+static void pvmem_mm_unplugged_refs(struct pvmem_mm *mm, u32 mb,
+				    unsigned long start, unsigned long end,
+				    bool drop)
 {
-	const unsigned long bs_pages = PHYS_PFN(mm->lo.block_size);
-	unsigned long pfn, i;
-	u32 sb;
+	unsigned long pfn, nr, i;
 
-	for (sb = 0; pvmem_mm_next_unplugged(mm, mb, &sb, &pfn); sb++) {
+	for (pfn = start; pvmem_mm_next_unplugged(mm, mb, &pfn, end, &nr);
+	     pfn += nr) {
 		if (PVMEM_OFFLINE_TAKES_ALL)
 			adjust_managed_page_count(pfn_to_page(pfn),
-						  drop ? bs_pages : -bs_pages);
-		for (i = 0; i < bs_pages; i++) {
+						  drop ? nr : -nr);
+		for (i = 0; i < nr; i++) {
 			if (drop)
 				page_ref_dec(pfn_to_page(pfn + i));
 			else
@@ -222,14 +262,29 @@ static enum pvmem_mb_state pvmem_mm_online_state(unsigned long pfn)
 	return PVMEM_MB_KERNEL;
 }
 
-/* What Linux has a memory block as: offline, or online in which zone. */
+/*
+ * What Linux has a memory block as: offline, or online in which zone.  A
+ * big block is OFFLINE while none of its Linux memory blocks is online,
+ * MOVABLE while all are online movable, else KERNEL.  Linux marks a block's
+ * sections online before MEM_ONLINE and offline before MEM_OFFLINE, so the
+ * notifier sees the state the block is going to.
+ */
 static enum pvmem_mb_state pvmem_mm_linux_state(struct pvmem_mm *mm, u32 mb)
 {
-	const unsigned long pfn = PHYS_PFN(pvmem_layout_mb_addr(&mm->lo, mb));
+	u32 i, online = 0, movable = 0;
+	unsigned long pfn;
 
-	if (!pfn_to_online_page(pfn))
+	for (i = 0; i < pvmem_mm_lmbs(mm); i++) {
+		pfn = pvmem_mm_lmb_pfn(mm, mb, i);
+		if (!pfn_to_online_page(pfn))
+			continue;
+		online++;
+		movable += pvmem_mm_online_state(pfn) == PVMEM_MB_MOVABLE;
+	}
+	if (!online)
 		return PVMEM_MB_OFFLINE;
-	return pvmem_mm_online_state(pfn);
+	return movable == pvmem_mm_lmbs(mm) ? PVMEM_MB_MOVABLE :
+					      PVMEM_MB_KERNEL;
 }
 
 /* Pages of @mb's own memory map at its start; 0 if it has none. */
@@ -239,18 +294,17 @@ static unsigned long pvmem_mm_memmap_inside(const struct pvmem_mm *mm, u32 mb)
 }
 
 /*
- * Is every page of the plugged device blocks of @mb free in the buddy?
- * One walk over the memory block, skipping its own memory map (which goes
- * with it), unplugged device blocks and free chunks (which may span device
- * blocks).  Exact under zone->lock;
- * without it a racy look, good enough to decide whether to try.
+ * Is every page of the plugged device blocks of @mb in [@pfn, @end), an
+ * online part of it, free in the buddy?  One walk, skipping unplugged
+ * device blocks and free chunks (which may span device blocks).  Exact
+ * under zone->lock; without it a racy look, good enough to decide whether
+ * to try.
  */
-static bool pvmem_mm_plugged_free(struct pvmem_mm *mm, u32 mb)
+static bool pvmem_mm_plugged_free(struct pvmem_mm *mm, u32 mb,
+				  unsigned long pfn, unsigned long end)
 {
 	const unsigned long bs_pages = PHYS_PFN(mm->lo.block_size);
 	const unsigned long base = PHYS_PFN(pvmem_layout_mb_addr(&mm->lo, mb));
-	const unsigned long end = base + PHYS_PFN(mm->lo.mb_size);
-	unsigned long pfn = base + pvmem_mm_memmap_inside(mm, mb);
 	u32 sb;
 
 	while (pfn < end) {
@@ -272,19 +326,20 @@ static bool pvmem_mm_plugged_free(struct pvmem_mm *mm, u32 mb)
 }
 
 /*
- * Asked when a block pvmem removes is about to go offline: its pageblocks
- * are isolated and the per-cpu lists drained then, so no page can be
- * allocated from it any more and free pages sit in the buddy.
+ * Asked when a Linux memory block [@start, @end) of a block pvmem removes
+ * is about to go offline: its pageblocks are isolated and the per-cpu
+ * lists drained then, so no page can be allocated from it any more and
+ * free pages sit in the buddy.
  */
-static bool pvmem_mm_holds_nothing(struct pvmem_mm *mm, u32 mb)
+static bool pvmem_mm_holds_nothing(struct pvmem_mm *mm, u32 mb,
+				   unsigned long start, unsigned long end)
 {
-	const unsigned long pfn = PHYS_PFN(pvmem_layout_mb_addr(&mm->lo, mb));
-	struct zone *zone = page_zone(pfn_to_page(pfn));
+	struct zone *zone = page_zone(pfn_to_page(start));
 	unsigned long flags;
 	bool ok;
 
 	spin_lock_irqsave(&zone->lock, flags);
-	ok = pvmem_mm_plugged_free(mm, mb);
+	ok = pvmem_mm_plugged_free(mm, mb, start, end);
 	spin_unlock_irqrestore(&zone->lock, flags);
 	return ok;
 }
@@ -296,8 +351,9 @@ static bool pvmem_mm_holds_nothing(struct pvmem_mm *mm, u32 mb)
  * in use (pvmem then empties it first: @quiet), and never offline if its
  * unplugged pages are not what pvmem left.
  */
-static const char *pvmem_mm_refusal(struct pvmem_mm *mm, u32 mb, bool online,
-				    bool *quiet)
+static const char *pvmem_mm_refusal(struct pvmem_mm *mm, u32 mb,
+				    unsigned long start, unsigned long end,
+				    bool online, bool *quiet)
 {
 	const enum pvmem_mb_state state = mm->map.state[mb];
 
@@ -311,22 +367,27 @@ static const char *pvmem_mm_refusal(struct pvmem_mm *mm, u32 mb, bool online,
 		return pvmem_mb_state_name(state);
 	if (online)
 		return NULL;
-	if (!pvmem_mm_unplugged_ok(mm, mb))
+	if (!pvmem_mm_unplugged_ok(mm, mb, start, end))
 		return "its unplugged pages are not all fake-offline";
 	*quiet = true;
-	if (state == PVMEM_MB_REMOVING && !pvmem_mm_holds_nothing(mm, mb))
+	if (state == PVMEM_MB_REMOVING &&
+	    !pvmem_mm_holds_nothing(mm, mb, start, end))
 		return "pages of it are in use";
 	return NULL;
 }
 
-/* MEM_GOING_ONLINE/OFFLINE: take lock and check the block's state. */
-static int pvmem_mm_going(struct pvmem_mm *mm, u32 mb, bool online)
+/*
+ * MEM_GOING_ONLINE/OFFLINE of [@start, @end), one Linux memory block of
+ * @mb: take lock and check the block's state.
+ */
+static int pvmem_mm_going(struct pvmem_mm *mm, u32 mb, unsigned long start,
+			  unsigned long end, bool online)
 {
 	const char *why;
 	bool quiet;
 
 	mutex_lock(&mm->lock);
-	why = pvmem_mm_refusal(mm, mb, online, &quiet);
+	why = pvmem_mm_refusal(mm, mb, start, end, online, &quiet);
 	if (why) {
 		/* Messages stay one string (checkpatch), after the call. */
 		/* clang-format off */
@@ -340,38 +401,49 @@ static int pvmem_mm_going(struct pvmem_mm *mm, u32 mb, bool online)
 	}
 	mm->active = true;
 	if (!online)
-		pvmem_mm_unplugged_refs(mm, mb, true);
+		pvmem_mm_unplugged_refs(mm, mb, start, end, true);
 	return NOTIFY_OK;
 }
 
-/* MEM_ONLINE/OFFLINE/CANCEL_*: finish and drop lock. */
-static void pvmem_mm_done(struct pvmem_mm *mm, u32 mb, int state)
+/*
+ * MEM_ONLINE/OFFLINE/CANCEL_*: finish (@changed: a Linux memory block went
+ * online or offline) and drop lock.
+ */
+static void pvmem_mm_done(struct pvmem_mm *mm, u32 mb, bool changed)
 {
+	enum pvmem_mb_state state;
+
 	if (!mm->active)
 		return;
 	/* A block being removed stays so; pvmem_mm_remove() settles it. */
-	if (state >= 0 && mm->map.state[mb] != PVMEM_MB_REMOVING)
-		pvmem_mm_set_state(mm, mb, state);
+	if (changed && mm->map.state[mb] != PVMEM_MB_REMOVING) {
+		state = pvmem_mm_linux_state(mm, mb);
+		/* A big block's other Linux memory blocks may decide. */
+		if (state != mm->map.state[mb])
+			pvmem_mm_set_state(mm, mb, state);
+	}
 	mm->active = false;
 	mutex_unlock(&mm->lock);
 }
 
 /*
- * pvmem adds single memory blocks: a range the notifier hears of is one
- * whole block, or one without the memory map at its start if pvmem added
- * it with its map inside.  Anything else is not ours.
+ * Linux onlines and offlines one Linux memory block at a time: a range the
+ * notifier hears of is one whole such block (of the big block @mb), or one
+ * without the memory map at its start if pvmem added it with its map
+ * inside.  Anything else is not ours.
  */
 static bool pvmem_mm_block_range(const struct pvmem_mm *mm, u64 start, u64 size,
 				 u32 *mb)
 {
+	const u64 lmb_size = mm->lo.lmb_size;
 	const u64 end = start + size;
 
-	if (start < mm->lo.first_mb_addr || !IS_ALIGNED(end, mm->lo.mb_size) ||
-	    !size || size > mm->lo.mb_size)
+	if (start < mm->lo.first_mb_addr || !IS_ALIGNED(end, lmb_size) ||
+	    !size || size > lmb_size)
 		return false;
 	*mb = pvmem_mm_mb(mm, end - 1);
-	return start == pvmem_layout_mb_addr(&mm->lo, *mb) +
-				PFN_PHYS(pvmem_mm_memmap_inside(mm, *mb));
+	return start ==
+	       end - lmb_size + PFN_PHYS(pvmem_mm_memmap_inside(mm, *mb));
 }
 
 static int pvmem_mm_notify(struct notifier_block *nb, unsigned long action,
@@ -379,7 +451,9 @@ static int pvmem_mm_notify(struct notifier_block *nb, unsigned long action,
 {
 	struct pvmem_mm *mm = container_of(nb, struct pvmem_mm, notifier);
 	const struct memory_notify *mhp = arg;
-	const u64 start = PFN_PHYS(mhp->start_pfn);
+	const unsigned long pfn = mhp->start_pfn;
+	const unsigned long end = pfn + mhp->nr_pages;
+	const u64 start = PFN_PHYS(pfn);
 	const u64 size = PFN_PHYS(mhp->nr_pages);
 	int rc = NOTIFY_OK;
 	u32 mb;
@@ -398,26 +472,26 @@ static int pvmem_mm_notify(struct notifier_block *nb, unsigned long action,
 	/* lock is held from MEM_GOING_* to the call that ends it. */
 	switch (action) {
 	case MEM_GOING_ONLINE:
-		rc = pvmem_mm_going(mm, mb, true);
+		rc = pvmem_mm_going(mm, mb, pfn, end, true);
 		break;
 	case MEM_GOING_OFFLINE:
-		rc = pvmem_mm_going(mm, mb, false);
+		rc = pvmem_mm_going(mm, mb, pfn, end, false);
 		break;
 	case MEM_ONLINE:
-		pvmem_mm_done(mm, mb, pvmem_mm_online_state(mhp->start_pfn));
+		pvmem_mm_done(mm, mb, true);
 		/* Below offline_cap again: plugging may go on. */
 		mm->ops->onlined(mm->data);
 		break;
 	case MEM_OFFLINE:
-		pvmem_mm_done(mm, mb, PVMEM_MB_OFFLINE);
+		pvmem_mm_done(mm, mb, true);
 		break;
 	case MEM_CANCEL_OFFLINE:
 		if (mm->active)
-			pvmem_mm_unplugged_refs(mm, mb, false);
-		pvmem_mm_done(mm, mb, -1);
+			pvmem_mm_unplugged_refs(mm, mb, pfn, end, false);
+		pvmem_mm_done(mm, mb, false);
 		break;
 	case MEM_CANCEL_ONLINE:
-		pvmem_mm_done(mm, mb, -1);
+		pvmem_mm_done(mm, mb, false);
 		break;
 	default:
 		break;
@@ -692,6 +766,22 @@ static void pvmem_mm_give_back(unsigned long pfn, unsigned long nr)
 	}
 }
 
+/*
+ * Hand the pages of [@start, @end) that lie in online Linux memory blocks
+ * back to the buddy; an offline one's pages were never handed out.
+ */
+static void pvmem_mm_release_range(struct pvmem_mm *mm, unsigned long start,
+				   unsigned long end)
+{
+	unsigned long pfn, to;
+
+	for (pfn = start; pfn < end; pfn = to) {
+		to = pvmem_mm_lmb_end(mm, pfn, end);
+		if (pfn_to_online_page(pfn))
+			pvmem_mm_give_back(pfn, to - pfn);
+	}
+}
+
 /**
  * pvmem_mm_release - hand device blocks of an online memory block to the
  *	buddy
@@ -703,19 +793,22 @@ static void pvmem_mm_give_back(unsigned long pfn, unsigned long nr)
  */
 void pvmem_mm_release(struct pvmem_mm *mm, const struct pvmem_run *run)
 {
+	const unsigned long start =
+		PHYS_PFN(pvmem_layout_run_addr(&mm->lo, run));
+
 	lockdep_assert_held(&mm->lock);
-	pvmem_mm_give_back(PHYS_PFN(pvmem_layout_run_addr(&mm->lo, run)),
-			   (unsigned long)run->nb *
-				   PHYS_PFN(mm->lo.block_size));
+	pvmem_mm_release_range(mm, start,
+			       start + (unsigned long)run->nb *
+					       PHYS_PFN(mm->lo.block_size));
 }
 
 /*
- * Pages of [pfn, pfn + nr) in use, i.e. not free in the buddy.  Read
- * without zone->lock: an estimate, good enough to decide whether to try.
+ * Pages of [pfn, end), inside one Linux memory block, in use, i.e. not
+ * free in the buddy.  Read without zone->lock: an estimate, good enough to
+ * decide whether to try.
  */
-static unsigned long pvmem_mm_used_pages(unsigned long pfn, unsigned long nr)
+static unsigned long pvmem_mm_used_pages(unsigned long pfn, unsigned long end)
 {
-	const unsigned long end = pfn + nr;
 	unsigned long used = 0;
 
 	while (pfn < end) {
@@ -743,16 +836,53 @@ static unsigned long pvmem_mm_margin(void)
 }
 
 /*
- * Is there room elsewhere for what is in use in the range?  Migration
- * targets come from available memory outside it, above the margin.
+ * Is there room elsewhere for what is in use in [@start, @end)?  Only its
+ * online Linux memory blocks count.  Migration targets come from available
+ * memory outside it, above the margin.
  */
-static bool pvmem_mm_room_for(unsigned long pfn, unsigned long nr)
+static bool pvmem_mm_room_for(struct pvmem_mm *mm, unsigned long start,
+			      unsigned long end)
 {
-	const unsigned long used = pvmem_mm_used_pages(pfn, nr);
 	const unsigned long margin = pvmem_mm_margin();
-	const long avail = si_mem_available() - (long)(nr - min(used, nr));
+	unsigned long pfn, to, used = 0, nr = 0;
+	long avail;
 
+	for (pfn = start; pfn < end; pfn = to) {
+		to = pvmem_mm_lmb_end(mm, pfn, end);
+		if (!pfn_to_online_page(pfn))
+			continue;
+		used += pvmem_mm_used_pages(pfn, to);
+		nr += to - pfn;
+	}
+	avail = si_mem_available() - (long)(nr - min(used, nr));
 	return !used || avail >= (long)(used + margin);
+}
+
+/*
+ * Take [@pfn, @end), inside one online Linux memory block, from the buddy
+ * with the range allocator: ZONE_MOVABLE three times, kernel zones once.
+ */
+static int pvmem_mm_isolate_range(unsigned long pfn, unsigned long end)
+{
+	const int tries = page_zonenum(pfn_to_page(pfn)) == ZONE_MOVABLE ? 3 :
+									   1;
+	unsigned long i;
+	int rc = -EBUSY, t;
+
+	for (t = 0; t < tries; t++) {
+		rc = alloc_contig_range(pfn, end, MIGRATE_MOVABLE, GFP_KERNEL);
+		if (!rc || rc == -ENOMEM)
+			break;
+	}
+	if (rc)
+		return rc == -ENOMEM ? -ENOMEM : -EBUSY;
+
+	page_offline_begin();
+	for (i = pfn; i < end; i++)
+		__SetPageOffline(pfn_to_page(i));
+	page_offline_end();
+	adjust_managed_page_count(pfn_to_page(pfn), -(long)(end - pfn));
+	return 0;
 }
 
 /*
@@ -846,7 +976,10 @@ u32 pvmem_mm_add_room(struct pvmem_mm *mm)
  * pvmem_mm_isolate - take plugged device blocks of an online memory block
  *	away from Linux: the range-restricted allocator
  * @mm: the device's memory layer
- * @run: plugged device blocks of one online memory block
+ * @run: plugged device blocks of one online memory block (of a big block,
+ *	online at least in part: its offline Linux memory blocks hold
+ *	nothing, and only the online ones go through the allocator, each
+ *	in its own zone)
  *
  * alloc_contig_range() isolates the range and migrates whatever is in use
  * out of it; the pages then stay fake-offline (PageOffline, not PageDirty)
@@ -863,32 +996,28 @@ u32 pvmem_mm_add_room(struct pvmem_mm *mm)
  */
 int pvmem_mm_isolate(struct pvmem_mm *mm, const struct pvmem_run *run)
 {
-	const unsigned long pfn = PHYS_PFN(pvmem_layout_run_addr(&mm->lo, run));
-	const unsigned long nr =
-		(unsigned long)run->nb * PHYS_PFN(mm->lo.block_size);
-	const int tries = page_zonenum(pfn_to_page(pfn)) == ZONE_MOVABLE ? 3 :
-									   1;
-	unsigned long i;
-	int rc = -EBUSY, t;
+	const unsigned long start =
+		PHYS_PFN(pvmem_layout_run_addr(&mm->lo, run));
+	const unsigned long end =
+		start + (unsigned long)run->nb * PHYS_PFN(mm->lo.block_size);
+	unsigned long pfn, to;
+	int rc = 0;
 
 	lockdep_assert_held(&mm->lock);
-	if (!pvmem_mm_room_for(pfn, nr))
+	if (!pvmem_mm_room_for(mm, start, end))
 		return -ENOMEM;
-	for (t = 0; t < tries; t++) {
-		rc = alloc_contig_range(pfn, pfn + nr, MIGRATE_MOVABLE,
-					GFP_KERNEL);
-		if (!rc || rc == -ENOMEM)
+	for (pfn = start; pfn < end; pfn = to) {
+		to = pvmem_mm_lmb_end(mm, pfn, end);
+		if (!pfn_to_online_page(pfn))
+			continue;
+		rc = pvmem_mm_isolate_range(pfn, to);
+		if (rc)
 			break;
 	}
+	/* All or nothing: what was taken goes back. */
 	if (rc)
-		return rc == -ENOMEM ? -ENOMEM : -EBUSY;
-
-	page_offline_begin();
-	for (i = 0; i < nr; i++)
-		__SetPageOffline(pfn_to_page(pfn + i));
-	page_offline_end();
-	adjust_managed_page_count(pfn_to_page(pfn), -(long)nr);
-	return 0;
+		pvmem_mm_release_range(mm, start, pfn);
+	return rc;
 }
 
 /**
@@ -905,8 +1034,19 @@ int pvmem_mm_isolate(struct pvmem_mm *mm, const struct pvmem_run *run)
  */
 bool pvmem_mm_idle(struct pvmem_mm *mm, u32 mb)
 {
+	unsigned long pfn;
+	u32 i;
+
 	lockdep_assert_held(&mm->lock);
-	return pvmem_mm_plugged_free(mm, mb);
+	for (i = 0; i < pvmem_mm_lmbs(mm); i++) {
+		pfn = pvmem_mm_lmb_pfn(mm, mb, i);
+		if (pfn_to_online_page(pfn) &&
+		    !pvmem_mm_plugged_free(mm, mb,
+					   pfn + pvmem_mm_memmap_inside(mm, mb),
+					   pfn + pvmem_mm_lmb_pages(mm)))
+			return false;
+	}
+	return true;
 }
 
 /**
@@ -1004,14 +1144,16 @@ u64 pvmem_mm_memmap_unplugged_bytes(struct pvmem_mm *mm)
  *
  * One line per run of memory blocks in the same state with the same
  * number of device blocks plugged: "<first>-<last> <state> <plugged>/<per
- * block>", first and last as memory block numbers (memoryN in
- * /sys/devices/system/memory/).  Unused memory blocks are left out.
+ * block>", first and last as Linux memory block numbers (memoryN in
+ * /sys/devices/system/memory/; a big block spans several).  Unused memory
+ * blocks are left out.
  *
  * Context: process; takes the lock.
  */
 void pvmem_mm_show_blocks(struct pvmem_mm *mm, struct seq_file *m)
 {
-	const u64 first = mm->lo.first_mb_addr / mm->lo.mb_size;
+	const u64 first = mm->lo.first_mb_addr / mm->lo.lmb_size;
+	const u64 lmbs = pvmem_mm_lmbs(mm);
 	const struct pvmem_map *map = &mm->map;
 	u32 mb, end;
 
@@ -1024,8 +1166,9 @@ void pvmem_mm_show_blocks(struct pvmem_mm *mm, struct seq_file *m)
 			;
 		if (map->state[mb] == PVMEM_MB_UNUSED)
 			continue;
-		seq_printf(m, "%llu-%llu %s %u/%u\n", first + mb,
-			   first + end - 1, pvmem_mb_state_name(map->state[mb]),
+		seq_printf(m, "%llu-%llu %s %u/%u\n", first + mb * lmbs,
+			   first + end * lmbs - 1,
+			   pvmem_mb_state_name(map->state[mb]),
 			   map->nr_plugged[mb], map->sbs_per_mb);
 	}
 	mutex_unlock(&mm->lock);

@@ -20,12 +20,34 @@ static bool pvmem_aligned(u64 v, u64 align)
 	return !(v & (align - 1));
 }
 
+/**
+ * pvmem_mb_size - the memory block size pvmem manages a region in
+ * @cfg: a config whose block_size is a power of two
+ * @lim: the guest's limits
+ *
+ * A Linux memory block, unless the device block is larger or big-block
+ * mode is forced: then the device block or the forced big-block size,
+ * whichever is larger (all powers of two, so a multiple of the others).
+ *
+ * Return: bytes.
+ */
+u64 pvmem_mb_size(const struct pvmem_cfg *cfg, const struct pvmem_limits *lim)
+{
+	u64 size = lim->mb_size;
+
+	if (cfg->block_size > size)
+		size = cfg->block_size;
+	if (lim->bbm_size > size)
+		size = lim->bbm_size;
+	return size;
+}
+
 /* Everything about the immutable fields that can be wrong. */
 static enum pvmem_cfg_err pvmem_cfg_check_region(const struct pvmem_cfg *cfg,
 						 const struct pvmem_limits *lim)
 {
 	const u64 bs = cfg->block_size;
-	u64 end, first, last;
+	u64 end, first, last, mb_size;
 
 	if (!bs)
 		return PVMEM_CFG_BS_ZERO;
@@ -33,7 +55,7 @@ static enum pvmem_cfg_err pvmem_cfg_check_region(const struct pvmem_cfg *cfg,
 		return PVMEM_CFG_BS_NOT_POW2;
 	if (bs < lim->page_size)
 		return PVMEM_CFG_BS_TOO_SMALL;
-	if (bs > lim->mb_size)
+	if (bs > PVMEM_MAX_BIG_BLOCK)
 		return PVMEM_CFG_BS_TOO_BIG;
 	if (bs < lim->pageblock_size)
 		return PVMEM_CFG_BS_BELOW_PAGEBLOCK;
@@ -50,8 +72,9 @@ static enum pvmem_cfg_err pvmem_cfg_check_region(const struct pvmem_cfg *cfg,
 		return PVMEM_CFG_REGION_NOT_PLUGGABLE;
 
 	/* Rounding cannot wrap: end <= plug_end + 1 and both are aligned. */
-	first = (cfg->addr + lim->mb_size - 1) & ~(lim->mb_size - 1);
-	last = end & ~(lim->mb_size - 1);
+	mb_size = pvmem_mb_size(cfg, lim);
+	first = (cfg->addr + mb_size - 1) & ~(mb_size - 1);
+	last = end & ~(mb_size - 1);
 	if (first < cfg->addr || last <= first)
 		return PVMEM_CFG_REGION_NO_MB;
 	if ((last - first) / bs > PVMEM_MAX_DEVICE_BLOCKS)
@@ -141,7 +164,7 @@ static const char *const pvmem_cfg_errs[PVMEM_CFG_ERR_NR] = {
 	[PVMEM_CFG_BS_NOT_POW2] = "block_size is not a power of two",
 	[PVMEM_CFG_BS_TOO_SMALL] = "block_size is smaller than the page size",
 	[PVMEM_CFG_BS_TOO_BIG] =
-		"block_size is larger than the memory block size (unsupported)",
+		"block_size is larger than 16 GiB (unsupported)",
 	[PVMEM_CFG_BS_BELOW_PAGEBLOCK] =
 		"block_size is smaller than a pageblock (unsupported)",
 	[PVMEM_CFG_ADDR_UNALIGNED] = "addr is not aligned to block_size",
@@ -298,7 +321,7 @@ const char *pvmem_resp_name(u16 type)
 void pvmem_layout_init(struct pvmem_layout *lo, const struct pvmem_cfg *cfg,
 		       const struct pvmem_limits *lim)
 {
-	const u64 mb_size = lim->mb_size;
+	const u64 mb_size = pvmem_mb_size(cfg, lim);
 	const u64 first = (cfg->addr + mb_size - 1) & ~(mb_size - 1);
 	const u64 last = (cfg->addr + cfg->region_size) & ~(mb_size - 1);
 	const u64 memmap_sbs =
@@ -306,10 +329,15 @@ void pvmem_layout_init(struct pvmem_layout *lo, const struct pvmem_cfg *cfg,
 
 	lo->block_size = cfg->block_size;
 	lo->mb_size = mb_size;
+	lo->lmb_size = lim->mb_size;
 	lo->first_mb_addr = first;
 	lo->nb_mb = last > first ? (last - first) / mb_size : 0;
 	lo->sbs_per_mb = mb_size / cfg->block_size;
-	lo->memmap_sbs = memmap_sbs < lo->sbs_per_mb ? memmap_sbs : 0;
+	lo->bbm = mb_size != lim->mb_size || lim->bbm_size;
+	/* A big block's map stays in boot memory: it is added whole. */
+	lo->memmap_sbs = 0;
+	if (memmap_sbs < lo->sbs_per_mb && !lo->bbm)
+		lo->memmap_sbs = memmap_sbs;
 }
 
 /**
@@ -376,6 +404,7 @@ void pvmem_map_init(struct pvmem_map *map, const struct pvmem_layout *lo,
 	*map = (struct pvmem_map){
 		.nb_mb = nb_mb,
 		.sbs_per_mb = lo->sbs_per_mb,
+		.bbm = lo->bbm,
 		.memmap_sbs = lo->memmap_sbs,
 		.plugged = mem,
 		.inflight = PVMEM_NO_MB,
@@ -412,8 +441,10 @@ static const u8 pvmem_mb_next[PVMEM_MB_STATE_NR] = {
 			    1 << PVMEM_MB_MOVABLE | 1 << PVMEM_MB_OWED,
 	[PVMEM_MB_OFFLINE] = 1 << PVMEM_MB_KERNEL | 1 << PVMEM_MB_MOVABLE |
 			     1 << PVMEM_MB_REMOVING,
-	[PVMEM_MB_KERNEL] = 1 << PVMEM_MB_OFFLINE | 1 << PVMEM_MB_REMOVING,
-	[PVMEM_MB_MOVABLE] = 1 << PVMEM_MB_OFFLINE | 1 << PVMEM_MB_REMOVING,
+	[PVMEM_MB_KERNEL] = 1 << PVMEM_MB_OFFLINE | 1 << PVMEM_MB_MOVABLE |
+			    1 << PVMEM_MB_REMOVING,
+	[PVMEM_MB_MOVABLE] = 1 << PVMEM_MB_OFFLINE | 1 << PVMEM_MB_KERNEL |
+			     1 << PVMEM_MB_REMOVING,
 	[PVMEM_MB_OWED] = 1 << PVMEM_MB_UNUSED,
 	[PVMEM_MB_REMOVING] = 1 << PVMEM_MB_OWED | 1 << PVMEM_MB_UNUSED |
 			      1 << PVMEM_MB_OFFLINE | 1 << PVMEM_MB_KERNEL |
@@ -631,6 +662,9 @@ static bool pvmem_run_fit(const struct pvmem_map *map, u64 want,
 		nb = want;
 	if (nb > PVMEM_MAX_REQ_BLOCKS)
 		nb = PVMEM_MAX_REQ_BLOCKS;
+	/* Big blocks are plugged whole (new ones only: none has holes). */
+	if (map->bbm)
+		nb -= nb % map->sbs_per_mb;
 	run->nb = nb;
 	return nb > 0;
 }
@@ -718,7 +752,9 @@ static bool pvmem_plan_new(const struct pvmem_map *map, u64 want,
  * memory blocks after it in the same run (one PLUG, one hot-add).  The
  * keeper (see pvmem_plug_keeper()) is skipped while at least one other
  * whole memory block is wanted besides it; those runs take whole memory
- * blocks only, so what is plugged in the end matches address order.
+ * blocks only, so what is plugged in the end matches address order.  In
+ * big-block mode only whole unused big blocks are plugged, as many as fit
+ * in @want.
  *
  * Return: true if there is something to plug.
  */
@@ -818,6 +854,9 @@ static int pvmem_unplug_rank(const struct pvmem_map *map, u32 mb, u64 want,
 
 	if (tier < 0 || !map->nr_plugged[mb] || test_bit(mb, map->busy))
 		return -1;
+	/* A big block goes whole or not at all. */
+	if (map->bbm && map->nr_plugged[mb] > want)
+		return -1;
 	if (map->nr_plugged[mb] == pvmem_mb_pinned(map, mb) &&
 	    want < map->nr_plugged[mb])
 		return tier + PVMEM_UNPLUG_TIERS;
@@ -836,7 +875,8 @@ static int pvmem_unplug_rank(const struct pvmem_map *map, u32 mb, u64 want,
  * fewest plugged device blocks goes first (least to migrate, and it empties
  * soonest so its memmap is freed), the highest address on a tie.  Inside
  * the block the topmost contiguous plugged run is taken, cut to @want from
- * the top.  Memory blocks marked busy this pass are skipped.
+ * the top.  Memory blocks marked busy this pass are skipped.  In
+ * big-block mode a big block is taken only if @want covers all of it.
  *
  * The device blocks holding a block's own memory map (pvmem_mb_pinned())
  * are part of a run only if it takes everything plugged there: such a run

@@ -30,6 +30,12 @@
 #define PVMEM_PLUG_BATCH_MB 8
 /* Most device blocks one request can carry (nb_blocks is 16 bit). */
 #define PVMEM_MAX_REQ_BLOCKS 0xffffU
+/*
+ * Largest big block: a device block (or forced big block) above it is
+ * refused.  Bigger than any huge page a host backs guests with (1 GiB);
+ * a block's memory map (256 MiB here) is allocated in one hot-add.
+ */
+#define PVMEM_MAX_BIG_BLOCK (16ULL << 30)
 
 /* The device configuration in CPU byte order. */
 struct pvmem_cfg {
@@ -58,6 +64,12 @@ struct pvmem_limits {
 	 * the block itself (MHP_MEMMAP_ON_MEMORY); 0 if it never does.
 	 */
 	u64 memmap_size;
+	/*
+	 * Big-block size the admin forces (module parameters force_bbm and
+	 * bbm_block_size): a power of two, at least mb_size; 0 if big-block
+	 * mode is not forced.
+	 */
+	u64 bbm_size;
 };
 
 /* Every way a config can be wrong; each has one message. */
@@ -66,7 +78,7 @@ enum pvmem_cfg_err {
 	PVMEM_CFG_BS_ZERO, /* block_size is 0 */
 	PVMEM_CFG_BS_NOT_POW2, /* block_size not a power of two */
 	PVMEM_CFG_BS_TOO_SMALL, /* block_size below the page size */
-	PVMEM_CFG_BS_TOO_BIG, /* block_size above memory block size */
+	PVMEM_CFG_BS_TOO_BIG, /* block_size above PVMEM_MAX_BIG_BLOCK */
 	PVMEM_CFG_BS_BELOW_PAGEBLOCK, /* block_size below the pageblock size */
 	PVMEM_CFG_ADDR_UNALIGNED, /* addr not block aligned */
 	PVMEM_CFG_REGION_ZERO, /* region_size is 0 */
@@ -123,16 +135,22 @@ const char *pvmem_req_name(u16 type);
 const char *pvmem_resp_name(u16 type);
 
 /*
- * Where the Linux memory blocks of a region are.  Only memory blocks that
- * lie wholly inside the region are used; device blocks are numbered from
- * the start of the first one ("first_mb_addr").
+ * Where the memory blocks of a region are: the unit pvmem adds to and
+ * removes from Linux.  That is one Linux memory block, or in big-block
+ * mode a big block: one device block or a forced big-block size if
+ * larger, each a whole number of Linux memory blocks, plugged and added
+ * whole or not at all.  Only memory blocks that lie wholly inside the
+ * region are used; device blocks are numbered from the start of the first
+ * one ("first_mb_addr").
  */
 struct pvmem_layout {
 	u64 block_size; /* device block size */
-	u64 mb_size; /* Linux memory block size */
+	u64 mb_size; /* memory block size: a Linux one or a big block */
+	u64 lmb_size; /* Linux memory block size */
 	u64 first_mb_addr; /* start of the first whole memory block */
 	u32 nb_mb; /* whole memory blocks in the region */
 	u32 sbs_per_mb; /* device blocks per memory block */
+	bool bbm; /* big-block mode: memory blocks go whole */
 	/*
 	 * Device blocks at the start of a memory block that hold its memory
 	 * map when the block carries its own; 0 if no block can.
@@ -144,6 +162,8 @@ void pvmem_layout_init(struct pvmem_layout *lo, const struct pvmem_cfg *cfg,
 		       const struct pvmem_limits *lim);
 u64 pvmem_layout_usable_blocks(const struct pvmem_layout *lo,
 			       const struct pvmem_cfg *cfg);
+
+u64 pvmem_mb_size(const struct pvmem_cfg *cfg, const struct pvmem_limits *lim);
 
 /* Physical address of memory block @mb of the layout. */
 static inline u64 pvmem_layout_mb_addr(const struct pvmem_layout *lo, u32 mb)
@@ -162,6 +182,11 @@ static inline u64 pvmem_layout_mb_addr(const struct pvmem_layout *lo, u32 mb)
  *   REMOVING --removed, plugged--> OWED --UNPLUG acked--> UNUSED
  *   REMOVING --removed, empty--> UNUSED
  *   REMOVING --removal failed--> OFFLINE, KERNEL or MOVABLE (as Linux has it)
+ *   KERNEL <--its Linux memory blocks go online or offline--> MOVABLE
+ *
+ * A big block is as its Linux memory blocks are: OFFLINE while none is
+ * online, MOVABLE while all are online in ZONE_MOVABLE, else KERNEL (some
+ * online, not all of them movable).
  *
  * pvmem removes only memory that holds no page in use: an offline block,
  * or an online one whose pages are all free or fake-offline, which the
@@ -174,7 +199,7 @@ enum pvmem_mb_state {
 	PVMEM_MB_UNUSED, /* not added to Linux, nothing plugged */
 	PVMEM_MB_ADDING, /* device blocks plugged, being added */
 	PVMEM_MB_OFFLINE, /* added to Linux, offline */
-	PVMEM_MB_KERNEL, /* added and online in a kernel zone */
+	PVMEM_MB_KERNEL, /* added and online in a kernel zone (or in part) */
 	PVMEM_MB_MOVABLE, /* added and online in ZONE_MOVABLE */
 	PVMEM_MB_OWED, /* removed from Linux, still plugged: owes UNPLUG */
 	/*
@@ -192,6 +217,7 @@ enum pvmem_mb_state {
 struct pvmem_map {
 	u32 nb_mb;
 	u32 sbs_per_mb;
+	bool bbm; /* the layout's: memory blocks are plugged whole */
 	u8 *state; /* enum pvmem_mb_state per memory block */
 	u32 *nr_plugged; /* plugged device blocks per memory block */
 	unsigned long *plugged; /* bitmap of plugged device blocks */

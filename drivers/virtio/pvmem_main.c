@@ -19,6 +19,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/acpi.h>
+#include <linux/log2.h>
 #include <linux/memory.h>
 #include <linux/memory_hotplug.h>
 #include <linux/mm.h>
@@ -36,7 +37,8 @@
 
 /*
  * Module parameters: defaults for each device's knobs (see pvmem_sysfs.c),
- * read at probe; response_timeout only at load.
+ * read at probe; response_timeout, force_bbm and bbm_block_size only at
+ * load.
  */
 /* Descriptions stay one string (checkpatch), after the call. */
 /* clang-format off */
@@ -66,6 +68,16 @@ static unsigned int response_timeout = 60;
 module_param(response_timeout, uint, 0444);
 MODULE_PARM_DESC(response_timeout,
 		 "Seconds to wait for the device to answer a request, 1-3600 (default: 60)");
+
+static bool force_bbm;
+module_param(force_bbm, bool, 0444);
+MODULE_PARM_DESC(force_bbm,
+		 "Big-block mode for every device: plug, add and remove whole big blocks only (default: N; on anyway for device blocks above the memory block size)");
+
+static unsigned long bbm_block_size;
+module_param(bbm_block_size, ulong, 0444);
+MODULE_PARM_DESC(bbm_block_size,
+		 "Big-block size in bytes in big-block mode: 0 or a power of two from the memory block size to 16 GiB; never below the device block size (default: 0, the larger of the two)");
 /* clang-format on */
 
 /* Config reads before pvmem gives up on a generation-consistent one. */
@@ -755,11 +767,26 @@ static int pvmem_find_node(struct pvmem_dev *pv)
 	return nid;
 }
 
+/*
+ * Big-block size forced for a device with @cfg: bbm_block_size (or the
+ * memory block size) where big-block mode is forced or the device blocks
+ * are larger than a memory block; 0 elsewhere.
+ */
+static u64 pvmem_bbm_size(const struct pvmem_cfg *cfg)
+{
+	const u64 mb_size = memory_block_size_bytes();
+
+	if (!force_bbm && cfg->block_size <= mb_size)
+		return 0;
+	return max_t(u64, bbm_block_size, mb_size);
+}
+
 static int pvmem_check_config(struct pvmem_dev *pv)
 {
 	const struct range range = mhp_get_pluggable_range(true);
 	enum pvmem_cfg_err err;
 
+	pvmem_read_config(pv, &pv->ctl.boot_cfg);
 	pv->ctl.lim = (struct pvmem_limits){
 		.page_size = PAGE_SIZE,
 		.pageblock_size = PAGE_SIZE << pageblock_order,
@@ -767,8 +794,8 @@ static int pvmem_check_config(struct pvmem_dev *pv)
 		.plug_start = range.start,
 		.plug_end = range.end,
 		.memmap_size = pvmem_mm_memmap_size(),
+		.bbm_size = pvmem_bbm_size(&pv->ctl.boot_cfg),
 	};
-	pvmem_read_config(pv, &pv->ctl.boot_cfg);
 	err = pvmem_cfg_check(&pv->ctl.boot_cfg, &pv->ctl.lim);
 	if (err) {
 		dev_err(&pv->vdev->dev,
@@ -985,7 +1012,10 @@ static void pvmem_probe_info(struct pvmem_dev *pv)
 	dev_info(dev, "region size: 0x%llx\n", cfg->region_size);
 	dev_info(dev, "device block size: 0x%llx\n", pv->ctl.lo.block_size);
 	dev_info(dev, "nid: %d\n", pv->nid);
-	dev_info(dev, "memory block size: 0x%llx\n", pv->ctl.lo.mb_size);
+	dev_info(dev, "memory block size: 0x%llx\n", pv->ctl.lo.lmb_size);
+	if (pv->ctl.lo.bbm)
+		dev_info(dev, "big-block mode, big block size: 0x%llx\n",
+			 pv->ctl.lo.mb_size);
 	dev_info(dev, "usable region size: 0x%llx\n", cfg->usable_region_size);
 	dev_info(dev, "plugged size: 0x%llx\n", cfg->plugged_size);
 	dev_info(dev, "requested size: 0x%llx\n", cfg->requested_size);
@@ -1033,7 +1063,8 @@ static int pvmem_probe(struct virtio_device *vdev)
 	pv->nid = pvmem_find_node(pv);
 	pv->ctl.knobs.offline_cap =
 		clamp_t(u64, (u64)READ_ONCE(offline_cap_mb) << 20,
-			pv->ctl.lim.mb_size, pv->ctl.boot_cfg.region_size);
+			pvmem_mb_size(&pv->ctl.boot_cfg, &pv->ctl.lim),
+			pv->ctl.boot_cfg.region_size);
 	pvmem_ctl_init(&pv->ctl, &pvmem_backend, pv, &pv->mm.map);
 	rc = pvmem_mm_init(&pv->mm, &pv->ctl.lo, pv->ctl.lim.memmap_size,
 			   pv->name, pv->nid);
@@ -1213,6 +1244,13 @@ static int __init pvmem_init(void)
 	if (tidy_ms &&
 	    (tidy_ms < PVMEM_RETRY_MS_MIN || tidy_ms > PVMEM_RETRY_MS_MAX)) {
 		pr_err("tidy_ms=%u: need 0 or 10-3600000\n", tidy_ms);
+		return -EINVAL;
+	}
+	if (bbm_block_size && (!is_power_of_2(bbm_block_size) ||
+			       bbm_block_size < memory_block_size_bytes() ||
+			       bbm_block_size > PVMEM_MAX_BIG_BLOCK)) {
+		pr_err("bbm_block_size=%lu: need 0 or a power of two from the memory block size (%lu) to 16 GiB\n",
+		       bbm_block_size, memory_block_size_bytes());
 		return -EINVAL;
 	}
 	pvmem_wq = alloc_workqueue("pvmem", WQ_FREEZABLE, 0);

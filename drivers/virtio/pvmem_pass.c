@@ -574,8 +574,9 @@ static u32 pvmem_unplug_one(struct pvmem_ctl *ctl, const struct pvmem_run *run,
 	}
 	*res = pvmem_unplug_run(ctl, run);
 	done = *res == PVMEM_RES_DONE ? run->nb : 0;
+	/* Device blocks one by one, unless the block goes whole or not. */
 	if (*res == PVMEM_RES_RETRY && ctl->why == PVMEM_WHY_ISOLATE_BUSY &&
-	    run->nb > 1)
+	    run->nb > 1 && !ctl->lo.bbm)
 		done = pvmem_unplug_singly(ctl, run, res);
 	if (done < run->nb && pvmem_skipped(ctl, *res))
 		pvmem_map_set_busy(ctl->map, run->mb);
@@ -885,6 +886,25 @@ static enum pvmem_result pvmem_update_config(struct pvmem_ctl *ctl)
 	return PVMEM_RES_DONE;
 }
 
+/*
+ * What the pass aims at: the requested size, or in big-block mode the
+ * nearest whole number of big blocks to what is plugged (a request that
+ * cuts a big block leaves it as it is: plugged if it is, unplugged if
+ * not).
+ */
+static u64 pvmem_ctl_target(const struct pvmem_ctl *ctl)
+{
+	const u64 plugged = ctl->map->total_plugged * ctl->lo.block_size;
+	const u64 req = ctl->cfg.requested_size;
+	const u64 mb_size = ctl->lo.mb_size;
+
+	if (!ctl->lo.bbm || req % mb_size == 0)
+		return req;
+	if (req > plugged)
+		return req - req % mb_size;
+	return req - req % mb_size + mb_size;
+}
+
 /**
  * pvmem_ctl_pass - one pass of the worker
  * @ctl: the device
@@ -933,7 +953,7 @@ enum pvmem_result pvmem_ctl_pass(struct pvmem_ctl *ctl)
 		return res;
 
 	plugged = ctl->map->total_plugged * bs;
-	req = ctl->cfg.requested_size;
+	req = pvmem_ctl_target(ctl);
 	if (req > plugged)
 		res = pvmem_plug(ctl, (req - plugged) / bs);
 	else if (req < plugged)

@@ -38,7 +38,9 @@ PVMEM_ATTR_U64(region_start, "0x%llx", pv->ctl.boot_cfg.addr);
 PVMEM_ATTR_U64(region_size, "%llu", pv->ctl.boot_cfg.region_size);
 PVMEM_ATTR_U64(usable_region_size, "%llu", pvmem_ctl_usable(&pv->ctl));
 PVMEM_ATTR_U64(block_size, "%llu", pv->ctl.lo.block_size);
-PVMEM_ATTR_U64(memory_block_size, "%llu", pv->ctl.lo.mb_size);
+PVMEM_ATTR_U64(memory_block_size, "%llu", pv->ctl.lo.lmb_size);
+/* What pvmem plugs and adds only whole, in big-block mode; else 0. */
+PVMEM_ATTR_U64(big_block_size, "%llu", pv->ctl.lo.bbm ? pv->ctl.lo.mb_size : 0);
 PVMEM_ATTR_U64(plugged_size, "%llu",
 	       pv->kdump ? pv->kdump_bytes : pvmem_mm_plugged_bytes(&pv->mm));
 PVMEM_ATTR_U64(requested_size, "%llu", pvmem_ctl_requested(&pv->ctl));
@@ -61,8 +63,9 @@ static DEVICE_ATTR_RO(node);
 static ssize_t mode_show(struct device *dev, struct device_attribute *attr,
 			 char *buf)
 {
-	/* Device blocks inside Linux memory blocks; the only mode so far. */
-	return sysfs_emit(buf, "sub_block\n");
+	/* Device blocks inside memory blocks, or whole big blocks only. */
+	return sysfs_emit(buf, "%s\n",
+			  to_pv(dev)->ctl.lo.bbm ? "big_block" : "sub_block");
 }
 static DEVICE_ATTR_RO(mode);
 
@@ -275,6 +278,7 @@ static struct attribute *pvmem_attrs[] = {
 	&dev_attr_usable_region_size.attr,
 	&dev_attr_block_size.attr,
 	&dev_attr_memory_block_size.attr,
+	&dev_attr_big_block_size.attr,
 	&dev_attr_mode.attr,
 	&dev_attr_plugged_size.attr,
 	&dev_attr_requested_size.attr,

@@ -472,6 +472,12 @@ static int fake_add(void *be, u32 mb, u32 nr, bool *selfmap)
 				  pvmem_mb_state_name(f->map.state[i]));
 			return -EEXIST;
 		}
+		if (f->map.bbm && f->map.nr_plugged[i] != f->map.sbs_per_mb) {
+			fake_fail(f,
+				  "add of big block %u with %u of %u plugged",
+				  i, f->map.nr_plugged[i], f->map.sbs_per_mb);
+			return -EINVAL;
+		}
 	}
 	if (f->fail_add) {
 		f->fail_add--;
@@ -568,7 +574,9 @@ static int fake_isolate(void *be, const struct pvmem_run *run)
 			  run->mb, run->sb, run->nb);
 		return -EINVAL;
 	}
-	if (f->pinned[run->mb])
+	if (f->pinned[run->mb] == FAKE_PIN_ALL ||
+	    (f->pinned[run->mb] == FAKE_PIN_TOP &&
+	     run->sb + run->nb == f->map.sbs_per_mb))
 		return -EBUSY;
 	if (f->no_room)
 		return -ENOMEM;
@@ -804,6 +812,25 @@ int fake_init(struct fake *f, u64 region, u64 block, u64 usable)
 int fake_init_memmap(struct fake *f, u64 region, u64 block, u64 usable,
 		     u64 memmap_size)
 {
+	struct pvmem_limits lim = fake_lim;
+
+	lim.memmap_size = memmap_size;
+	return fake_init_lim(f, region, block, usable, &lim);
+}
+
+/* As fake_init(), big-block mode forced with big blocks of @bbm_size. */
+int fake_init_bbm(struct fake *f, u64 region, u64 block, u64 usable,
+		  u64 bbm_size)
+{
+	struct pvmem_limits lim = fake_lim;
+
+	lim.bbm_size = bbm_size;
+	return fake_init_lim(f, region, block, usable, &lim);
+}
+
+int fake_init_lim(struct fake *f, u64 region, u64 block, u64 usable,
+		  const struct pvmem_limits *lim)
+{
 	memset(f, 0, sizeof(*f));
 	f->dev = (struct pvmem_cfg){
 		.block_size = block,
@@ -811,10 +838,9 @@ int fake_init_memmap(struct fake *f, u64 region, u64 block, u64 usable,
 		.region_size = region,
 		.usable_region_size = usable,
 	};
-	if (pvmem_cfg_check(&f->dev, &fake_lim))
+	if (pvmem_cfg_check(&f->dev, lim))
 		return -EINVAL;
-	f->ctl.lim = fake_lim;
-	f->ctl.lim.memmap_size = memmap_size;
+	f->ctl.lim = *lim;
 	f->ctl.boot_cfg = f->dev;
 	f->ctl.knobs = (struct pvmem_knobs){
 		.unplug_online = true,

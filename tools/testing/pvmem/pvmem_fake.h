@@ -53,6 +53,9 @@ enum fake_zone {
 #define FAKE_SCRIPT 16
 #define FAKE_LOG 1024
 
+#define FAKE_PIN_ALL 1
+#define FAKE_PIN_TOP 2
+
 struct fake {
 	/* The driver side: the real passes over a real map. */
 	struct pvmem_ctl ctl;
@@ -88,7 +91,11 @@ struct fake {
 	/* The memory. */
 	unsigned char *lx; /* enum fake_lx per map block */
 	unsigned char *added; /* per memory block */
-	unsigned char *pinned; /* per memory block */
+	/*
+	 * Per memory block: FAKE_PIN_ALL, nothing of it migrates;
+	 * FAKE_PIN_TOP, its topmost device block does not.
+	 */
+	unsigned char *pinned;
 	unsigned char *zone; /* enum fake_zone per memory block */
 	unsigned char *used; /* data in its plugged memory (movable) */
 	bool stale_idle; /* idle() says idle even when in use */
@@ -130,6 +137,10 @@ struct fake {
 int fake_init(struct fake *f, u64 region, u64 block, u64 usable);
 int fake_init_memmap(struct fake *f, u64 region, u64 block, u64 usable,
 		     u64 memmap_size);
+int fake_init_bbm(struct fake *f, u64 region, u64 block, u64 usable,
+		  u64 bbm_size);
+int fake_init_lim(struct fake *f, u64 region, u64 block, u64 usable,
+		  const struct pvmem_limits *lim);
 void fake_free(struct fake *f);
 /* The host asks for @bytes (config interrupt). */
 void fake_request(struct fake *f, u64 bytes);

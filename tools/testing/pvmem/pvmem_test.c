@@ -90,9 +90,9 @@ FIXTURE_VARIANT_ADD(bad_config, bs_below_page) {
 	.err = PVMEM_CFG_BS_TOO_SMALL,
 };
 
-FIXTURE_VARIANT_ADD(bad_config, bs_above_mb) {
+FIXTURE_VARIANT_ADD(bad_config, bs_above_16g) {
 	.field = F_BS,
-	.value = 256 * MiB,
+	.value = 32 * GiB,
 	.err = PVMEM_CFG_BS_TOO_BIG,
 };
 
@@ -378,7 +378,9 @@ TEST(block_transitions)
 	EXPECT_TRUE(pvmem_map_set_state(&map, 0, PVMEM_MB_KERNEL));
 	EXPECT_FALSE(pvmem_map_set_state(&map, 0, PVMEM_MB_UNUSED));
 	EXPECT_FALSE(pvmem_map_set_state(&map, 0, PVMEM_MB_OWED));
-	EXPECT_FALSE(pvmem_map_set_state(&map, 0, PVMEM_MB_MOVABLE));
+	/* A big block's Linux memory blocks go online one by one. */
+	EXPECT_TRUE(pvmem_map_set_state(&map, 0, PVMEM_MB_MOVABLE));
+	EXPECT_TRUE(pvmem_map_set_state(&map, 0, PVMEM_MB_KERNEL));
 	EXPECT_TRUE(pvmem_map_set_state(&map, 0, PVMEM_MB_REMOVING));
 	EXPECT_TRUE(pvmem_map_set_state(&map, 0, PVMEM_MB_KERNEL));
 	EXPECT_TRUE(pvmem_map_set_state(&map, 0, PVMEM_MB_OFFLINE));
@@ -644,6 +646,159 @@ TEST(request_beyond_whole_memory_blocks_rests)
 	EXPECT_EQ(1, f->events[PVMEM_EV_PLUG_OUTSIDE]);
 	EXPECT_EQ(PVMEM_DEV_IDLE, f->ctl.state);
 	fake_free(f);
+}
+
+TEST(big_device_blocks_make_big_blocks)
+{
+	struct pvmem_cfg cfg = good_cfg();
+	struct pvmem_limits forced = lim;
+	struct pvmem_layout lo;
+
+	/* 2 MiB: Linux memory blocks of 64 device blocks each. */
+	pvmem_layout_init(&lo, &cfg, &lim);
+	EXPECT_FALSE(lo.bbm);
+	EXPECT_EQ(128 * MiB, lo.mb_size);
+	/* 1 GiB device blocks: big blocks of eight Linux memory blocks. */
+	cfg.block_size = 1 * GiB;
+	ASSERT_EQ(PVMEM_CFG_OK, pvmem_cfg_check(&cfg, &lim));
+	pvmem_layout_init(&lo, &cfg, &lim);
+	EXPECT_TRUE(lo.bbm);
+	EXPECT_EQ(1 * GiB, lo.mb_size);
+	EXPECT_EQ(128 * MiB, lo.lmb_size);
+	EXPECT_EQ(1U, lo.sbs_per_mb);
+	EXPECT_EQ(16U, lo.nb_mb);
+	/* Forced, 512 MiB: big blocks of 256 device blocks, no own maps. */
+	cfg.block_size = 2 * MiB;
+	forced.bbm_size = 512 * MiB;
+	forced.memmap_size = 2 * MiB;
+	ASSERT_EQ(PVMEM_CFG_OK, pvmem_cfg_check(&cfg, &forced));
+	pvmem_layout_init(&lo, &cfg, &forced);
+	EXPECT_TRUE(lo.bbm);
+	EXPECT_EQ(256U, lo.sbs_per_mb);
+	EXPECT_EQ(0U, lo.memmap_sbs);
+	/* Forced at the memory block size: still whole blocks only. */
+	forced.bbm_size = 128 * MiB;
+	pvmem_layout_init(&lo, &cfg, &forced);
+	EXPECT_TRUE(lo.bbm);
+	EXPECT_EQ(64U, lo.sbs_per_mb);
+	/* A region that holds no whole big block. */
+	cfg.addr = 5 * GiB;
+	cfg.region_size = 1 * GiB;
+	cfg.usable_region_size = 1 * GiB;
+	cfg.requested_size = 0;
+	forced.bbm_size = 2 * GiB;
+	EXPECT_EQ(PVMEM_CFG_REGION_NO_MB, pvmem_cfg_check(&cfg, &forced));
+}
+
+/* Every memory block of @f plugged whole or not at all. */
+static bool all_whole(const struct fake *f)
+{
+	u32 mb;
+
+	for (mb = 0; mb < f->map.nb_mb; mb++)
+		if (f->map.nr_plugged[mb] % f->map.sbs_per_mb)
+			return false;
+	return true;
+}
+
+TEST(gib_device_blocks_go_whole)
+{
+	struct fake f;
+
+	ASSERT_EQ(0, fake_init(&f, 16 * GiB, 1 * GiB, 8 * GiB));
+	fake_request(&f, 3 * GiB);
+	ASSERT_EQ(PVMEM_RES_DONE, fake_run(&f, 50));
+	ASSERT_TRUE(fake_check(&f)) TH_LOG("%s", f.err);
+	EXPECT_EQ(3U, fake_dev_plugged(&f));
+	EXPECT_EQ(3U, f.map.count[PVMEM_MB_MOVABLE]);
+	/* One in use: it migrates away as a whole. */
+	f.used[2] = 1;
+	fake_request(&f, 1 * GiB);
+	ASSERT_EQ(PVMEM_RES_DONE, fake_run(&f, 50));
+	ASSERT_TRUE(fake_check(&f)) TH_LOG("%s", f.err);
+	EXPECT_EQ(1U, fake_dev_plugged(&f));
+	EXPECT_EQ(15U, f.map.count[PVMEM_MB_UNUSED]);
+	fake_free(&f);
+}
+
+TEST(forced_bbm_rounds_requests_to_big_blocks)
+{
+	struct fake f;
+
+	ASSERT_EQ(0, fake_init_bbm(&f, 16 * GiB, BLK, 8 * GiB, 128 * MiB));
+	/* 4 GiB + 6 MiB: 32 big blocks; the 6 MiB would cut one. */
+	fake_request(&f, 4 * GiB + 6 * MiB);
+	ASSERT_EQ(PVMEM_RES_DONE, fake_run(&f, 50));
+	ASSERT_TRUE(fake_check(&f)) TH_LOG("%s", f.err);
+	EXPECT_EQ(4 * GiB / BLK, fake_dev_plugged(&f));
+	EXPECT_EQ(32U, f.map.count[PVMEM_MB_MOVABLE]);
+	EXPECT_EQ(PVMEM_DEV_IDLE, f.ctl.state);
+	/* Down to 3 GiB + 2 MiB: 25 big blocks stay. */
+	fake_request(&f, 3 * GiB + 2 * MiB);
+	ASSERT_EQ(PVMEM_RES_DONE, fake_run(&f, 50));
+	ASSERT_TRUE(fake_check(&f)) TH_LOG("%s", f.err);
+	EXPECT_EQ((3 * GiB + 128 * MiB) / BLK, fake_dev_plugged(&f));
+	EXPECT_TRUE(all_whole(&f));
+	/* Up by less than a big block: nothing to do. */
+	fake_request(&f, 3 * GiB + 126 * MiB + 128 * MiB);
+	ASSERT_EQ(PVMEM_RES_DONE, fake_run(&f, 50));
+	EXPECT_EQ((3 * GiB + 128 * MiB) / BLK, fake_dev_plugged(&f));
+	fake_request(&f, 0);
+	ASSERT_EQ(PVMEM_RES_DONE, fake_run(&f, 50));
+	ASSERT_TRUE(fake_check(&f)) TH_LOG("%s", f.err);
+	EXPECT_EQ(0U, fake_dev_plugged(&f));
+	fake_free(&f);
+
+	/*
+	 * 16 GiB big blocks of 8192 device blocks, 7 per PLUG at most; the
+	 * region from 4 GiB holds 10 whole ones.  With one plugged, eight
+	 * would follow in one run but for the 16-bit cap.
+	 */
+	ASSERT_EQ(0, fake_init_bbm(&f, 176 * GiB, BLK, 176 * GiB, 16 * GiB));
+	fake_request(&f, 16 * GiB);
+	ASSERT_EQ(PVMEM_RES_DONE, fake_run(&f, 50));
+	fake_request(&f, 176 * GiB);
+	ASSERT_EQ(PVMEM_RES_DONE, fake_run(&f, 50));
+	ASSERT_TRUE(fake_check(&f)) TH_LOG("%s", f.err);
+	EXPECT_EQ(160 * GiB / BLK, fake_dev_plugged(&f));
+	EXPECT_TRUE(all_whole(&f));
+	fake_free(&f);
+}
+
+TEST_F(fake, bbm_planner_takes_big_blocks_whole)
+{
+	struct fake *f = &self->f;
+	struct pvmem_run run;
+
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 2 * 64));
+	f->map.bbm = true;
+	/* Less than a block is not taken from one. */
+	EXPECT_FALSE(pvmem_plan_unplug(&f->map, 63, true, &run));
+	ASSERT_TRUE(pvmem_plan_unplug(&f->map, 64, true, &run));
+	EXPECT_EQ(0U, run.sb);
+	EXPECT_EQ(64U, run.nb);
+	f->map.bbm = false;
+	ASSERT_TRUE(pvmem_plan_unplug(&f->map, 63, true, &run));
+	EXPECT_EQ(63U, run.nb);
+}
+
+TEST(forced_bbm_never_splits_a_block)
+{
+	struct fake f;
+
+	ASSERT_EQ(0, fake_init_bbm(&f, 16 * GiB, BLK, 8 * GiB, 128 * MiB));
+	fake_request(&f, 4 * 128 * MiB);
+	ASSERT_EQ(PVMEM_RES_DONE, fake_run(&f, 50));
+	/* Block 3's top device block will not migrate: 3 stays whole. */
+	f.pinned[3] = FAKE_PIN_TOP;
+	fake_request(&f, 2 * 128 * MiB);
+	ASSERT_EQ(PVMEM_RES_DONE, fake_run(&f, 50));
+	ASSERT_TRUE(fake_check(&f)) TH_LOG("%s", f.err);
+	EXPECT_EQ(2 * 64U, fake_dev_plugged(&f));
+	EXPECT_EQ(64U, f.map.nr_plugged[3]);
+	EXPECT_EQ(64U, f.map.nr_plugged[0]);
+	EXPECT_TRUE(all_whole(&f));
+	fake_free(&f);
 }
 
 TEST(request_cap_is_16_bits)

@@ -24,11 +24,20 @@ while read -r m; do
 	insmod "$M/$m.ko" || echo "pvmem-rig: insmod $m failed"
 done < $M/order
 # pvmem_rig.load=0: no memory driver; pvmem_rig.stock=1: Debian's
-# virtio_mem instead of pvmem (benchmark only).
+# virtio_mem instead of pvmem (benchmark only).  pvmem.<param>=<value> on
+# the command line goes to insmod, as kmod's modprobe would pass it.
+params=
+read -r cmdline < /proc/cmdline
+for arg in $cmdline; do
+	case "$arg" in
+	pvmem.*) params="$params ${arg#pvmem.}" ;;
+	esac
+done
 if grep -q 'pvmem_rig.stock=1' /proc/cmdline; then
 	insmod $M/virtio_mem.ko || echo "pvmem-rig: insmod virtio_mem failed"
 elif ! grep -q 'pvmem_rig.load=0' /proc/cmdline; then
-	insmod /pvmem/pvmem.ko || echo "pvmem-rig: insmod pvmem failed"
+	# shellcheck disable=SC2086 # one word per parameter
+	insmod /pvmem/pvmem.ko $params || echo "pvmem-rig: insmod pvmem failed"
 fi
 
 stty -F /dev/ttyS1 raw -echo

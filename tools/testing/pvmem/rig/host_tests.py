@@ -20,8 +20,9 @@ def mem_total_kb(g):
 
 
 def wait_idle(g, timeout=120):
+    """Every pvmem device of the guest rests within @timeout seconds."""
     end = time.time() + timeout
-    while g.check('cat %s/state' % PV).strip() != 'idle':
+    while set(g.check('cat %s/state' % PV).split()) != {'idle'}:
         if time.time() > end:
             return False
         time.sleep(0.2)
@@ -132,24 +133,39 @@ def unplugged_memory_untouched(g, t, name):
     g.set_requested('vm0', 0)
 
 
-def reboots(g, t, name):
-    """Five system_resets with 2 GiB plugged: each boot the device starts
-    from nothing plugged and pvmem plugs back to the request."""
-    g.set_requested('vm0', 2 * GiB)
-    g.wait_size('vm0', 2 * GiB)
-    for i in range(1, 6):
+def reset_replugs(g, t, name, devs, rounds):
+    """@rounds system_resets with 2 GiB plugged on each of @devs: each boot
+    every device starts from nothing plugged and pvmem plugs back to the
+    request (1 GiB of boot memory: 8 memory blocks, 16 per device)."""
+    for d in devs:
+        g.set_requested(d, 2 * GiB)
+    for d in devs:
+        g.wait_size(d, 2 * GiB)
+    for i in range(1, rounds + 1):
         g.system_reset()
-        g.wait_size('vm0', 2 * GiB, 120)
+        for d in devs:
+            g.wait_size(d, 2 * GiB, 120)
         idle = wait_idle(g)
         probe = g.check("dmesg | grep 'pvmem virtio'")
-        plugged = guest_int(g, 'cat /sys/bus/virtio/drivers/pvmem/virtio*/pvmem_stats/bytes_plugged')
+        plugged = guest_int(g, "cat /sys/bus/virtio/drivers/pvmem/virtio*/pvmem_stats/bytes_plugged"
+                               " | awk '{s += $1} END {print s}'")
         online = guest_int(g, 'cat /sys/devices/system/memory/memory*/state | grep -c online')
-        ok = (idle and 'requested size: 0x80000000' in probe
+        ok = (idle and probe.count('requested size: 0x80000000') == len(devs)
               and 'plugged before probe' not in probe
-              and plugged == 2 * GiB and online == 8 + 16)
+              and plugged == 2 * GiB * len(devs) and online == 8 + 16 * len(devs))
         t.add('%s.reset_%d_replugs' % (name, i), ok,
               why='idle %s, bytes_plugged %d, online blocks %d, probe: %s' % (
                   idle, plugged, online, probe.strip()))
+
+
+def reboots(g, t, name):
+    """Five system_resets with 2 GiB plugged on vm0."""
+    reset_replugs(g, t, name, ['vm0'], 5)
+
+
+def bbm_reboots(g, t, name):
+    """Two system_resets with 2 GiB plugged on each big-block device."""
+    reset_replugs(g, t, name, [d.id for d in g.devices], 2)
 
 
 def kdump(g, t, name):

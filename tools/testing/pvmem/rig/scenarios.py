@@ -68,6 +68,19 @@ SCENARIOS = [
         'tests': ['pvmem_memmap_test'],
     },
     {
+        'name': 'bbm',
+        'doc': 'big-block mode: three 4 GiB devices with 256 MiB (vm0), '
+               '1 GiB (vm1) and 2 MiB (vm2) device blocks, pvmem loaded '
+               'with force_bbm=1: grow and shrink, unplug under load, a '
+               'request inside a big block, flapping, two system_resets',
+        'devices': lambda: [Device('vm0', size=4 * GiB, block=256 * MiB),
+                            Device('vm1', size=4 * GiB, block=1 * GiB),
+                            Device('vm2', size=4 * GiB, block=2 * MiB)],
+        'guest': {'cmdline': 'pvmem.force_bbm=1', 'reboot': True},
+        'tests': ['pvmem_bbm_test'],
+        'host_tests': ['bbm_reboots'],
+    },
+    {
         'name': 'sysfs',
         'doc': 'one 4 GiB device: sysfs status and knobs, counters, tracepoints, '
                'module parameters at load',
@@ -100,11 +113,11 @@ SCENARIOS = [
     {
         'name': 'reject',
         'doc': 'a good device beside one above the pluggable range (64 TiB, '
-               '4-level paging), one with 256 MiB blocks and one with 1 MiB '
-               'blocks (below a pageblock)',
+               '4-level paging), one with 32 GiB blocks (above 16 GiB) and '
+               'one with 1 MiB blocks (below a pageblock)',
         'devices': lambda: [Device('vm0', size=4 * GiB),
                             Device('vmhigh', size=1 * GiB, memaddr=64 * TiB),
-                            Device('vmbig', size=1 * GiB, block=256 * MiB),
+                            Device('vmbig', size=32 * GiB, block=32 * GiB),
                             Device('vmsmall', size=1 * GiB, block=1 * MiB)],
         'guest': {'cpu': 'qemu64,phys-bits=48', 'maxmem': 64 * TiB + 8 * GiB},
         'tests': ['pvmem_reject_test'],

@@ -3,9 +3,10 @@
  * Configs pvmem must refuse fail probe cleanly and touch no memory.
  *
  * Rig scenario "reject": "vm0" is good; "vmhigh" sits above the pluggable
- * physical range (64 TiB with 4-level paging); "vmbig" has 256 MiB device
- * blocks, more than a memory block; "vmsmall" 1 MiB ones, less than a
- * pageblock, which the range allocator cannot take on their own.
+ * physical range (64 TiB with 4-level paging); "vmbig" has 32 GiB device
+ * blocks, more than the largest big block pvmem manages (16 GiB);
+ * "vmsmall" 1 MiB ones, less than a pageblock, which the range allocator
+ * cannot take on their own.
  */
 #include "kselftest_harness.h"
 #include "pvmem_util.h"
@@ -54,7 +55,7 @@ FIXTURE_VARIANT_ADD(reject, region_not_pluggable) {
 
 FIXTURE_VARIANT_ADD(reject, block_size_too_big) {
 	.dev = "vmbig",
-	.why = "invalid config: block_size is larger than the memory block size",
+	.why = "invalid config: block_size is larger than 16 GiB",
 };
 
 FIXTURE_VARIANT_ADD(reject, block_size_below_pageblock) {
@@ -75,6 +76,7 @@ FIXTURE_TEARDOWN(reject)
 TEST_F(reject, probe_fails_cleanly)
 {
 	const uint64_t addr = host_get(variant->dev, "memaddr");
+	const int64_t bs = host_get(variant->dev, "block-size");
 	int tries;
 
 	/* Named in the log, not bound, nothing claimed. */
@@ -83,7 +85,7 @@ TEST_F(reject, probe_fails_cleanly)
 	EXPECT_FALSE(iomem_claims(addr));
 
 	/* A request to the refused device plugs nothing. */
-	ASSERT_EQ(0, host_set(variant->dev, GiB));
+	ASSERT_EQ(0, host_set(variant->dev, bs > (int64_t)GiB ? bs : GiB));
 	for (tries = 0; tries < 20; tries++) {
 		EXPECT_EQ(0, host_get(variant->dev, "size"));
 		usleep(100 * 1000);

@@ -21,6 +21,7 @@ static const struct {
 	{ "pvmem/block_size", 0444 },
 	{ "pvmem/memory_block_size", 0444 },
 	{ "pvmem/mode", 0444 },
+	{ "pvmem/big_block_size", 0444 },
 	{ "pvmem/plugged_size", 0444 },
 	{ "pvmem/requested_size", 0444 },
 	{ "pvmem/memmap_on_memory", 0444 },
@@ -95,6 +96,7 @@ static void agree_with_host(struct __test_metadata *_metadata, const char *dev,
 		  attr_u64("pvmem/region_size"));
 	EXPECT_EQ(memory_block_size(), attr_u64("pvmem/memory_block_size"));
 	EXPECT_STREQ("sub_block", attr_str("pvmem/mode"));
+	EXPECT_EQ(0, attr_u64("pvmem/big_block_size"));
 	EXPECT_STREQ("acpi_pxm", attr_str("pvmem/features"));
 }
 
@@ -491,6 +493,10 @@ TEST(module_parameters_checked_at_load)
 	EXPECT_NE(0, system("insmod /pvmem/pvmem.ko retry_min_ms=500 retry_max_ms=99 2>&-"));
 	EXPECT_NE(0, system("insmod /pvmem/pvmem.ko offline_cap_mb=0 2>/dev/null"));
 	EXPECT_NE(0, system("insmod /pvmem/pvmem.ko tidy_ms=5 2>/dev/null"));
+	EXPECT_NE(0, system("insmod /pvmem/pvmem.ko bbm_block_size=100000000 2>/dev/null"));
+	EXPECT_NE(0, system("insmod /pvmem/pvmem.ko bbm_block_size=67108864 2>/dev/null"));
+	EXPECT_NE(0, system("insmod /pvmem/pvmem.ko bbm_block_size=34359738368 2>/dev/null"));
+	EXPECT_TRUE(dmesg_has("bbm_block_size=67108864: need 0 or a power of two"));
 	/* clang-format on */
 	EXPECT_TRUE(dmesg_has("tidy_ms=5: need 0 or 10-3600000"));
 	/* Good parameters load, and become the device's knobs. */
@@ -505,6 +511,20 @@ TEST(module_parameters_checked_at_load)
 	ASSERT_EQ(0, system("rmmod pvmem"));
 	ASSERT_EQ(0, system("insmod /pvmem/pvmem.ko tidy_ms=20000"));
 	EXPECT_STREQ("20000", attr_str("pvmem/tidy_ms"));
+	/* Forced big blocks of 256 MiB on this 2 MiB-block device. */
+	ASSERT_EQ(0, system("rmmod pvmem"));
+	/* Strings stay whole (checkpatch), after the call. */
+	/* clang-format off */
+	ASSERT_EQ(0, system("insmod /pvmem/pvmem.ko force_bbm=1 bbm_block_size=268435456"));
+	/* clang-format on */
+	EXPECT_STREQ("big_block", attr_str("pvmem/mode"));
+	EXPECT_EQ(256 * MiB, attr_u64("pvmem/big_block_size"));
+	ASSERT_EQ(0, host_set(dev, 256 * MiB));
+	EXPECT_EQ(0, host_wait_size(dev, 256 * MiB, 600));
+	ASSERT_EQ(0, host_set(dev, 0));
+	EXPECT_EQ(0, host_wait_size(dev, 0, 600));
+	ASSERT_EQ(0, system("rmmod pvmem"));
+	ASSERT_EQ(0, system("insmod /pvmem/pvmem.ko tidy_ms=20000"));
 	ASSERT_EQ(0, host_set(dev, 128 * MiB));
 	EXPECT_EQ(0, host_wait_size(dev, 128 * MiB, 600));
 }
