@@ -124,13 +124,20 @@ static void fuzz_check(struct fake *f, size_t step)
 	abort();
 }
 
-/* Geometries: device block size and region, small enough to be quick. */
+/*
+ * Geometries: device block size, region and forced big-block size (0:
+ * none), small enough to be quick.
+ */
 static const struct {
-	u64 block, region;
+	u64 block, region, bbm;
 } fuzz_geo[] = {
-	{ 2 * FAKE_MiB, 2 * FAKE_GiB }, { 4 * FAKE_MiB, 1 * FAKE_GiB },
-	{ 1 * FAKE_MiB, 1 * FAKE_GiB }, { 128 * FAKE_MiB, 4 * FAKE_GiB },
+	{ 2 * FAKE_MiB, 2 * FAKE_GiB },
+	{ 4 * FAKE_MiB, 1 * FAKE_GiB },
+	{ 1 * FAKE_MiB, 1 * FAKE_GiB },
+	{ 128 * FAKE_MiB, 4 * FAKE_GiB },
 	{ 4096, 512 * FAKE_MiB }, /* runs above the 16-bit request cap */
+	{ 512 * FAKE_MiB, 8 * FAKE_GiB }, /* big blocks of one device block */
+	{ 2 * FAKE_MiB, 2 * FAKE_GiB, 256 * FAKE_MiB }, /* forced big blocks */
 };
 
 /* Run the real passes through a script of two-byte steps. */
@@ -145,8 +152,9 @@ static void fuzz_passes(const uint8_t *p, size_t n)
 	if (n < 1)
 		return;
 	bs = fuzz_geo[p[0] % ngeo].block;
-	CHECK(!fake_init(&f, fuzz_geo[p[0] % ngeo].region, bs,
-			 fuzz_geo[p[0] % ngeo].region / 2));
+	CHECK(!fake_init_bbm(&f, fuzz_geo[p[0] % ngeo].region, bs,
+			     fuzz_geo[p[0] % ngeo].region / 2,
+			     fuzz_geo[p[0] % ngeo].bbm));
 	step = f.dev.region_size / 256;
 	for (i = 1; i + 1 < n && i < 2 * 64; i += 2) {
 		const uint8_t op = p[i], arg = p[i + 1];
@@ -266,7 +274,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	/* What was accepted obeys every rule. */
 	CHECK(cfg.block_size && !(cfg.block_size & (cfg.block_size - 1)));
-	CHECK(cfg.block_size >= lim.page_size && cfg.block_size <= lim.mb_size);
+	CHECK(cfg.block_size >= lim.page_size &&
+	      cfg.block_size <= PVMEM_MAX_BIG_BLOCK);
 	CHECK(cfg.addr + cfg.region_size > cfg.addr);
 	CHECK(cfg.requested_size <= cfg.usable_region_size);
 	CHECK(cfg.usable_region_size <= cfg.region_size);

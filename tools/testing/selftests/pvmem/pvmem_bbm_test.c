@@ -107,14 +107,16 @@ TEST_F(bbm, big_blocks_reported)
 	for (i = 0; i < NDEV; i++) {
 		const struct bdev *d = &self->d[i];
 
-		read_line(buf, sizeof(buf), "%s", attr_of(d->addr, "pvmem/mode"));
+		read_line(buf, sizeof(buf), "%s",
+			  attr_of(d->addr, "pvmem/mode"));
 		buf[strcspn(buf, "\n")] = '\0';
 		EXPECT_STREQ("big_block", buf) TH_LOG("%s", d->id);
 		EXPECT_EQ(d->bb,
-			  read_u64(attr_of(d->addr, "pvmem/big_block_size"), 10));
-		EXPECT_EQ(d->mb, read_u64(attr_of(d->addr,
-						  "pvmem/memory_block_size"),
-					  10));
+			  read_u64(attr_of(d->addr, "pvmem/big_block_size"),
+				   10));
+		EXPECT_EQ(d->mb,
+			  read_u64(attr_of(d->addr, "pvmem/memory_block_size"),
+				   10));
 		EXPECT_EQ(d->bs,
 			  read_u64(attr_of(d->addr, "pvmem/block_size"), 10));
 	}
@@ -167,8 +169,8 @@ TEST_F(bbm, unplug_under_load)
 		ASSERT_NE(0, sum);
 		ASSERT_EQ(0, holder_start(&h, anon, d->addr + 1 * GiB,
 					  d->addr + 3 * GiB, &in_range));
-		TH_LOG("%s: %" PRIu64 " MiB of the holder in what goes",
-		       d->id, in_range * sysconf(_SC_PAGESIZE) / MiB);
+		TH_LOG("%s: %" PRIu64 " MiB of the holder in what goes", d->id,
+		       in_range * sysconf(_SC_PAGESIZE) / MiB);
 		EXPECT_GT(in_range, 0);
 		unlink("/tmp/pvmem-ballast");
 		ASSERT_EQ(0, resize(d, 1 * GiB));
@@ -270,7 +272,8 @@ TEST_F(bbm, flapping_settles)
 		sum = write_file("/tmp/pvmem-flap", 128 * MiB, 21 + n);
 		ASSERT_NE(0, sum);
 		for (flips = 0; flips < 100; flips++) {
-			ASSERT_EQ(0, host_set(d->id, (flips % 2 ? 1 : 3) * GiB));
+			ASSERT_EQ(0,
+				  host_set(d->id, (flips % 2 ? 1 : 3) * GiB));
 			usleep(100 * 1000);
 		}
 		ASSERT_EQ(0, resize(d, 2 * GiB));
