@@ -67,6 +67,19 @@ static int wait_settled(int secs)
 	return -1;
 }
 
+/* Wait up to @secs for the host to see anything plugged on @dev. */
+static int wait_plugging_began(const char *dev, int secs)
+{
+	int i;
+
+	for (i = 0; i < secs * 10; i++) {
+		if (host_get(dev, "size") > 0)
+			return 0;
+		usleep(100 * 1000);
+	}
+	return -1;
+}
+
 /* Memory-map bytes one memory block carries inside, when it does. */
 static uint64_t memmap_bytes(void)
 {
@@ -135,6 +148,11 @@ TEST(plug_far_beyond_boot_memory)
 	ASSERT_EQ(0, host_set(dev, ask));
 	if (on)
 		ASSERT_EQ(0, host_wait_size(dev, ask, 300));
+	/*
+	 * The pass has begun once something is plugged: until then "idle"
+	 * is the state from before the request.
+	 */
+	ASSERT_EQ(0, wait_plugging_began(dev, 300));
 	ASSERT_EQ(0, wait_settled(300));
 	size = host_get(dev, "size");
 	inside = attr_u64("pvmem/memmap_on_memory_blocks");
