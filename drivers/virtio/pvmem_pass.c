@@ -888,13 +888,12 @@ static enum pvmem_result pvmem_update_config(struct pvmem_ctl *ctl)
 
 /*
  * What the pass aims at: the requested size, or in big-block mode the
- * nearest whole number of big blocks to what is plugged (a request that
+ * nearest whole number of big blocks to @plugged bytes (a request that
  * cuts a big block leaves it as it is: plugged if it is, unplugged if
  * not).
  */
-static u64 pvmem_ctl_target(const struct pvmem_ctl *ctl)
+static u64 pvmem_ctl_target(const struct pvmem_ctl *ctl, u64 plugged)
 {
-	const u64 plugged = ctl->map->total_plugged * ctl->lo.block_size;
 	const u64 req = ctl->cfg.requested_size;
 	const u64 mb_size = ctl->lo.mb_size;
 
@@ -953,7 +952,7 @@ enum pvmem_result pvmem_ctl_pass(struct pvmem_ctl *ctl)
 		return res;
 
 	plugged = ctl->map->total_plugged * bs;
-	req = pvmem_ctl_target(ctl);
+	req = pvmem_ctl_target(ctl, plugged);
 	if (req > plugged)
 		res = pvmem_plug(ctl, (req - plugged) / bs);
 	else if (req < plugged)
