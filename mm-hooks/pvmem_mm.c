@@ -28,6 +28,7 @@
 
 #include <linux/gfp.h>
 #include <linux/io.h>
+#include <linux/math64.h>
 #include <linux/memory.h>
 #include <linux/memory_hotplug.h>
 #include <linux/mm.h>
@@ -39,6 +40,7 @@
 #include <linux/seq_file.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
+#include <linux/sysfs.h>
 #include <linux/vmstat.h>
 
 #include "pvmem_compat.h"
@@ -1172,4 +1174,153 @@ void pvmem_mm_show_blocks(struct pvmem_mm *mm, struct seq_file *m)
 			   map->nr_plugged[mb], map->sbs_per_mb);
 	}
 	mutex_unlock(&mm->lock);
+}
+
+/*
+ * Count one page in use of a held device block by kind.  Racy reads of
+ * page flags: the page may change kind meanwhile; good for a report.
+ */
+static void pvmem_mm_held_page(struct page *page, struct pvmem_mm_held *held)
+{
+	struct page *head = compound_head(page);
+
+	if (PageSlab(page))
+		held->slab++;
+	else if (PageTable(page))
+		held->page_tables++;
+	else if (PageLRU(head) || __PageMovable(head))
+		held->movable++;
+	else
+		held->other++;
+}
+
+/* The order of a free page, read racily: never more than the top. */
+static unsigned int pvmem_mm_buddy_order(struct page *page)
+{
+	return min_t(unsigned long, page_private(page), PVMEM_TOP_ORDER);
+}
+
+/*
+ * @pfn, or the end of the free buddy page it lies inside, if one begins
+ * before it (a free page larger than a device block: its other pages
+ * carry no flag of their own).
+ */
+static unsigned long pvmem_mm_past_free(unsigned long pfn)
+{
+	unsigned long head;
+	struct page *page;
+	unsigned int order;
+
+	for (order = 1; order <= PVMEM_TOP_ORDER; order++) {
+		head = ALIGN_DOWN(pfn, 1UL << order);
+		if (head == pfn)
+			continue;
+		page = pfn_to_online_page(head);
+		if (page && PageBuddy(page) &&
+		    pvmem_mm_buddy_order(page) >= order)
+			return head + (1UL << pvmem_mm_buddy_order(page));
+	}
+	return pfn;
+}
+
+/* Survey the held device blocks: what is in use there.  Lock held. */
+static void pvmem_mm_held_survey(struct pvmem_mm *mm,
+				 struct pvmem_mm_held *held)
+{
+	const struct pvmem_map *map = &mm->map;
+	const unsigned long per_sb = PHYS_PFN(mm->lo.block_size);
+	const u64 nbits = (u64)map->nb_mb * map->sbs_per_mb;
+	const unsigned long first = PHYS_PFN(mm->lo.first_mb_addr);
+	unsigned long pfn, end, bit;
+	struct page *page;
+
+	*held = (struct pvmem_mm_held){
+		.bytes = map->nr_held * mm->lo.block_size,
+	};
+	for_each_set_bit(bit, map->held, nbits) {
+		pfn = pvmem_mm_past_free(first + bit * per_sb);
+		for (end = first + (bit + 1) * per_sb; pfn < end; pfn++) {
+			page = pfn_to_online_page(pfn);
+			if (!page || PageOffline(page))
+				continue;
+			if (PageBuddy(page)) {
+				pfn += (1UL << pvmem_mm_buddy_order(page)) - 1;
+				continue;
+			}
+			pvmem_mm_held_page(page, held);
+		}
+		cond_resched();
+	}
+}
+
+/**
+ * pvmem_mm_held - what holds the memory an unplug could not take
+ * @mm: the memory layer
+ * @held: filled in: the held bytes, and their pages in use by kind
+ *
+ * Surveys the held device blocks page by page once per change of the map's
+ * held bits (every unplug attempt that fails changes them), so reading
+ * it again costs nothing until the worker tries again.
+ *
+ * Context: process; takes the lock.
+ */
+void pvmem_mm_held(struct pvmem_mm *mm, struct pvmem_mm_held *held)
+{
+	mutex_lock(&mm->lock);
+	if (!mm->held_valid || mm->held_gen != mm->map.held_gen) {
+		pvmem_mm_held_survey(mm, &mm->held);
+		mm->held_gen = mm->map.held_gen;
+		mm->held_valid = true;
+	}
+	*held = mm->held;
+	mutex_unlock(&mm->lock);
+}
+
+/* One entry of a range list: "a" or "a-b", a comma before all but the first. */
+static int pvmem_mm_print_range(char *buf, int len, u64 start, u64 last)
+{
+	const char *sep = len ? "," : "";
+
+	if (start == last)
+		return sysfs_emit_at(buf, len, "%s%llu", sep, start);
+	return sysfs_emit_at(buf, len, "%s%llu-%llu", sep, start, last);
+}
+
+/**
+ * pvmem_mm_held_blocks - where the held memory is
+ * @mm: the memory layer
+ * @buf: a sysfs buffer (PAGE_SIZE)
+ *
+ * The Linux memory blocks (memoryN in /sys/devices/system/memory/) with
+ * held device blocks, as a list of numbers and ranges ("37,40-42").
+ *
+ * Context: process; takes the lock.
+ * Return: the length written, newline included.
+ */
+int pvmem_mm_held_blocks(struct pvmem_mm *mm, char *buf)
+{
+	const struct pvmem_map *map = &mm->map;
+	const u64 nbits = (u64)map->nb_mb * map->sbs_per_mb;
+	u64 lmb, start = U64_MAX, last = 0;
+	unsigned long bit;
+	int len = 0;
+
+	mutex_lock(&mm->lock);
+	for_each_set_bit(bit, map->held, nbits) {
+		lmb = div64_u64(mm->lo.first_mb_addr +
+					(u64)bit * mm->lo.block_size,
+				mm->lo.lmb_size);
+		if (start != U64_MAX && lmb <= last + 1) {
+			last = lmb;
+			continue;
+		}
+		if (start != U64_MAX)
+			len += pvmem_mm_print_range(buf, len, start, last);
+		start = lmb;
+		last = lmb;
+	}
+	if (start != U64_MAX)
+		len += pvmem_mm_print_range(buf, len, start, last);
+	mutex_unlock(&mm->lock);
+	return len + sysfs_emit_at(buf, len, "\n");
 }

@@ -35,6 +35,18 @@ enum pvmem_mm_selfmap {
 	PVMEM_SELFMAP_ON, /* Linux places them inside: pvmem asks every time */
 };
 
+/*
+ * What holds the device blocks an unplug could not take (the map's held
+ * bits), page by page: pvmem_mm_held().
+ */
+struct pvmem_mm_held {
+	u64 bytes; /* held device blocks */
+	unsigned long slab; /* pages of the slab allocator */
+	unsigned long page_tables; /* page table pages */
+	unsigned long movable; /* LRU or movable pages: pinned, or busy */
+	unsigned long other; /* other kernel allocations: unmovable */
+};
+
 /* What the memory layer tells its user. */
 struct pvmem_mm_ops {
 	/* A memory block went online: plugging may go on.  Must not sleep. */
@@ -62,6 +74,9 @@ struct pvmem_mm_ops {
  * @pinned: holds a module reference (Linux has memory of ours)
  * @selfmap: enum pvmem_mm_selfmap
  * @memmap_pages: pages of such a memory map, at the start of its block
+ * @held: the last survey of what holds the held device blocks
+ * @held_gen: the map's held_gen @held was taken at
+ * @held_valid: @held is a survey at all
  */
 struct pvmem_mm {
 	struct pvmem_layout lo;
@@ -79,6 +94,9 @@ struct pvmem_mm {
 	bool pinned;
 	enum pvmem_mm_selfmap selfmap;
 	unsigned long memmap_pages;
+	struct pvmem_mm_held held;
+	u32 held_gen;
+	bool held_valid;
 };
 
 int pvmem_mm_init(struct pvmem_mm *mm, const struct pvmem_layout *lo,
@@ -102,5 +120,7 @@ bool pvmem_mm_idle(struct pvmem_mm *mm, u32 mb);
 u64 pvmem_mm_plugged_bytes(const struct pvmem_mm *mm);
 u64 pvmem_mm_memmap_unplugged_bytes(struct pvmem_mm *mm);
 void pvmem_mm_show_blocks(struct pvmem_mm *mm, struct seq_file *m);
+void pvmem_mm_held(struct pvmem_mm *mm, struct pvmem_mm_held *held);
+int pvmem_mm_held_blocks(struct pvmem_mm *mm, char *buf);
 
 #endif /* _PVMEM_MM_H */

@@ -383,7 +383,7 @@ static u64 pvmem_bitmap_words(u32 nb_mb, u32 sbs_per_mb)
  */
 u64 pvmem_map_bytes(u32 nb_mb, u32 sbs_per_mb)
 {
-	return (pvmem_bitmap_words(nb_mb, sbs_per_mb) +
+	return (2 * pvmem_bitmap_words(nb_mb, sbs_per_mb) +
 		2 * BITS_TO_LONGS(nb_mb)) *
 		       sizeof(unsigned long) +
 	       (u64)nb_mb * sizeof(u32) + nb_mb;
@@ -409,7 +409,8 @@ void pvmem_map_init(struct pvmem_map *map, const struct pvmem_layout *lo,
 		.plugged = mem,
 		.inflight = PVMEM_NO_MB,
 	};
-	map->busy = map->plugged + words;
+	map->held = map->plugged + words;
+	map->busy = map->held + words;
 	map->selfmap = map->busy + BITS_TO_LONGS(nb_mb);
 	map->nr_plugged = (u32 *)(map->selfmap + BITS_TO_LONGS(nb_mb));
 	map->state = (u8 *)(map->nr_plugged + nb_mb);
@@ -531,6 +532,12 @@ void pvmem_map_set(struct pvmem_map *map, u32 mb, u32 sb, u32 nb, bool plugged)
 		if (test_bit(bit, map->plugged) == plugged)
 			continue;
 		pvmem_bit_assign(map->plugged, bit, plugged);
+		/* What is unplugged is no longer held. */
+		if (!plugged && test_bit(bit, map->held)) {
+			__clear_bit(bit, map->held);
+			map->nr_held--;
+			map->held_gen++;
+		}
 		if (plugged) {
 			map->nr_plugged[m]++;
 			map->total_plugged++;
@@ -569,6 +576,57 @@ void pvmem_map_set_busy(struct pvmem_map *map, u32 mb)
 void pvmem_map_clear_busy(struct pvmem_map *map)
 {
 	bitmap_zero(map->busy, map->nb_mb);
+}
+
+/**
+ * pvmem_map_hold - an unplug could not take a run: record it as held
+ * @map: the map
+ * @run: plugged device blocks of one memory block
+ *
+ * Every call changes @map->held_gen, even if the run was held already:
+ * what holds it may have changed since the last attempt.
+ */
+void pvmem_map_hold(struct pvmem_map *map, const struct pvmem_run *run)
+{
+	u64 bit = (u64)run->mb * map->sbs_per_mb + run->sb;
+	const u64 end = bit + run->nb;
+
+	for (; bit < end; bit++) {
+		if (!test_bit(bit, map->plugged) || test_bit(bit, map->held))
+			continue;
+		__set_bit(bit, map->held);
+		map->nr_held++;
+	}
+	map->held_gen++;
+}
+
+/**
+ * pvmem_map_clear_held - forget what was held: a pass plugs
+ * @map: the map
+ */
+void pvmem_map_clear_held(struct pvmem_map *map)
+{
+	if (!map->nr_held)
+		return;
+	bitmap_zero(map->held, (u64)map->nb_mb * map->sbs_per_mb);
+	map->nr_held = 0;
+	map->held_gen++;
+}
+
+/**
+ * pvmem_mb_held - does memory block @mb have held device blocks?
+ * @map: the map
+ * @mb: memory block index
+ */
+bool pvmem_mb_held(const struct pvmem_map *map, u32 mb)
+{
+	const u64 first = (u64)mb * map->sbs_per_mb;
+	u32 i;
+
+	for (i = 0; map->nr_held && i < map->sbs_per_mb; i++)
+		if (test_bit(first + i, map->held))
+			return true;
+	return false;
 }
 
 /**
@@ -841,26 +899,30 @@ static int pvmem_unplug_tier(enum pvmem_mb_state state, bool online)
 
 /*
  * Where memory block @mb ranks for giving up device blocks now, for @want
- * of them; -1 if it cannot.  A memory map inside the block goes only with
- * the whole block: a block that holds nothing else but more than @want
- * comes last, after every block that could meet @want exactly (taking
- * it unplugs more than asked, and the next pass plugs the difference
- * elsewhere).
+ * of them (lower goes first); -1 if it cannot.  Inside its tier a block
+ * that held pages in use at its last attempt goes after the others: what
+ * held it (slab, page tables) is likely still there.  A memory map inside
+ * the block goes only with the whole block: a block that holds nothing
+ * else but more than @want comes last, after every block that could meet
+ * @want exactly (taking it unplugs more than asked, and the next pass
+ * plugs the difference elsewhere).
  */
 static int pvmem_unplug_rank(const struct pvmem_map *map, u32 mb, u64 want,
 			     bool online)
 {
 	const int tier = pvmem_unplug_tier(map->state[mb], online);
+	int rank;
 
 	if (tier < 0 || !map->nr_plugged[mb] || test_bit(mb, map->busy))
 		return -1;
 	/* A big block goes whole or not at all. */
 	if (map->bbm && map->nr_plugged[mb] > want)
 		return -1;
+	rank = 2 * tier + pvmem_mb_held(map, mb);
 	if (map->nr_plugged[mb] == pvmem_mb_pinned(map, mb) &&
 	    want < map->nr_plugged[mb])
-		return tier + PVMEM_UNPLUG_TIERS;
-	return tier;
+		rank += 2 * PVMEM_UNPLUG_TIERS;
+	return rank;
 }
 
 /**
@@ -871,7 +933,8 @@ static int pvmem_unplug_rank(const struct pvmem_map *map, u32 mb, u64 want,
  * @run: the chosen run, valid if true is returned
  *
  * Policy: offline memory blocks first (no migration), then online movable
- * ones, then online kernel ones.  Within a tier the memory block with the
+ * ones, then online kernel ones; in each, blocks that held pages in use
+ * at the last attempt after the rest.  Within a tier the memory block with the
  * fewest plugged device blocks goes first (least to migrate, and it empties
  * soonest so its memmap is freed), the highest address on a tie.  Inside
  * the block the topmost contiguous plugged run is taken, cut to @want from
@@ -889,22 +952,22 @@ bool pvmem_plan_unplug(const struct pvmem_map *map, u64 want, bool online,
 		       struct pvmem_run *run)
 {
 	u32 mb, best = 0;
-	int tier, best_tier = -1;
+	int rank, best_rank = -1;
 
 	if (!want)
 		return false;
 	for (mb = 0; mb < map->nb_mb; mb++) {
-		tier = pvmem_unplug_rank(map, mb, want, online);
-		if (tier < 0)
+		rank = pvmem_unplug_rank(map, mb, want, online);
+		if (rank < 0)
 			continue;
-		if (best_tier < 0 || tier < best_tier ||
-		    (tier == best_tier &&
+		if (best_rank < 0 || rank < best_rank ||
+		    (rank == best_rank &&
 		     map->nr_plugged[mb] <= map->nr_plugged[best])) {
 			best = mb;
-			best_tier = tier;
+			best_rank = rank;
 		}
 	}
-	if (best_tier < 0)
+	if (best_rank < 0)
 		return false;
 
 	pvmem_plan_unplug_in(map, best, want, run);

@@ -223,6 +223,15 @@ struct pvmem_map {
 	unsigned long *plugged; /* bitmap of plugged device blocks */
 	unsigned long *busy; /* memory blocks that failed this pass */
 	/*
+	 * Plugged device blocks whose last unplug attempt failed: pages in
+	 * them are in use and would not migrate.  Cleared when they are
+	 * unplugged, and all at once when a pass plugs.
+	 */
+	unsigned long *held;
+	u64 nr_held; /* device blocks set in held */
+	/* Changes with held and every attempt that holds: a survey is stale. */
+	u32 held_gen;
+	/*
 	 * Added memory blocks that carry their own memory map in their
 	 * first memmap_sbs device blocks, which stay plugged while the block
 	 * is added and go only with it (pvmem_mb_pinned()).
@@ -295,6 +304,9 @@ bool pvmem_mb_added(const struct pvmem_map *map, u32 mb);
 void pvmem_map_set_busy(struct pvmem_map *map, u32 mb);
 u32 pvmem_memmap_room(u64 avail, u64 margin, u64 per_mb);
 void pvmem_map_clear_busy(struct pvmem_map *map);
+void pvmem_map_hold(struct pvmem_map *map, const struct pvmem_run *run);
+void pvmem_map_clear_held(struct pvmem_map *map);
+bool pvmem_mb_held(const struct pvmem_map *map, u32 mb);
 u64 pvmem_map_unplugged_in_linux(const struct pvmem_map *map);
 bool pvmem_plan_tidy(const struct pvmem_map *map, u32 *mb);
 

@@ -402,6 +402,9 @@ static enum pvmem_result pvmem_unplug_run(struct pvmem_ctl *ctl,
 
 	if (online) {
 		rc = ctl->ops->isolate(ctl->be, run);
+		/* Pages in use that would not go: held, until they do. */
+		if (rc && rc != -ENOMEM)
+			pvmem_map_hold(ctl->map, run);
 		if (rc)
 			return pvmem_isolate_failed(ctl, rc == -ENOMEM);
 	}
@@ -421,26 +424,36 @@ static enum pvmem_result pvmem_unplug_run(struct pvmem_ctl *ctl,
 }
 
 /*
- * A run of online memory would not migrate as a whole: try its device
- * blocks one at a time, from the top.  Return how many went; @res is the
- * result of the last one tried.
+ * A run of online memory would not migrate as a whole: try the plugged
+ * device blocks of its memory block one at a time, from the run's top
+ * down to the block's own memory map, until @want went (the run itself
+ * first, unless it was one device block, which was that attempt).
+ * Return how many went; @res is DONE if @want did, else how the last
+ * failure ended.
  */
 static u32 pvmem_unplug_singly(struct pvmem_ctl *ctl,
-			       const struct pvmem_run *run,
+			       const struct pvmem_run *run, u64 want,
 			       enum pvmem_result *res)
 {
+	const u32 floor = pvmem_mb_pinned(ctl->map, run->mb);
 	struct pvmem_run one = { .mb = run->mb, .nb = 1 };
-	u32 done = 0, i;
+	enum pvmem_result failed = *res, r;
+	u32 done = 0, sb = run->sb + run->nb - (run->nb == 1);
 
-	*res = PVMEM_RES_DONE;
-	for (i = run->nb; i--;) {
-		one.sb = run->sb + i;
-		*res = pvmem_unplug_run(ctl, &one);
-		if (*res == PVMEM_RES_DONE)
+	while (sb-- > floor && done < want) {
+		if (!pvmem_map_test(ctl->map, run->mb, sb, 1, true))
+			continue;
+		one.sb = sb;
+		r = pvmem_unplug_run(ctl, &one);
+		if (r == PVMEM_RES_DONE) {
 			done++;
-		else if (!pvmem_skipped(ctl, *res))
+			continue;
+		}
+		failed = r;
+		if (!pvmem_skipped(ctl, r))
 			break;
 	}
+	*res = done < want ? failed : PVMEM_RES_DONE;
 	return done;
 }
 
@@ -533,7 +546,7 @@ static bool pvmem_teardown_migrates(struct pvmem_ctl *ctl)
  * device blocks went; @res says how the last attempt ended.
  */
 static u32 pvmem_unplug_one(struct pvmem_ctl *ctl, const struct pvmem_run *run,
-			    enum pvmem_result *res)
+			    u64 want, enum pvmem_result *res)
 {
 	struct pvmem_run above;
 	u32 done, pinned;
@@ -576,9 +589,9 @@ static u32 pvmem_unplug_one(struct pvmem_ctl *ctl, const struct pvmem_run *run,
 	done = *res == PVMEM_RES_DONE ? run->nb : 0;
 	/* Device blocks one by one, unless the block goes whole or not. */
 	if (*res == PVMEM_RES_RETRY && ctl->why == PVMEM_WHY_ISOLATE_BUSY &&
-	    run->nb > 1 && !ctl->lo.bbm)
-		done = pvmem_unplug_singly(ctl, run, res);
-	if (done < run->nb && pvmem_skipped(ctl, *res))
+	    !ctl->lo.bbm)
+		done = pvmem_unplug_singly(ctl, run, want, res);
+	if (done < want && pvmem_skipped(ctl, *res))
 		pvmem_map_set_busy(ctl->map, run->mb);
 	pvmem_unlock(ctl);
 	return done;
@@ -612,7 +625,7 @@ static enum pvmem_result pvmem_unplug(struct pvmem_ctl *ctl, u64 want,
 			res = pvmem_retry(ctl, PVMEM_WHY_STUCK);
 			break;
 		}
-		done = pvmem_unplug_one(ctl, &run, &res);
+		done = pvmem_unplug_one(ctl, &run, want, &res);
 		tried = true;
 		if (res != PVMEM_RES_DONE && !pvmem_skipped(ctl, res))
 			break;
@@ -660,7 +673,7 @@ static enum pvmem_result pvmem_tidy_block(struct pvmem_ctl *ctl, u32 mb)
 		pvmem_unlock(ctl);
 		if (!left)
 			break;
-		if (!pvmem_unplug_one(ctl, &run, &res))
+		if (!pvmem_unplug_one(ctl, &run, left, &res))
 			break;
 		if (res != PVMEM_RES_DONE)
 			break;
@@ -953,6 +966,12 @@ enum pvmem_result pvmem_ctl_pass(struct pvmem_ctl *ctl)
 
 	plugged = ctl->map->total_plugged * bs;
 	req = pvmem_ctl_target(ctl, plugged);
+	/* The host wants memory: what would not unplug is no longer asked. */
+	if (req > plugged) {
+		pvmem_lock(ctl);
+		pvmem_map_clear_held(ctl->map);
+		pvmem_unlock(ctl);
+	}
 	if (req > plugged)
 		res = pvmem_plug(ctl, (req - plugged) / bs);
 	else if (req < plugged)

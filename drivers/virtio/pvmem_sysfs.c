@@ -7,6 +7,8 @@
  * (with every reader drained) before remove() runs:
  *   /sys/bus/virtio/devices/virtioN/pvmem/        status and knobs
  *   /sys/bus/virtio/devices/virtioN/pvmem_stats/  counters (only go up)
+ *   /sys/bus/virtio/devices/virtioN/pvmem_held/   memory an unplug could
+ *                                                 not take, and why
  * One value per file; the block map and the last request are in debugfs
  * (pvmem_debugfs.c).  Documented in Documentation/ABI/testing/sysfs-driver-pvmem.
  */
@@ -363,8 +365,60 @@ static const struct attribute_group pvmem_stats_group = {
 	.attrs = pvmem_stats_attrs,
 };
 
+/* --- what holds memory an unplug could not take --- */
+
+#define PVMEM_HELD(name, field)                                              \
+	static ssize_t name##_show(struct device *dev,                       \
+				   struct device_attribute *attr, char *buf) \
+	{                                                                    \
+		struct pvmem_dev *pv = to_pv(dev);                           \
+		struct pvmem_mm_held held = {};                              \
+		if (!pv->kdump)                                              \
+			pvmem_mm_held(&pv->mm, &held);                       \
+		return sysfs_emit(buf, "%llu\n",                             \
+				  (unsigned long long)held.field);           \
+	}                                                                    \
+	static DEVICE_ATTR_RO(name)
+
+PVMEM_HELD(size, bytes);
+PVMEM_HELD(slab_pages, slab);
+PVMEM_HELD(page_table_pages, page_tables);
+PVMEM_HELD(movable_pages, movable);
+PVMEM_HELD(other_pages, other);
+
+static ssize_t blocks_show(struct device *dev, struct device_attribute *attr,
+			   char *buf)
+{
+	struct pvmem_dev *pv = to_pv(dev);
+
+	if (pv->kdump)
+		return sysfs_emit(buf, "\n");
+	return pvmem_mm_held_blocks(&pv->mm, buf);
+}
+static DEVICE_ATTR_RO(blocks);
+
+/* One attribute a line, as sysfs tables are written. */
+/* clang-format off */
+static struct attribute *pvmem_held_attrs[] = {
+	&dev_attr_size.attr,
+	&dev_attr_blocks.attr,
+	&dev_attr_slab_pages.attr,
+	&dev_attr_page_table_pages.attr,
+	&dev_attr_movable_pages.attr,
+	&dev_attr_other_pages.attr,
+	NULL,
+};
+
+/* clang-format on */
+
+static const struct attribute_group pvmem_held_group = {
+	.name = "pvmem_held",
+	.attrs = pvmem_held_attrs,
+};
+
 const struct attribute_group *pvmem_groups[] = {
 	&pvmem_group,
 	&pvmem_stats_group,
+	&pvmem_held_group,
 	NULL,
 };

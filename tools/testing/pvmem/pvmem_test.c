@@ -1452,6 +1452,73 @@ TEST_F(fake, pinned_block_is_skipped)
 	EXPECT_EQ(128U, f->map.count[PVMEM_MB_UNUSED]);
 }
 
+/*
+ * Device blocks that would not migrate are recorded as held, exactly;
+ * the next unplug tries other memory blocks before held ones, and
+ * plugging forgets them.
+ */
+TEST_F(fake, held_blocks_recorded_and_tried_last)
+{
+	struct fake *f = &self->f;
+	u64 busy;
+
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 4 * 64));
+	f->pinned[3] = FAKE_PIN_TOP;
+	/*
+	 * Block 3's top 63 would not go as a run, so its device blocks go
+	 * one at a time, down to its bottom; only its top stays.
+	 */
+	EXPECT_EQ(PVMEM_RES_DONE, want(f, 3 * 64 + 1));
+	ASSERT_AT(f, 3 * 64 + 1);
+	EXPECT_EQ(1U, f->map.nr_held);
+	EXPECT_TRUE(test_bit(3 * 64 + 63, f->map.held));
+	EXPECT_TRUE(pvmem_mb_held(&f->map, 3));
+	EXPECT_FALSE(pvmem_mb_held(&f->map, 2));
+	EXPECT_EQ(1U, f->map.nr_plugged[3]);
+	EXPECT_EQ(64U, f->map.nr_plugged[2]);
+	/*
+	 * Fewest plugged would pick block 3, but held ranks it after
+	 * blocks 0-2: block 2 goes, block 3 is not tried.
+	 */
+	f->pinned[3] = FAKE_PIN_ALL;
+	busy = f->ctl.stats[PVMEM_STAT_ISOLATE_BUSY];
+	EXPECT_EQ(PVMEM_RES_DONE, want(f, 2 * 64 + 1));
+	EXPECT_EQ(busy, f->ctl.stats[PVMEM_STAT_ISOLATE_BUSY]);
+	EXPECT_EQ(0U, f->map.nr_plugged[2]);
+	EXPECT_EQ(1U, f->map.nr_plugged[3]);
+	/* To zero: stuck on block 3's top, held still. */
+	EXPECT_EQ(PVMEM_RES_RETRY, want(f, 0));
+	EXPECT_EQ(PVMEM_WHY_STUCK, f->ctl.why);
+	ASSERT_AT(f, 1);
+	EXPECT_EQ(1U, f->map.nr_held);
+	/* Plugging forgets what was held. */
+	EXPECT_EQ(PVMEM_RES_DONE, want(f, 64));
+	EXPECT_EQ(0U, f->map.nr_held);
+	f->pinned[3] = 0;
+	EXPECT_EQ(PVMEM_RES_DONE, want(f, 0));
+	ASSERT_AT(f, 0);
+}
+
+/* A device block that is unplugged at last is no longer held. */
+TEST_F(fake, held_block_that_goes_is_not_held)
+{
+	struct fake *f = &self->f;
+	u32 gen;
+
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 64));
+	f->pinned[0] = FAKE_PIN_ALL;
+	EXPECT_EQ(PVMEM_RES_RETRY, want(f, 0));
+	EXPECT_EQ(64U, f->map.nr_held);
+	/* Every attempt is news for a survey of what holds them. */
+	gen = f->map.held_gen;
+	EXPECT_EQ(PVMEM_RES_RETRY, fake_run(f, 1));
+	EXPECT_NE(gen, f->map.held_gen);
+	f->pinned[0] = 0;
+	ASSERT_EQ(PVMEM_RES_DONE, fake_run(f, 50));
+	ASSERT_AT(f, 0);
+	EXPECT_EQ(0U, f->map.nr_held);
+}
+
 TEST_F(fake, no_room_for_memory_maps)
 {
 	struct fake *f = &self->f;

@@ -17,10 +17,17 @@ measurements, timed on the host from qom-set until the device's size
            memory map Linux still keeps for unplugged memory (memory
            blocks left in the region times 2 MiB, less the map of what is
            plugged), counted the same way for both drivers
+  normal   in a second guest of each driver, memory onlined online_kernel
+           (ZONE_NORMAL; the boot memory is all ZONE_DMA32): 8 GiB plugged
+           and unplugged to 0 idle, then 4 GiB plugged, 30,000 files in
+           300 directories of a tmpfs, all but every tenth removed, and
+           unplugged to 0: what stays (the host's size) once the size has
+           not changed for 30 s, and how long it took to get there
 Plug and idle unplug are the median of five rounds.  The guest for the
 stock driver loads virtio_mem.ko instead of pvmem.ko; nothing else
 differs.  pvmem is built for each kernel first.  Results go to stdout and
-build/bench.txt.  'bench.py 6.12' runs one kernel only.
+build/bench.txt.  'bench.py 6.12' runs one kernel only, 'bench.py normal'
+the ZONE_NORMAL measurements only.
 """
 import os
 import subprocess
@@ -130,6 +137,65 @@ def run(driver, kernel, module):
             print('%s: console showed %s' % (driver, damage[0]))
 
 
+# 30,000 one-line files in 300 directories, then all but every tenth go
+# (shell builtins only: no fork per file).
+FILES = ('mkdir -p /tmp/nw && mount -t tmpfs -o nr_inodes=0 none /tmp/nw && '
+         'd=0; while [ $d -lt 300 ]; do mkdir /tmp/nw/d$d; i=0; '
+         'while [ $i -lt 100 ]; do echo $i > /tmp/nw/d$d/f$i; i=$((i + 1)); done; '
+         'd=$((d + 1)); done; d=0; while [ $d -lt 300 ]; do i=1; '
+         'while [ $i -lt 100 ]; do [ $((i % 10)) = 0 ] || rm /tmp/nw/d$d/f$i; '
+         'i=$((i + 1)); done; d=$((d + 1)); done')
+
+
+def settle(g, timeout=900, still=30):
+    """Ask for 0 and wait until the host's size is 0 or has not changed
+    for @still seconds: (bytes left, seconds until the last change)."""
+    start = time.time()
+    g.set_requested('vm0', 0)
+    last, changed = g.size('vm0'), start
+    while last and time.time() - changed < still and time.time() - start < timeout:
+        time.sleep(0.2)
+        cur = g.size('vm0')
+        if cur != last:
+            last, changed = cur, time.time()
+    return last, changed - start
+
+
+def run_normal(driver, kernel, module):
+    """Unplug from ZONE_NORMAL, idle and after the file workload."""
+    stock = driver == 'virtio_mem'
+    g = Guest('bench-normal-' + driver, [Device('vm0', size=16 * GiB, block=2 * MiB)],
+              extra_modules=['virtio_mem'] if stock else (),
+              cmdline='memhp_default_state=online_kernel%s' % (
+                  ' pvmem_rig.stock=1' if stock else ''),
+              kernel=kernel, module=module)
+    try:
+        res = {}
+        timed(g, 8 * GiB)
+        time.sleep(2)
+        res['normal_idle'] = settle(g)
+        timed(g, 4 * GiB)
+        time.sleep(2)
+        g.check(FILES, timeout=900)
+        res['normal_work'] = settle(g)
+        return res
+    finally:
+        damage = g.stop()
+        g.cleanup()
+        if damage:
+            print('%s: console showed %s' % (driver, damage[0]))
+
+
+def table_normal(kernel, p, s):
+    lines = ['%-34s %16s %16s' % ('%s: unplug to 0, online_kernel' % kernel,
+                                  'pvmem', 'virtio_mem')]
+    for key, what in (('normal_idle', '8 GiB, idle: left, time'),
+                      ('normal_work', '4 GiB, after files: left, time')):
+        lines.append('%-34s %7d MiB %5.1fs %7d MiB %5.1fs' % (
+            what, p[key][0] // MiB, p[key][1], s[key][0] // MiB, s[key][1]))
+    return lines
+
+
 def table(kernel, p, s):
     lines = ['%-34s %10s %12s %8s' % ('%s: QEMU TCG, 1 GiB boot, 2 MiB' % kernel, 'pvmem',
                                        'virtio_mem', 'speedup')]
@@ -145,17 +211,23 @@ def table(kernel, p, s):
 
 
 def main():
-    kernels = sys.argv[1:] or KERNELS
+    args = sys.argv[1:]
+    only_normal = 'normal' in args
+    kernels = [a for a in args if a != 'normal'] or KERNELS
     modules = {k: build(k) for k in kernels}
     # Leave the tree's pvmem.ko the plain 6.1 build, as 'make' makes it.
     subprocess.check_call('make --no-print-directory modules >/dev/null', shell=True, cwd=ROOT)
     lines = []
     for kernel in kernels:
-        results = {}
+        results, normal = {}, {}
         for driver in ('pvmem', 'virtio_mem'):
             print('benchmarking %s on %s ...' % (driver, kernel), flush=True)
-            results[driver] = run(driver, kernel, modules[kernel])
-        lines += table(kernel, results['pvmem'], results['virtio_mem']) + ['']
+            if not only_normal:
+                results[driver] = run(driver, kernel, modules[kernel])
+            normal[driver] = run_normal(driver, kernel, modules[kernel])
+        if not only_normal:
+            lines += table(kernel, results['pvmem'], results['virtio_mem'])
+        lines += table_normal(kernel, normal['pvmem'], normal['virtio_mem']) + ['']
     text = '\n'.join(lines).rstrip()
     print(text)
     with open(os.path.join(BUILD, 'bench.txt'), 'w') as f:

@@ -296,10 +296,10 @@ class Guest:
         self.ctl = self._connect(ctl)
         self._wait_line('@@pvmem-ready', self.boot_timeout)
 
-    def _crash_before_init(self):
-        """The first damage line of a console where the kernel never got
-        to run /init, or None."""
-        text = self.console()
+    def _crash_before_init(self, since=0):
+        """The first damage line of a console (from offset @since) where
+        the kernel never got to run /init, or None."""
+        text = self.console()[since:]
         if 'Run /init as init process' in text:
             return None
         return next((ln.strip() for ln in text.splitlines() if DAMAGE.search(ln)), None)
@@ -390,10 +390,22 @@ class Guest:
             if r:
                 chunk = self.ctl.recv(65536)
                 if not chunk:
-                    raise RigError('guest control channel closed')
+                    raise RigError(self._closed_why())
                 self.rx += chunk
         line, self.rx = self.rx.split(b'\n', 1)
         return line.decode(errors='replace').rstrip('\r')
+
+    def _closed_why(self):
+        """What to say when QEMU closed the control channel: how QEMU
+        ended and the console's last lines (a guest that triple-faults
+        under -no-reboot ends QEMU without a word on its console)."""
+        try:
+            rc = self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            rc = 'still running'
+        return 'guest control channel closed (QEMU: %s; %s); console tail:\n%s' % (
+            rc, self._qemu_log().strip()[-500:] or 'no QEMU output',
+            self.console()[-2000:])
 
     def _wait_line(self, want, timeout):
         deadline = time.time() + timeout
@@ -418,9 +430,26 @@ class Guest:
 
     def system_reset(self):
         """QMP system_reset (devices unplug everything); wait for the
-        guest to come back."""
+        guest to come back.  A kernel that crashes before it runs /init
+        (see __init__) reboots itself (panic=-1): waited for once, as for
+        the first boot."""
+        self._check_console()
+        mark = self.console_seen
         self.qmp('system_reset')
-        self._wait_line('@@pvmem-ready', self.boot_timeout)
+        try:
+            self._wait_line('@@pvmem-ready', self.boot_timeout)
+        except RigError:
+            early = self._crash_before_init(since=mark)
+            if not early or self.boot_crashes or self.proc.poll() is not None:
+                raise
+            self.boot_crashes.append(early)
+            self.log('rig: %s: the guest kernel crashed before /init after '
+                     'system_reset (%s); waiting for it to boot again' % (self.name, early))
+            # The rest of that panic, up to the next banner, is not news.
+            self.damage = []
+            self.crashing = True
+            self.crash_log = []
+            self._wait_line('@@pvmem-ready', self.boot_timeout)
 
     def crash(self):
         """Crash the kernel (sysrq c) into the crash kernel loaded with

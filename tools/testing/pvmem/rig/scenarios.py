@@ -81,6 +81,15 @@ SCENARIOS = [
         'host_tests': ['bbm_reboots'],
     },
     {
+        'name': 'normal',
+        'doc': 'one 16 GiB device, 2 MiB blocks, a 1 GiB guest: memory onlined '
+               'online_kernel and by the auto-movable policy, unplugged to 0 '
+               'idle and after files and processes left kernel allocations '
+               'in it; pvmem_held/ says what stays',
+        'devices': lambda: [Device('vm0', size=16 * GiB, block=2 * MiB)],
+        'tests': ['pvmem_normal_test'],
+    },
+    {
         'name': 'sysfs',
         'doc': 'one 4 GiB device: sysfs status and knobs, counters, tracepoints, '
                'module parameters at load',

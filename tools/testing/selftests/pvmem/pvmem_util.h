@@ -142,8 +142,11 @@ static inline int64_t meminfo_field(const char *path, const char *key)
 	return kb < 0 ? -1 : kb * 1024;
 }
 
-/* Free bytes in zones named @zone (e.g. "Movable"), over all nodes. */
-static inline int64_t zone_free(const char *zone)
+/*
+ * Bytes of a /proc/zoneinfo count (@field: " pages free %lld",
+ * " present %lld") in zones named @zone (e.g. "Movable"), over all nodes.
+ */
+static inline int64_t zone_bytes(const char *zone, const char *field)
 {
 	char line[256], name[32];
 	int64_t pages = 0;
@@ -157,11 +160,23 @@ static inline int64_t zone_free(const char *zone)
 
 		if (sscanf(line, "Node %*d, zone %31s", name) == 1)
 			in_zone = !strcmp(name, zone);
-		else if (in_zone && sscanf(line, " pages free %lld", &v) == 1)
+		else if (in_zone && sscanf(line, field, &v) == 1)
 			pages += v;
 	}
 	fclose(f);
 	return pages * sysconf(_SC_PAGESIZE);
+}
+
+/* Free bytes in zones named @zone, over all nodes. */
+static inline int64_t zone_free(const char *zone)
+{
+	return zone_bytes(zone, " pages free %lld");
+}
+
+/* Present bytes in zones named @zone, over all nodes. */
+static inline int64_t zone_present(const char *zone)
+{
+	return zone_bytes(zone, " present %lld");
 }
 
 static inline int64_t mem_total(void)
