@@ -603,14 +603,21 @@ static inline int attr_write(const char *name, const char *val)
 	return sysfs_write(attr(name), val);
 }
 
-static inline int wait_state(const char *want, int tenths)
+/* Wait up to @tenths of a second for file @path to begin with @want. */
+static inline int wait_file(const char *path, const char *want, int tenths)
 {
 	while (tenths-- > 0) {
-		if (!strncmp(attr_str("pvmem/state"), want, strlen(want)))
+		if (!strncmp(file_str(path), want, strlen(want)))
 			return 0;
 		usleep(100 * 1000);
 	}
 	return -1;
+}
+
+/* ... for the (first) bound device's state. */
+static inline int wait_state(const char *want, int tenths)
+{
+	return wait_file(attr("pvmem/state"), want, tenths);
 }
 
 #endif /* _PVMEM_UTIL_H */
