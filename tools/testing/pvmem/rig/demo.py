@@ -21,7 +21,9 @@ on=0; movable=0
 for b in /sys/devices/system/memory/memory*; do
     i=${b##*memory}
     [ $((i * mb)) -ge $((0x100000000)) ] || continue
-    [ "$(cat $b/state)" = online ] && on=$((on + 1))
+    # valid_zones of a block still being added crashes 6.1 and 6.12.
+    [ "$(cat $b/state)" = online ] || continue
+    on=$((on + 1))
     case "$(cat $b/valid_zones)" in Movable*) movable=$((movable + 1));; esac
 done
 echo "pvmem memory blocks online: $on ($movable movable, $((mb >> 20)) MiB each)"

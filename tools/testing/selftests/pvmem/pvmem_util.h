@@ -254,14 +254,20 @@ static inline struct pvmem_blocks region_blocks(uint64_t start, uint64_t size,
 		if (addr < start || addr >= start + size)
 			continue;
 		b.present++;
-		if (!strncmp(read_line(buf, sizeof(buf), "%s/%s/state", sys,
-				       de->d_name),
-			     "online", 6))
-			b.online++;
 		snprintf(path, sizeof(path), "%s/%s/node%d", sys, de->d_name,
 			 node);
 		if (!access(path, F_OK))
 			b.on_node++;
+		/*
+		 * valid_zones only of online blocks: for a block still being
+		 * added (no node yet) 6.1 and 6.12 dereference
+		 * NODE_DATA(NUMA_NO_NODE).
+		 */
+		if (strncmp(read_line(buf, sizeof(buf), "%s/%s/state", sys,
+				      de->d_name),
+			    "online", 6))
+			continue;
+		b.online++;
 		if (!strncmp(read_line(buf, sizeof(buf), "%s/%s/valid_zones",
 				       sys, de->d_name),
 			     "Movable", 7))
