@@ -1301,23 +1301,24 @@ int pvmem_mm_held_blocks(struct pvmem_mm *mm, char *buf)
 {
 	const struct pvmem_map *map = &mm->map;
 	const u64 nbits = (u64)map->nb_mb * map->sbs_per_mb;
-	u64 lmb, start = U64_MAX, last = 0;
+	u64 addr, lo, hi, start = U64_MAX, last = 0;
 	unsigned long bit;
 	int len = 0;
 
 	mutex_lock(&mm->lock);
 	for_each_set_bit(bit, map->held, nbits) {
-		lmb = div64_u64(mm->lo.first_mb_addr +
-					(u64)bit * mm->lo.block_size,
-				mm->lo.lmb_size);
-		if (start != U64_MAX && lmb <= last + 1) {
-			last = lmb;
+		/* A big device block spans several memory blocks. */
+		addr = mm->lo.first_mb_addr + (u64)bit * mm->lo.block_size;
+		lo = div64_u64(addr, mm->lo.lmb_size);
+		hi = div64_u64(addr + mm->lo.block_size - 1, mm->lo.lmb_size);
+		if (start != U64_MAX && lo <= last + 1) {
+			last = max(last, hi);
 			continue;
 		}
 		if (start != U64_MAX)
 			len += pvmem_mm_print_range(buf, len, start, last);
-		start = lmb;
-		last = lmb;
+		start = lo;
+		last = hi;
 	}
 	if (start != U64_MAX)
 		len += pvmem_mm_print_range(buf, len, start, last);
