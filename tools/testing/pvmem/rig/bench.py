@@ -99,42 +99,54 @@ def build(kernel):
     return ko
 
 
-def run(driver, kernel, module):
+def in_guest(name, driver, kernel, module, measure, cmdline=''):
+    """Boot the bench guest for @driver (the stock one loads
+    virtio_mem.ko instead of pvmem.ko, nothing else differs), return
+    measure(guest), and report console damage."""
     stock = driver == 'virtio_mem'
-    g = Guest('bench-' + driver, [Device('vm0', size=16 * GiB, block=2 * MiB)],
+    g = Guest('%s-%s' % (name, driver), [Device('vm0', size=16 * GiB, block=2 * MiB)],
               extra_modules=['virtio_mem'] if stock else (),
-              cmdline='pvmem_rig.stock=1' if stock else '', kernel=kernel,
-              module=module)
+              cmdline=cmdline + (' pvmem_rig.stock=1' if stock else ''),
+              kernel=kernel, module=module)
     try:
-        bound = g.check('ls /sys/bus/virtio/drivers/%s | grep virtio' % driver)
-        if not bound.strip():
-            raise RigError('%s did not bind' % driver)
-        base = mem_total_kb(g)
-        rounds = {'plug': [], 'unplug': [], 'plug_guest': []}
-        for _ in range(ROUNDS):
-            rounds['plug'].append(timed(g, 16 * GiB))
-            time.sleep(1)
-            rounds['unplug'].append(timed(g, 0))
-            time.sleep(1)
-            rounds['plug_guest'].append(timed_guest(g, 16 * GiB, base + (16 * GiB >> 10)))
-            time.sleep(1)
-            timed(g, 0)
-            time.sleep(1)
-        res = {k: median(v) for k, v in rounds.items()}
-        timed(g, 6 * GiB)
-        time.sleep(2)
-        # Five files fill the bottom 5 GiB, the sixth lands on top; keep it.
-        g.check(FILL % 1024, timeout=900)
-        res['load'] = timed(g, 1 * GiB)
-        res['data'] = g.check('ls -l /tmp/f5 | awk "{print \\$5}"').strip()
-        time.sleep(2)
-        res['memmap'] = memmap_held(g)
-        return res
+        return measure(g)
     finally:
         damage = g.stop()
         g.cleanup()
         if damage:
             print('%s: console showed %s' % (driver, damage[0]))
+
+
+def run(driver, kernel, module):
+    return in_guest('bench', driver, kernel, module, lambda g: measure_all(g, driver))
+
+
+def measure_all(g, driver):
+    """Plug, idle unplug and unplug over live data (see the top)."""
+    bound = g.check('ls /sys/bus/virtio/drivers/%s | grep virtio' % driver)
+    if not bound.strip():
+        raise RigError('%s did not bind' % driver)
+    base = mem_total_kb(g)
+    rounds = {'plug': [], 'unplug': [], 'plug_guest': []}
+    for _ in range(ROUNDS):
+        rounds['plug'].append(timed(g, 16 * GiB))
+        time.sleep(1)
+        rounds['unplug'].append(timed(g, 0))
+        time.sleep(1)
+        rounds['plug_guest'].append(timed_guest(g, 16 * GiB, base + (16 * GiB >> 10)))
+        time.sleep(1)
+        timed(g, 0)
+        time.sleep(1)
+    res = {k: median(v) for k, v in rounds.items()}
+    timed(g, 6 * GiB)
+    time.sleep(2)
+    # Five files fill the bottom 5 GiB, the sixth lands on top; keep it.
+    g.check(FILL % 1024, timeout=900)
+    res['load'] = timed(g, 1 * GiB)
+    res['data'] = g.check('ls -l /tmp/f5 | awk "{print \\$5}"').strip()
+    time.sleep(2)
+    res['memmap'] = memmap_held(g)
+    return res
 
 
 # 30,000 one-line files in 300 directories, then all but every tenth go
@@ -163,27 +175,20 @@ def settle(g, timeout=900, still=30):
 
 def run_normal(driver, kernel, module):
     """Unplug from ZONE_NORMAL, idle and after the file workload."""
-    stock = driver == 'virtio_mem'
-    g = Guest('bench-normal-' + driver, [Device('vm0', size=16 * GiB, block=2 * MiB)],
-              extra_modules=['virtio_mem'] if stock else (),
-              cmdline='memhp_default_state=online_kernel%s' % (
-                  ' pvmem_rig.stock=1' if stock else ''),
-              kernel=kernel, module=module)
-    try:
-        res = {}
-        timed(g, 8 * GiB)
-        time.sleep(2)
-        res['normal_idle'] = settle(g)
-        timed(g, 4 * GiB)
-        time.sleep(2)
-        g.check(FILES, timeout=900)
-        res['normal_work'] = settle(g)
-        return res
-    finally:
-        damage = g.stop()
-        g.cleanup()
-        if damage:
-            print('%s: console showed %s' % (driver, damage[0]))
+    return in_guest('bench-normal', driver, kernel, module, measure_normal,
+                    cmdline='memhp_default_state=online_kernel')
+
+
+def measure_normal(g):
+    res = {}
+    timed(g, 8 * GiB)
+    time.sleep(2)
+    res['normal_idle'] = settle(g)
+    timed(g, 4 * GiB)
+    time.sleep(2)
+    g.check(FILES, timeout=900)
+    res['normal_work'] = settle(g)
+    return res
 
 
 def table_normal(kernel, p, s):
