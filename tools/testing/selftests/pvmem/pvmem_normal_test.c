@@ -23,7 +23,7 @@
 
 /*
  * What the kernel keeps in pvmem's kernel-zone memory of an idle guest, at
- * most: measured 4-20 MiB (a few dozen slab pages, and the memory map of
+ * most: measured 2-20 MiB (a few dozen slab pages, and the memory map of
  * the memory block they hold in the block below).
  */
 #define IDLE_FLOOR (32 * MiB)
@@ -174,14 +174,20 @@ static void unplug_checked(struct __test_metadata *_metadata, const char *dev,
 	check_held(_metadata, dev, left);
 }
 
-/* Idle: everything but what the kernel itself keeps comes back. */
+/* Idle, 8 and 16 GiB: everything but what the kernel keeps comes back. */
 TEST(idle_kernel_memory_unplugs)
 {
 	const char *dev = first_dev();
+	char what[64];
+	int gib;
 
-	ASSERT_EQ(0, start(dev, "online_kernel", "contig-zones", 8 * GiB));
-	EXPECT_LE((int64_t)(8 * GiB), zone_present("Normal"));
-	unplug_checked(_metadata, dev, "8 GiB online_kernel, idle", IDLE_FLOOR);
+	for (gib = 8; gib <= 16; gib += 8) {
+		ASSERT_EQ(0, start(dev, "online_kernel", "contig-zones",
+				   gib * GiB));
+		EXPECT_LE((int64_t)(gib * GiB), zone_present("Normal"));
+		snprintf(what, sizeof(what), "%d GiB online_kernel, idle", gib);
+		unplug_checked(_metadata, dev, what, IDLE_FLOOR);
+	}
 	online_default();
 }
 
@@ -259,15 +265,16 @@ TEST(auto_movable_policy_unplugs)
 	const char *dev = first_dev();
 	int64_t normal, movable;
 
-	ASSERT_EQ(0, start(dev, "online", "auto-movable", 8 * GiB));
+	ASSERT_EQ(0, start(dev, "online", "auto-movable", 16 * GiB));
 	normal = zone_present("Normal");
 	movable = zone_present("Movable");
-	TH_LOG("8 GiB auto-movable: %" PRId64 " MiB Normal, %" PRId64
+	TH_LOG("16 GiB auto-movable: %" PRId64 " MiB Normal, %" PRId64
 	       " MiB Movable",
 	       normal >> 20, movable >> 20);
 	EXPECT_LT(0, normal);
 	EXPECT_LT(0, movable);
-	unplug_checked(_metadata, dev, "8 GiB auto-movable, idle", IDLE_FLOOR);
+	EXPECT_EQ((int64_t)(16 * GiB), normal + movable);
+	unplug_checked(_metadata, dev, "16 GiB auto-movable, idle", IDLE_FLOOR);
 	online_default();
 }
 
