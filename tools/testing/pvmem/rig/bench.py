@@ -18,11 +18,14 @@ measurements, timed on the host from qom-set until the device's size
            blocks left in the region times 2 MiB, less the map of what is
            plugged), counted the same way for both drivers
   normal   in a second guest of each driver, memory onlined online_kernel
-           (ZONE_NORMAL; the boot memory is all ZONE_DMA32): 8 GiB plugged
-           and unplugged to 0 idle, then 4 GiB plugged, 30,000 files in
-           300 directories of a tmpfs, all but every tenth removed, and
-           unplugged to 0: what stays (the host's size) once the size has
-           not changed for 30 s, and how long it took to get there
+           (ZONE_NORMAL; the boot memory is all ZONE_DMA32): 8 GiB, then
+           16 GiB plugged and unplugged to 0 idle; 16 GiB plugged under
+           memory_hotplug.online_policy=auto-movable (part ZONE_NORMAL,
+           part ZONE_MOVABLE) and unplugged to 0 idle; then, online_kernel
+           again, 4 GiB plugged, 30,000 files in 300 directories of a
+           tmpfs, all but every tenth removed, and unplugged to 0: what
+           stays (the host's size) once the size has not changed for 30 s,
+           and how long it took to get there
 Plug and idle unplug are the median of five rounds.  The guest for the
 stock driver loads virtio_mem.ko instead of pvmem.ko; nothing else
 differs.  pvmem is built for each kernel first.  Results go to stdout and
@@ -179,11 +182,22 @@ def run_normal(driver, kernel, module):
                     cmdline='memhp_default_state=online_kernel')
 
 
+# How Linux onlines what is hot-added from now on.
+ONLINE = ('echo %s > /sys/module/memory_hotplug/parameters/online_policy && '
+          'echo %s > /sys/devices/system/memory/auto_online_blocks')
+
+
 def measure_normal(g):
     res = {}
-    timed(g, 8 * GiB)
+    for gib in (8, 16):
+        timed(g, gib * GiB)
+        time.sleep(2)
+        res['normal_idle_%d' % gib] = settle(g)
+    g.check(ONLINE % ('auto-movable', 'online'))
+    timed(g, 16 * GiB)
     time.sleep(2)
-    res['normal_idle'] = settle(g)
+    res['normal_auto'] = settle(g)
+    g.check(ONLINE % ('contig-zones', 'online_kernel'))
     timed(g, 4 * GiB)
     time.sleep(2)
     g.check(FILES, timeout=900)
@@ -194,7 +208,9 @@ def measure_normal(g):
 def table_normal(kernel, p, s):
     lines = ['%-34s %16s %16s' % ('%s: unplug to 0, online_kernel' % kernel,
                                   'pvmem', 'virtio_mem')]
-    for key, what in (('normal_idle', '8 GiB, idle: left, time'),
+    for key, what in (('normal_idle_8', '8 GiB, idle: left, time'),
+                      ('normal_idle_16', '16 GiB, idle: left, time'),
+                      ('normal_auto', '16 GiB auto-movable: left, time'),
                       ('normal_work', '4 GiB, after files: left, time')):
         lines.append('%-34s %7d MiB %5.1fs %7d MiB %5.1fs' % (
             what, p[key][0] // MiB, p[key][1], s[key][0] // MiB, s[key][1]))
