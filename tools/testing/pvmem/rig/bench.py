@@ -1,38 +1,28 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
 """make bench: pvmem against Debian's stock virtio_mem.ko, same run, on
-each guest kernel (6.1 and 6.12: each against that kernel's own
-virtio_mem.ko; 6.12's has the upstream removal-retry and config-change
-fixes).
+each guest kernel (6.1 and 6.12, each against its own virtio_mem.ko).
 
-Each driver gets an identical QEMU TCG guest (1 GiB boot RAM, memory
-onlined movable) with one 2 MiB-block device, and the same three
-measurements, timed on the host from qom-set until the device's size
-(what the host sees plugged) equals the request:
-  plug     0 -> 16 GiB; also until the guest's MemTotal shows it all
-           (a PLUG is acknowledged before the guest has added the memory)
-  unplug   16 GiB -> 0, idle memory
-  load     6 GiB -> 1 GiB with 1 GiB of live tmpfs data sitting at the top
-           of the plugged memory, which has to migrate; after it, the
-           memory map Linux still keeps for unplugged memory (memory
-           blocks left in the region times 2 MiB, less the map of what is
-           plugged), counted the same way for both drivers
-  normal   in a second guest of each driver, memory onlined online_kernel
-           (ZONE_NORMAL; the boot memory is all ZONE_DMA32): 8 GiB, then
-           16 GiB plugged and unplugged to 0 idle; 16 GiB plugged under
-           memory_hotplug.online_policy=auto-movable (part ZONE_NORMAL,
-           part ZONE_MOVABLE) and unplugged to 0 idle; then, online_kernel
-           again, 4 GiB plugged, 30,000 files in 300 directories of a
-           tmpfs, all but every tenth removed, and unplugged to 0: what
-           stays (the host's size) once the size has not changed for 30 s,
-           and how long it took to get there
-Plug and idle unplug are the median of five rounds.  The guest for the
-stock driver loads virtio_mem.ko instead of pvmem.ko; nothing else
-differs.  pvmem is built for each kernel first.  Results go to stdout and
-build/bench.txt.  'bench.py 6.12' runs one kernel only, 'bench.py normal'
-the ZONE_NORMAL measurements only.
+  bench.py [--runs N] [--small] [--out DIR] [6.1|6.12 ...] [scenario ...]
+
+Every scenario (SCENARIOS below) boots, for each run and each driver in
+turn, a fresh QEMU TCG guest; the guests of the two drivers have the same
+QEMU command line but for which module the guest loads.  QEMU traces the
+requests the device gets, so every scenario also counts them.  Times are
+taken on the host from qom-set until the device's size (what the host
+sees plugged) reaches the request, unless a scenario says otherwise.
+Runs: 3 unless --runs; the table gives min and median, JSON keeps every
+run.  Output goes to tools/testing/pvmem/results/ (bench.txt, bench.json,
+one PNG per scenario, drawn by gnuplot), or to --out.
+
+--small runs every scenario at a small size, two guests per driver and
+kernel (see small()); make check runs it so that the benchmark never
+rots, asserting only that each scenario completes and its data survives.
+How to read the figures: Documentation/dev-tools/pvmem-testing.rst.
 """
+import json
 import os
+import platform
 import subprocess
 import sys
 import time
@@ -41,57 +31,354 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pvmem_rig import BUILD, ROOT, GiB, MiB, Device, Guest, RigError, guest_krel  # noqa: E402
 
 KERNELS = ('6.1', '6.12')
+DRIVERS = ('pvmem', 'virtio_mem')
+RUNS = 3
+RESULTS = os.path.join(ROOT, 'tools', 'testing', 'pvmem', 'results')
+SELFTESTS = os.path.join(ROOT, 'tools', 'testing', 'selftests', 'pvmem')
+HOLD = '/pvmem/tests/pvmem_hold'
 
-FILL = ('i=0; while [ $i -lt 6 ]; do '
-        'dd if=/dev/zero of=/tmp/f$i bs=1M count=%d 2>/dev/null || exit 1; '
-        'i=$((i + 1)); done; rm /tmp/f0 /tmp/f1 /tmp/f2 /tmp/f3 /tmp/f4; sync')
+# --- guest commands ---------------------------------------------------
+
+# In the background: wait (at most 900 s of uptime) until MemTotal has
+# grown by %d kB since the command (read before it returns), with shell builtins only (no fork per
+# poll but usleep's), then note the uptime, or "late" and the MemTotal.
+WAIT_MEM = ('rm -f /tmp/bench-plugged; mem() { while read -r k v u; do '
+            '[ "$k" = MemTotal: ] && break; done < /proc/meminfo; }; '
+            'up() { read -r t rest < /proc/uptime; t=${t%%%%.*}; }; '
+            'mem; want=$((v + %d)); up; end=$((t + 900)); ('
+            'while mem; [ "$v" -lt $want ]; do up; [ $t -ge $end ] && break; usleep 2000; done; '
+            'if [ "$v" -ge $want ]; then read -r t rest < /proc/uptime; echo $t; '
+            'else echo late $v; fi > /tmp/bench-plugged) </dev/null >/dev/null 2>&1 &')
+
+# @n files of @mib MiB of zeroes under /tmp/fill.
+FILL = ('mkdir -p /tmp/fill && i=0; while [ $i -lt %d ]; do '
+        'dd if=/dev/zero of=/tmp/fill/f$i bs=1M count=%d 2>/dev/null || exit 1; '
+        'i=$((i + 1)); done')
+UNFILL = 'rm -rf /tmp/fill; sync'
+
+# @d directories of 100 one-line files in a tmpfs, then all but every
+# tenth file removed (shell builtins only: no fork per file).
+FILES = ('mkdir -p /tmp/nw && mount -t tmpfs -o nr_inodes=0 none /tmp/nw && '
+         'd=0; while [ $d -lt %d ]; do mkdir /tmp/nw/d$d; i=0; '
+         'while [ $i -lt 100 ]; do echo $i > /tmp/nw/d$d/f$i; i=$((i + 1)); done; '
+         'd=$((d + 1)); done; d=0; while [ $d -lt %d ]; do i=1; '
+         'while [ $i -lt 100 ]; do [ $((i %% 10)) = 0 ] || rm /tmp/nw/d$d/f$i; '
+         'i=$((i + 1)); done; d=$((d + 1)); done')
+
+# How Linux onlines what is hot-added from now on.
+ONLINE = ('echo %s > /sys/module/memory_hotplug/parameters/online_policy && '
+          'echo %s > /sys/devices/system/memory/auto_online_blocks')
+
+# CPU hotplug while an unplug runs: offline and online cpu1 in the
+# background, noting the uptime when both are done.
+CPU_PROBE = ('rm -f /tmp/bench-cpu; (echo 0 > /sys/devices/system/cpu/cpu1/online && '
+             'echo 1 > /sys/devices/system/cpu/cpu1/online && read -r up rest < /proc/uptime '
+             '&& echo $up > /tmp/bench-cpu) </dev/null >/dev/null 2>&1 &')
 
 
-def timed(g, size, timeout=900):
+def uptime(g):
+    return float(g.check('cat /proc/uptime').split()[0])
+
+
+def meminfo(g):
+    """MemTotal and MemFree, bytes."""
+    out = g.check("awk '/^MemTotal:|^MemFree:/{print $2}' /proc/meminfo").split()
+    return int(out[0]) * 1024, int(out[1]) * 1024
+
+
+def wait_file(g, path, timeout):
+    """The words of guest file @path once it exists, or [] after about
+    @timeout seconds of the guest's uptime."""
+    return g.check('read -r t rest < /proc/uptime; end=$((${t%%%%.*} + %d)); '
+                   'while [ ! -s %s ]; do read -r t rest < /proc/uptime; '
+                   '[ ${t%%%%.*} -ge $end ] && break; usleep 100000; done; '
+                   'cat %s 2>/dev/null; true' % (int(timeout), path, path),
+                   timeout=timeout + 120).split()
+
+
+def timed(g, dev, size, timeout=900):
+    """Seconds from qom-set until the host sees @size plugged."""
     start = time.time()
-    g.set_requested('vm0', size)
-    g.wait_size('vm0', size, timeout, poll=0.02)
+    g.set_requested(dev, size)
+    g.wait_size(dev, size, timeout, poll=0.02)
     return time.time() - start
 
 
-# Wait for MemTotal >= $1 kB with shell builtins only: no fork per poll.
-WAIT_MEM = ('while :; do while read -r k v u; do [ "$k" = MemTotal: ] && break; '
-            'done < /proc/meminfo; [ "$v" -ge %d ] && break; usleep 2000; done')
-ROUNDS = 5
-
-
-def timed_guest(g, size, kb):
-    """Time from qom-set until the guest's MemTotal reaches kb."""
+def settle(g, dev, size, still, timeout):
+    """Ask for @size; wait until the host sees it or its size has not
+    changed for @still seconds (at most @timeout): (bytes above @size,
+    seconds until the last change)."""
     start = time.time()
-    g.set_requested('vm0', size)
-    g.check(WAIT_MEM % kb, timeout=900)
-    took = time.time() - start
-    g.wait_size('vm0', size, 900, poll=0.02)
-    return took
+    g.set_requested(dev, size)
+    last, changed = g.size(dev), start
+    while last != size and time.time() - changed < still and time.time() - start < timeout:
+        time.sleep(0.1)
+        cur = g.size(dev)
+        if cur != last:
+            last, changed = cur, time.time()
+    return last - size, changed - start
 
 
-def median(xs):
-    return sorted(xs)[len(xs) // 2]
+def per_gib(n, size):
+    return n / (size / GiB) if size else 0.0
 
 
-def mem_total_kb(g):
-    return int(g.check("awk '/MemTotal/{print $2}' /proc/meminfo").strip())
+def unplug_requests(before, after):
+    return sum(after[k] - before[k] for k in ('unplug', 'unplug_all'))
 
 
-# Memory blocks of the region Linux holds, by their sysfs entries.
-COUNT_BLOCKS = ('bs=$((0x$(cat /sys/devices/system/memory/block_size_bytes))); n=0; '
-                'for d in /sys/devices/system/memory/memory[0-9]*; do '
-                'a=$(( ${d##*memory} * bs )); '
-                '[ $a -ge %d ] && [ $a -lt %d ] && n=$((n + 1)); done; echo $n $bs')
+def back_to_zero(g, p):
+    """Best effort between scenarios sharing a guest (--small)."""
+    settle(g, p['dev'], 0, pick(p, 10, 3), 120)
 
 
-def memmap_held(g):
-    """Memory-map bytes Linux keeps for unplugged memory of vm0's region."""
-    start = g.qom_get('vm0', 'memaddr')
-    end = start + g.qom_get('vm0', 'region-size')
-    n, bs = (int(x) for x in g.check(COUNT_BLOCKS % (start, end)).split())
-    return (n * bs - g.size('vm0')) // 64
+# --- scenarios --------------------------------------------------------
+#
+# A scenario is fn(g, p) -> {metric: value}; p has 'dev' (the device's
+# id), 'small' (bool) and 'mom' (memmap_on_memory is on).  It starts with
+# the device at 0 and leaves it there as far as it can.
 
+def pick(p, full, small):
+    return small if p['small'] else full
+
+
+def plug_unplug(g, p, full, small):
+    """Plug, then unplug the same idle memory."""
+    dev, size = p['dev'], pick(p, full, small)
+    _, free0 = meminfo(g)
+    # With the memory map inside the memory block, it is not MemTotal.
+    g.check(WAIT_MEM % ((size - (size // 64 if p['mom'] else 0)) >> 10))
+    r0, up0 = g.requests(), uptime(g)
+    res = {'plug_host_s': timed(g, dev, size)}
+    up1 = wait_file(g, '/tmp/bench-plugged', 960)
+    if len(up1) != 1:
+        raise RigError('the guest did not get all %d MiB online: %s' % (
+            size // MiB, ' '.join(up1) or 'no answer'))
+    res['plug_guest_s'] = float(up1[0]) - up0
+    time.sleep(2)
+    _, free1 = meminfo(g)
+    res['cost_kib_gib'] = per_gib((size - (free1 - free0)) / 1024, size)
+    r1 = g.requests()
+    res['plug_req_gib'] = per_gib(r1['plug'] - r0['plug'], size)
+    res['unplug_s'] = timed(g, dev, 0)
+    r2 = g.requests()
+    res['unplug_req_gib'] = per_gib(unplug_requests(r1, r2), size)
+    res['state_req'] = r2['state'] - r0['state']
+    time.sleep(2)
+    res['rss_mib'] = g.backend_rss()[dev][0] / MiB
+    return res
+
+
+def live_setup(g, p, kind):
+    """Five fill files take the bottom of the plugged memory, the data
+    (@kind: a tmpfs file, or a process's anonymous memory, pinned or not)
+    lands on top, and the fill goes: an unplug has to move the data.
+    Returns (plugged, down to, the tmpfs file's sum)."""
+    dev = p['dev']
+    plug, data, down = (pick(p, 6 * GiB, 768 * MiB), pick(p, 1 * GiB, 128 * MiB),
+                        pick(p, 2 * GiB, 256 * MiB))
+    timed(g, dev, plug)
+    time.sleep(2)
+    g.check(FILL % (5, data // MiB), timeout=900)
+    want = None
+    if kind == 'tmpfs':
+        want = g.check('%s write /tmp/live %d' % (HOLD, data // MiB), timeout=900).strip()
+    else:
+        g.check('%s %s %d /tmp/hold' % (HOLD, kind, data // MiB), timeout=900)
+    g.check(UNFILL, timeout=300)
+    return plug, down, want
+
+
+def live_intact(g, kind, want):
+    """Is the data as written?  Ends the holder (and so any pin)."""
+    if kind == 'tmpfs':
+        got = g.check('%s sum /tmp/live' % HOLD, timeout=900).strip()
+        g.check('rm /tmp/live')
+        return got == want
+    rc, out = g.run('%s check /tmp/hold' % HOLD, timeout=900)
+    return rc == 0 and out.strip() == 'intact'
+
+
+def live(g, p, kind):
+    """Unplug over live data (live_setup()): the time, the requests, and
+    whether the data survived."""
+    plug, down, want = live_setup(g, p, kind)
+    r0 = g.requests()
+    res = {'unplug_s': timed(g, p['dev'], down)}
+    res['unplug_req_gib'] = per_gib(unplug_requests(r0, g.requests()), plug - down)
+    res['intact'] = live_intact(g, kind, want)
+    back_to_zero(g, p)
+    return res
+
+
+def pin(g, p):
+    """Unplug over pinned anonymous data, which cannot move: how long
+    until the size stops changing, how much stays, and whether CPU
+    hotplug (which needs the lock memory offlining holds) answers
+    meanwhile: cpu1 goes offline and online 5 s after the request."""
+    dev = p['dev']
+    plug, _, _ = live_setup(g, p, 'pin')
+    down = 0
+    still, bound, limit = pick(p, 30, 3), pick(p, 300, 15), pick(p, 10, 5)
+    r0 = g.requests()
+    start = time.time()
+    g.set_requested(dev, down)
+    last, changed = g.size(dev), start
+    probe = cpu = None
+    while True:
+        now = time.time()
+        if probe is None and now - start >= pick(p, 5, 2):
+            up0 = uptime(g)
+            g.check(CPU_PROBE)
+            probe = now
+        elif probe is not None and cpu is None:
+            got = g.check('cat /tmp/bench-cpu 2>/dev/null; true').split()
+            cpu = float(got[0]) - up0 if got else None
+        cur = g.size(dev)
+        if cur != last:
+            last, changed = cur, now
+        settled = last == down or now - changed >= still or now - start >= bound
+        if settled and probe is not None and (cpu is not None or now - probe >= limit):
+            break
+        time.sleep(0.1)
+    res = {'settle_s': changed - start, 'left_mib': (last - down) / MiB,
+           'cpu_hotplug_ok': cpu is not None and cpu <= limit, 'cpu_hotplug_s': cpu,
+           'unplug_req_gib': per_gib(unplug_requests(r0, g.requests()), plug - last)}
+    res['intact'] = live_intact(g, 'pin', None)
+    # Unpinned now: the probe must end (a hung one shows on the console).
+    wait_file(g, '/tmp/bench-cpu', 60)
+    back_to_zero(g, p)
+    return res
+
+
+def normal(g, p):
+    """Unplug to 0 from ZONE_NORMAL (online_kernel), idle and after a file
+    workload; what stays once the size has not changed for 30 s."""
+    dev = p['dev']
+    still, bound = pick(p, 30, 3), pick(p, 900, 60)
+    g.check(ONLINE % ('contig-zones', 'online_kernel'))
+    res = {}
+    timed(g, dev, pick(p, 8 * GiB, 512 * MiB))
+    time.sleep(2)
+    left, res['idle_s'] = settle(g, dev, 0, still, bound)
+    res['idle_left_mib'] = left / MiB
+    timed(g, dev, pick(p, 4 * GiB, 256 * MiB))
+    time.sleep(2)
+    dirs = pick(p, 300, 10)
+    g.check(FILES % (dirs, dirs), timeout=900)
+    left, res['work_s'] = settle(g, dev, 0, still, bound)
+    res['work_left_mib'] = left / MiB
+    g.check('umount /tmp/nw; ' + ONLINE % ('contig-zones', 'online_movable'))
+    back_to_zero(g, p)
+    return res
+
+
+def scale(g, p):
+    """Ask a 512 MiB guest for nearly all of a 64 GiB device; how much
+    comes, does the guest still answer, and does it all go back?"""
+    dev = p['dev']
+    region = g.qom_get(dev, 'region-size')
+    ask = pick(p, 60 * GiB, region)
+    settle(g, dev, ask, pick(p, 20, 3), pick(p, 900, 60))
+    res = {}
+    res['plugged_gib'] = g.size(dev) / GiB
+    try:
+        g.run('true', timeout=60)
+        res['answers'] = True
+    except RigError:
+        res['answers'] = False
+        return res
+    left, res['unplug_s'] = settle(g, dev, 0, pick(p, 20, 3), pick(p, 900, 60))
+    res['left_mib'] = left / MiB
+    return res
+
+
+class Scenario:
+    def __init__(self, name, doc, config, fn, metrics, plot):
+        self.name, self.doc, self.config, self.fn = name, doc, config, fn
+        self.metrics = metrics	# [(key, label, unit)], in table order
+        self.plot = plot	# the keys the PNG shows, all of one unit
+
+
+PLUG_METRICS = [
+    ('plug_host_s', 'plug (host sees)', 's'),
+    ('plug_guest_s', 'plug (guest has it online)', 's'),
+    ('unplug_s', 'unplug, idle', 's'),
+    ('plug_req_gib', 'plug requests per GiB', ''),
+    ('unplug_req_gib', 'unplug requests per GiB', ''),
+    ('state_req', 'state requests', ''),
+    ('cost_kib_gib', 'guest memory per plugged GiB', 'KiB'),
+    ('rss_mib', 'host RSS of the device after', 'MiB'),
+]
+LIVE_METRICS = [
+    ('unplug_s', 'unplug 6 -> 2 GiB', 's'),
+    ('unplug_req_gib', 'unplug requests per GiB', ''),
+    ('intact', '1 GiB of data intact', 'bool'),
+]
+
+SCENARIOS = [
+    Scenario('plug', 'plug 16 GiB into a 1 GiB guest (online_movable), then unplug it idle',
+             'std', lambda g, p: plug_unplug(g, p, 16 * GiB, 1 * GiB), PLUG_METRICS,
+             ['plug_host_s', 'plug_guest_s', 'unplug_s']),
+    Scenario('live_tmpfs', 'unplug 6 -> 2 GiB over 1 GiB of checksummed tmpfs data on top',
+             'std', lambda g, p: live(g, p, 'tmpfs'), LIVE_METRICS, ['unplug_s']),
+    Scenario('live_anon', 'the same with the data in a running process\'s anonymous memory',
+             'std', lambda g, p: live(g, p, 'anon'), LIVE_METRICS, ['unplug_s']),
+    Scenario('pin', 'unplug 6 GiB -> 0 while a process pins 1 GiB of it (vmsplice); '
+             'cpu1 offlined and onlined 5 s in', 'std', pin,
+             [('settle_s', 'until the size stops changing', 's'),
+              ('left_mib', 'left plugged', 'MiB'),
+              ('cpu_hotplug_ok', 'CPU hotplug answered within 10 s', 'bool'),
+              ('cpu_hotplug_s', 'CPU hotplug took', 's'),
+              ('unplug_req_gib', 'unplug requests per GiB', ''),
+              ('intact', 'pinned data intact', 'bool')], ['settle_s']),
+    Scenario('normal', 'online_kernel (ZONE_NORMAL): 8 GiB idle, and 4 GiB after 30,000 '
+             'tmpfs files with a tenth kept, unplugged to 0', 'normal', normal,
+             [('idle_left_mib', 'idle: left', 'MiB'), ('idle_s', 'idle: time', 's'),
+              ('work_left_mib', 'after files: left', 'MiB'),
+              ('work_s', 'after files: time', 's')], ['idle_left_mib', 'work_left_mib']),
+    Scenario('scale', '512 MiB guest, 64 GiB device, 60 GiB asked for', 'scale', scale,
+             [('plugged_gib', 'plugged', 'GiB'), ('answers', 'the guest answers', 'bool'),
+              ('unplug_s', 'unplug to 0', 's'), ('left_mib', 'left after it', 'MiB')],
+             ['plugged_gib']),
+    Scenario('scale_mom', 'the same with memory_hotplug.memmap_on_memory=1', 'scale_mom',
+             scale, [('plugged_gib', 'plugged', 'GiB'), ('answers', 'the guest answers', 'bool'),
+                     ('unplug_s', 'unplug to 0', 's'), ('left_mib', 'left after it', 'MiB')],
+             ['plugged_gib']),
+    Scenario('bbm', 'plug and unplug 8 GiB with 256 MiB device blocks (big-block mode)',
+             'bbm', lambda g, p: plug_unplug(g, p, 8 * GiB, 512 * MiB), PLUG_METRICS,
+             ['plug_host_s', 'plug_guest_s', 'unplug_s']),
+]
+BY_NAME = {s.name: s for s in SCENARIOS}
+
+MOM = 'memory_hotplug.memmap_on_memory=1'
+
+
+def config(name):
+    """The guest of a full-size scenario: (boot memory, devices, cmdline)."""
+    if name in ('scale', 'scale_mom'):
+        return (512 * MiB, [Device('vm0', size=64 * GiB, block=2 * MiB)],
+                MOM if name == 'scale_mom' else '')
+    if name == 'bbm':
+        return GiB, [Device('vm0', size=8 * GiB, block=256 * MiB)], ''
+    return (GiB, [Device('vm0', size=16 * GiB, block=2 * MiB)],
+            'memhp_default_state=online_kernel' if name == 'normal' else '')
+
+
+# --small: two guests per driver; the first runs these (scenario, device).
+SMALL_A = [('plug', 'vm0'), ('live_tmpfs', 'vm0'), ('live_anon', 'vm0'), ('pin', 'vm0'),
+           ('bbm', 'vm1'), ('scale_mom', 'vm0'), ('normal', 'vm0')]
+SMALL_B = [('scale', 'vm0')]
+
+
+def small_guests():
+    """(boot memory, devices, cmdline, [(scenario, device)]) of --small."""
+    return [(512 * MiB, [Device('vm0', size=2 * GiB, block=2 * MiB),
+                         Device('vm1', size=1 * GiB, block=256 * MiB)], MOM, SMALL_A),
+            (512 * MiB, [Device('vm0', size=2 * GiB, block=2 * MiB)], '', SMALL_B)]
+
+
+# --- running ----------------------------------------------------------
 
 def build(kernel):
     """pvmem.ko for @kernel, kept as build/pvmem-bench-<kernel>.ko."""
@@ -102,158 +389,251 @@ def build(kernel):
     return ko
 
 
-def in_guest(name, driver, kernel, module, measure, cmdline=''):
-    """Boot the bench guest for @driver (the stock one loads
-    virtio_mem.ko instead of pvmem.ko, nothing else differs), return
-    measure(guest), and report console damage."""
+def build_all(kernels):
+    """pvmem.ko per kernel and the guest helper; leaves the tree's
+    pvmem.ko the plain 6.1 build, as 'make' makes it."""
+    modules = {k: build(k) for k in kernels}
+    subprocess.check_call('make --no-print-directory modules >/dev/null && '
+                          'make --no-print-directory -C %s >/dev/null' % SELFTESTS,
+                          shell=True, cwd=ROOT)
+    return modules
+
+
+def boot(name, driver, kernel, module, boot_mem, devices, cmdline, log):
+    """A bench guest for @driver: the stock one loads virtio_mem.ko
+    instead of pvmem.ko; nothing else differs."""
     stock = driver == 'virtio_mem'
-    g = Guest('%s-%s' % (name, driver), [Device('vm0', size=16 * GiB, block=2 * MiB)],
-              extra_modules=['virtio_mem'] if stock else (),
-              cmdline=cmdline + (' pvmem_rig.stock=1' if stock else ''),
-              kernel=kernel, module=module)
+    return Guest('%s-%s' % (name, driver), devices, boot_mem=boot_mem,
+                 extra_modules=['virtio_mem'] if stock else (),
+                 cmdline=cmdline + (' pvmem_rig.stock=1' if stock else ''),
+                 tests=[os.path.join(SELFTESTS, 'pvmem_hold')], kernel=kernel,
+                 module=module, trace=True, damage_fatal=False, log=log)
+
+
+def measure(g, driver, sc, dev, small, mom):
+    """One scenario in guest @g: its metrics, or {'error': why}."""
     try:
-        return measure(g)
-    finally:
-        damage = g.stop()
-        g.cleanup()
+        if not g.check('ls /sys/bus/virtio/drivers/%s | grep virtio; true' % driver).strip():
+            raise RigError('%s did not bind' % driver)
+        start = time.time()
+        res = sc.fn(g, {'dev': dev, 'small': small, 'mom': mom})
+        res['wall_s'] = time.time() - start
+        return res
+    except RigError as e:
+        return {'error': str(e).splitlines()[0]}
+
+
+def finish(g, results):
+    """Stop @g; console damage goes into every result it produced."""
+    damage = g.stop()
+    g.cleanup()
+    for r in results:
         if damage:
-            print('%s: console showed %s' % (driver, damage[0]))
+            r['damage'] = damage[:3]
+    return damage
 
 
-def run(driver, kernel, module):
-    return in_guest('bench', driver, kernel, module, lambda g: measure_all(g, driver))
-
-
-def measure_all(g, driver):
-    """Plug, idle unplug and unplug over live data (see the top)."""
-    bound = g.check('ls /sys/bus/virtio/drivers/%s | grep virtio' % driver)
-    if not bound.strip():
-        raise RigError('%s did not bind' % driver)
-    base = mem_total_kb(g)
-    rounds = {'plug': [], 'unplug': [], 'plug_guest': []}
-    for _ in range(ROUNDS):
-        rounds['plug'].append(timed(g, 16 * GiB))
-        time.sleep(1)
-        rounds['unplug'].append(timed(g, 0))
-        time.sleep(1)
-        rounds['plug_guest'].append(timed_guest(g, 16 * GiB, base + (16 * GiB >> 10)))
-        time.sleep(1)
-        timed(g, 0)
-        time.sleep(1)
-    res = {k: median(v) for k, v in rounds.items()}
-    timed(g, 6 * GiB)
-    time.sleep(2)
-    # Five files fill the bottom 5 GiB, the sixth lands on top; keep it.
-    g.check(FILL % 1024, timeout=900)
-    res['load'] = timed(g, 1 * GiB)
-    res['data'] = g.check('ls -l /tmp/f5 | awk "{print \\$5}"').strip()
-    time.sleep(2)
-    res['memmap'] = memmap_held(g)
+def run_full(sc, driver, kernel, module, log=print):
+    boot_mem, devices, cmdline = config(sc.config)
+    try:
+        g = boot('bench-' + sc.name, driver, kernel, module, boot_mem, devices, cmdline, log)
+    except RigError as e:
+        return {'error': 'boot: %s' % str(e).splitlines()[0]}
+    res = measure(g, driver, sc, 'vm0', False, MOM in cmdline)
+    finish(g, [res])
     return res
 
 
-# 30,000 one-line files in 300 directories, then all but every tenth go
-# (shell builtins only: no fork per file).
-FILES = ('mkdir -p /tmp/nw && mount -t tmpfs -o nr_inodes=0 none /tmp/nw && '
-         'd=0; while [ $d -lt 300 ]; do mkdir /tmp/nw/d$d; i=0; '
-         'while [ $i -lt 100 ]; do echo $i > /tmp/nw/d$d/f$i; i=$((i + 1)); done; '
-         'd=$((d + 1)); done; d=0; while [ $d -lt 300 ]; do i=1; '
-         'while [ $i -lt 100 ]; do [ $((i % 10)) = 0 ] || rm /tmp/nw/d$d/f$i; '
-         'i=$((i + 1)); done; d=$((d + 1)); done')
+def run_small(driver, kernel, module, log=print):
+    """Every scenario at its small size: {scenario: result}, and the
+    console damage of each guest."""
+    out, damage = {}, []
+    for i, (boot_mem, devices, cmdline, todo) in enumerate(small_guests()):
+        try:
+            g = boot('bench-small%d' % i, driver, kernel, module, boot_mem, devices,
+                     cmdline, log)
+        except RigError as e:
+            for name, _ in todo:
+                out[name] = {'error': 'boot: %s' % str(e).splitlines()[0]}
+            continue
+        mine = []
+        for name, dev in todo:
+            out[name] = measure(g, driver, BY_NAME[name], dev, True, MOM in cmdline)
+            mine.append(out[name])
+        damage += finish(g, mine)
+    return out, damage
 
 
-def settle(g, timeout=900, still=30):
-    """Ask for 0 and wait until the host's size is 0 or has not changed
-    for @still seconds: (bytes left, seconds until the last change)."""
-    start = time.time()
-    g.set_requested('vm0', 0)
-    last, changed = g.size('vm0'), start
-    while last and time.time() - changed < still and time.time() - start < timeout:
-        time.sleep(0.2)
-        cur = g.size('vm0')
-        if cur != last:
-            last, changed = cur, time.time()
-    return last, changed - start
+def incomplete(res):
+    """Why a scenario's result is not a completed run with its data intact."""
+    if 'error' in res:
+        return res['error']
+    if res.get('intact') is False:
+        return 'data damaged'
+    return ''
 
 
-def run_normal(driver, kernel, module):
-    """Unplug from ZONE_NORMAL, idle and after the file workload."""
-    return in_guest('bench-normal', driver, kernel, module, measure_normal,
-                    cmdline='memhp_default_state=online_kernel')
+def failed(res):
+    """incomplete(), or the guest's console showed damage."""
+    if 'damage' in res and not incomplete(res):
+        return 'console: %s' % res['damage'][0]
+    return incomplete(res)
 
 
-# How Linux onlines what is hot-added from now on.
-ONLINE = ('echo %s > /sys/module/memory_hotplug/parameters/online_policy && '
-          'echo %s > /sys/devices/system/memory/auto_online_blocks')
+# --- reporting --------------------------------------------------------
+
+def values(runs, key):
+    return [r[key] for r in runs if key in r and r[key] is not None and 'error' not in r]
 
 
-def measure_normal(g):
-    res = {}
-    for gib in (8, 16):
-        timed(g, gib * GiB)
-        time.sleep(2)
-        res['normal_idle_%d' % gib] = settle(g)
-    g.check(ONLINE % ('auto-movable', 'online'))
-    timed(g, 16 * GiB)
-    time.sleep(2)
-    res['normal_auto'] = settle(g)
-    g.check(ONLINE % ('contig-zones', 'online_kernel'))
-    timed(g, 4 * GiB)
-    time.sleep(2)
-    g.check(FILES, timeout=900)
-    res['normal_work'] = settle(g)
-    return res
+def median(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 2] if xs else None
 
 
-def table_normal(kernel, p, s):
-    lines = ['%-34s %16s %16s' % ('%s: unplug to 0, online_kernel' % kernel,
-                                  'pvmem', 'virtio_mem')]
-    for key, what in (('normal_idle_8', '8 GiB, idle: left, time'),
-                      ('normal_idle_16', '16 GiB, idle: left, time'),
-                      ('normal_auto', '16 GiB auto-movable: left, time'),
-                      ('normal_work', '4 GiB, after files: left, time')):
-        lines.append('%-34s %7d MiB %5.1fs %7d MiB %5.1fs' % (
-            what, p[key][0] // MiB, p[key][1], s[key][0] // MiB, s[key][1]))
+def fmt(unit, xs):
+    if not xs:
+        return '-'
+    if unit == 'bool':
+        return '%d/%d' % (sum(1 for x in xs if x), len(xs))
+    lo, med = min(xs), median(xs)
+    f = '%.2f' if unit == 's' else '%.1f'
+    return (f % med if lo == med else (f + '/' + f) % (lo, med)) + unit
+
+
+def table(results, kernels, runs):
+    lines = []
+    for kernel in kernels:
+        for sc in SCENARIOS:
+            per = results.get(kernel, {}).get(sc.name)
+            if not per:
+                continue
+            lines.append('%s %s: %s' % (kernel, sc.name, sc.doc))
+            lines.append('  %-36s %16s %16s %7s' % ('min/median of %d' % runs, 'pvmem',
+                                                    'virtio_mem', 'ratio'))
+            for key, label, unit in sc.metrics:
+                p, s = values(per['pvmem'], key), values(per['virtio_mem'], key)
+                ratio = ''
+                if unit == 's' and median(p) and median(s):
+                    ratio = '%.1fx' % (median(s) / median(p))
+                lines.append('  %-36s %16s %16s %7s' % (label, fmt(unit, p), fmt(unit, s),
+                                                        ratio))
+            for driver in DRIVERS:
+                for i, r in enumerate(per[driver]):
+                    why = failed(r)
+                    if why:
+                        lines.append('  %s run %d: %s' % (driver, i + 1, why))
+            lines.append('')
     return lines
 
 
-def table(kernel, p, s):
-    lines = ['%-34s %10s %12s %8s' % ('%s: QEMU TCG, 1 GiB boot, 2 MiB' % kernel, 'pvmem',
-                                       'virtio_mem', 'speedup')]
-    for key, what in (('plug', 'plug 0 -> 16 GiB (host sees)'),
-                      ('plug_guest', 'plug 0 -> 16 GiB (guest has it)'),
-                      ('unplug', 'unplug 16 GiB -> 0, idle'),
-                      ('load', 'unplug 6 -> 1 GiB, 1 GiB live data')):
-        lines.append('%-34s %9.2fs %11.2fs %7.1fx' % (what, p[key], s[key], s[key] / p[key]))
-    lines.append('live data kept: pvmem %s bytes, virtio_mem %s bytes' % (p['data'], s['data']))
-    lines.append('memory map kept for unplugged memory after it: pvmem %d KiB, '
-                 'virtio_mem %d KiB' % (p['memmap'] >> 10, s['memmap'] >> 10))
-    return lines
+PLOT = '''set terminal pngcairo size 960,540 font ",10" noenhanced
+set output '%(png)s'
+set title "%(title)s"
+set style data histogram
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set boxwidth 0.9
+set yrange [0:*]
+set ylabel "%(unit)s (median of %(runs)d runs)"
+set xtics rotate by -15
+set key top left
+plot '%(dat)s' using 2:xtic(1) title 'pvmem', '' using 3 title 'virtio_mem (stock)'
+'''
+
+
+def plots(results, kernels, runs, out, small):
+    """One PNG per scenario: its plotted metric's median, pvmem and stock,
+    per kernel."""
+    for sc in SCENARIOS:
+        rows = []
+        unit = dict((k, u) for k, _, u in sc.metrics)[sc.plot[0]]
+        labels = dict((k, lab) for k, lab, _ in sc.metrics)
+        for kernel in kernels:
+            per = results.get(kernel, {}).get(sc.name)
+            if not per:
+                continue
+            for key in sc.plot:
+                med = [median(values(per[d], key)) for d in DRIVERS]
+                rows.append('"%s %s" %s' % (kernel, labels[key], ' '.join(
+                    '%g' % m if m is not None else '0' for m in med)))
+        if not rows:
+            continue
+        dat = os.path.join(out, '%s.dat' % sc.name)
+        with open(dat, 'w') as f:
+            f.write('\n'.join(rows) + '\n')
+        script = PLOT % {'png': os.path.join(out, '%s.png' % sc.name), 'dat': dat,
+                         'title': '%s%s: %s' % (sc.name, ' (--small)' if small else '',
+                                                 sc.doc.replace('"', "'")),
+                         'unit': {'s': 'seconds', '': 'count'}.get(unit, unit), 'runs': runs}
+        subprocess.run(['gnuplot'], input=script, text=True, check=True)
+        os.unlink(dat)
+
+
+def machine(kernels):
+    with open('/proc/cpuinfo') as f:
+        cpu = next((ln.split(':', 1)[1].strip() for ln in f if ln.startswith('model name')), '?')
+    qemu = subprocess.check_output(['qemu-system-x86_64', '--version'], text=True).splitlines()[0]
+    return {'date': time.strftime('%Y-%m-%d'), 'host': platform.node(), 'cpu': cpu,
+            'cpus': os.cpu_count(), 'qemu': qemu,
+            'guest_kernels': {k: guest_krel(k) for k in kernels}}
 
 
 def main():
     args = sys.argv[1:]
-    only_normal = 'normal' in args
-    kernels = [a for a in args if a != 'normal'] or KERNELS
-    modules = {k: build(k) for k in kernels}
-    # Leave the tree's pvmem.ko the plain 6.1 build, as 'make' makes it.
-    subprocess.check_call('make --no-print-directory modules >/dev/null', shell=True, cwd=ROOT)
-    lines = []
+    runs, out, small = RUNS, RESULTS, '--small' in args
+    if '--runs' in args:
+        runs = int(args.pop(args.index('--runs') + 1))
+        args.remove('--runs')
+    if '--out' in args:
+        out = args.pop(args.index('--out') + 1)
+        args.remove('--out')
+    args = [a for a in args if a != '--small']
+    kernels = [a for a in args if a in KERNELS] or list(KERNELS)
+    names = [a for a in args if a not in KERNELS]
+    unknown = [n for n in names if n not in BY_NAME]
+    if unknown:
+        print('unknown scenario %s; there are: %s' % (
+            ' '.join(unknown), ' '.join(BY_NAME)), file=sys.stderr)
+        return 2
+    if small:
+        out, runs = os.path.join(BUILD, 'bench-small'), 1
+    os.makedirs(out, exist_ok=True)
+    modules = build_all(kernels)
+    results = {k: {} for k in kernels}
+    bad = []
     for kernel in kernels:
-        results, normal = {}, {}
-        for driver in ('pvmem', 'virtio_mem'):
-            print('benchmarking %s on %s ...' % (driver, kernel), flush=True)
-            if not only_normal:
-                results[driver] = run(driver, kernel, modules[kernel])
-            normal[driver] = run_normal(driver, kernel, modules[kernel])
-        if not only_normal:
-            lines += table(kernel, results['pvmem'], results['virtio_mem'])
-        lines += table_normal(kernel, normal['pvmem'], normal['virtio_mem']) + ['']
-    text = '\n'.join(lines).rstrip()
+        if small:
+            for driver in DRIVERS:
+                print('bench --small: %s on %s ...' % (driver, kernel), flush=True)
+                got, _ = run_small(driver, kernel, modules[kernel])
+                for name, res in got.items():
+                    results[kernel].setdefault(name, {d: [] for d in DRIVERS})[driver].append(res)
+                    if failed(res):
+                        bad.append('%s %s %s: %s' % (kernel, name, driver, failed(res)))
+            continue
+        for run in range(runs):
+            for sc in SCENARIOS:
+                if names and sc.name not in names:
+                    continue
+                for driver in DRIVERS:
+                    print('bench: %s %s, run %d/%d, %s ...' % (kernel, sc.name, run + 1, runs,
+                                                               driver), flush=True)
+                    res = run_full(sc, driver, kernel, modules[kernel])
+                    results[kernel].setdefault(sc.name, {d: [] for d in DRIVERS})[driver].append(
+                        res)
+    text = '\n'.join(table(results, kernels, runs)).rstrip()
     print(text)
-    with open(os.path.join(BUILD, 'bench.txt'), 'w') as f:
+    with open(os.path.join(out, 'bench.txt'), 'w') as f:
         f.write(text + '\n')
-    return 0
+    with open(os.path.join(out, 'bench.json'), 'w') as f:
+        json.dump({'machine': machine(kernels), 'runs': runs, 'small': small,
+                   'results': results}, f, indent=1, sort_keys=True)
+    plots(results, kernels, runs, out, small)
+    print('results: %s' % out)
+    for b in bad:
+        print('failed: %s' % b)
+    return 1 if bad else 0
 
 
 if __name__ == '__main__':

@@ -10,7 +10,9 @@
    mutation check;
 2. guest: for each scenario in scenarios.py and each kernel in KERNELS,
    boot that kernel under QEMU TCG (two guests at a time), run its
-   kselftests and host tests, and check the console stayed clean.
+   kselftests and host tests, and check the console stayed clean; the
+   scenario 'bench' instead runs the benchmark at its small size
+   (bench.py --small) for pvmem and the stock driver.
    'check.py [--quick] [scenario|kernel/scenario ...]' runs only those,
    after only the builds with --quick.
 Ends with 'N passed, N failed, N skipped'; exits 1 if anything failed.
@@ -27,6 +29,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pvmem_rig import BUILD, KERNEL, ROOT, Guest, RigError, guest_krel  # noqa: E402
 from scenarios import SCENARIOS  # noqa: E402
+import bench  # noqa: E402
 import host_tests  # noqa: E402
 import packaging  # noqa: E402
 
@@ -310,6 +313,27 @@ def run_scenario(t, sc, series=KERNEL):
         t.say('   (%s: %.0f s)' % (name, time.time() - start))
 
 
+def run_bench(t, sc, series):
+    """The benchmark at its small size (bench.run_small()) for both
+    drivers: one result per scenario and driver, named
+    '<series>/bench.<driver>.<scenario>', passing if it completed with its
+    data intact, and each driver's guests' consoles clean."""
+    name = '%s/%s' % (series, sc['name'])
+    t.say('== scenario %s: %s' % (name, sc['doc']))
+    start = time.time()
+    results = {}
+    for driver in bench.DRIVERS:
+        got, damage = bench.run_small(driver, series, module_for(series, sc), log=t.say)
+        for scenario, res in got.items():
+            results.setdefault(scenario, {d: [] for d in bench.DRIVERS})[driver].append(res)
+            why = bench.incomplete(res)
+            t.add('%s.%s.%s' % (name, driver, scenario), not why, why=why)
+        t.add('%s.%s.console_clean' % (name, driver), not damage, why='; '.join(damage[:5]))
+    with open(os.path.join(LOGDIR, series, 'bench.txt'), 'w') as f:
+        f.write('\n'.join(bench.table({series: results}, [series], 1)))
+    t.say('   (%s: %.0f s)' % (name, time.time() - start))
+
+
 def run_guests(t, jobs, workers=GUEST_WORKERS):
     """Run (series, scenario) jobs, @workers guests at a time, taking them
     in order (the longest come first in SCENARIOS); each scenario's lines
@@ -325,7 +349,11 @@ def run_guests(t, jobs, workers=GUEST_WORKERS):
                 series, sc = todo.pop(0)
             mine = Tally(buffered=True)
             try:
-                run_scenario(mine, sc, series)
+                if sc.get('runner') == 'bench':
+                    os.makedirs(os.path.join(LOGDIR, series), exist_ok=True)
+                    run_bench(mine, sc, series)
+                else:
+                    run_scenario(mine, sc, series)
             except Exception as e:  # a rig bug must still be counted
                 mine.add('%s/%s.rig' % (series, sc['name']), False, why=repr(e))
             with lock:

@@ -38,6 +38,14 @@ SCENARIOS = [
         'tests': ['pvmem_detach_test'],
     },
     {
+        'name': 'bench',
+        'doc': "make bench at its small size (bench.py --small): every "
+               "benchmark scenario with pvmem and with the stock virtio_mem, "
+               "two 512 MiB guests each; passes if each completes with its "
+               "data intact (no timing is asserted)",
+        'runner': 'bench',
+    },
+    {
         'name': 'kdump',
         'doc': 'one 4 GiB device, crashkernel=256M: a real crash dump of a '
                'guest with memory plugged (kexec -p, sysrq c)',
