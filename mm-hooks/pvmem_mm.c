@@ -296,20 +296,22 @@ static unsigned long pvmem_mm_memmap_inside(const struct pvmem_mm *mm, u32 mb)
 }
 
 /*
- * Is every page of the plugged device blocks of @mb in [@pfn, @end), an
- * online part of it, free in the buddy?  One walk, skipping unplugged
- * device blocks and free chunks (which may span device blocks).  Exact
- * under zone->lock; without it a racy look, good enough to decide whether
- * to try.
+ * Pages in use (not free in the buddy) in the plugged device blocks of
+ * @mb in [@pfn, @end), an online part of it, counted up to @stop.  One
+ * walk, skipping unplugged device blocks and free chunks (which may span
+ * device blocks).  Exact under zone->lock; without it a racy look, good
+ * enough to decide whether and where to try.
  */
-static bool pvmem_mm_plugged_free(struct pvmem_mm *mm, u32 mb,
-				  unsigned long pfn, unsigned long end)
+static unsigned long pvmem_mm_plugged_used(struct pvmem_mm *mm, u32 mb,
+					   unsigned long pfn, unsigned long end,
+					   unsigned long stop)
 {
 	const unsigned long bs_pages = PHYS_PFN(mm->lo.block_size);
 	const unsigned long base = PHYS_PFN(pvmem_layout_mb_addr(&mm->lo, mb));
 	u32 sb;
+	unsigned long used = 0;
 
-	while (pfn < end) {
+	while (pfn < end && used < stop) {
 		struct page *page = pfn_to_page(pfn);
 
 		sb = (pfn - base) / bs_pages;
@@ -318,13 +320,23 @@ static bool pvmem_mm_plugged_free(struct pvmem_mm *mm, u32 mb,
 			continue;
 		}
 		/* A page in use, or one whose state cannot be told. */
-		if (!PageBuddy(page))
-			return false;
+		if (!PageBuddy(page)) {
+			used++;
+			pfn++;
+			continue;
+		}
 		/* page_private() is the buddy order. */
 		pfn += 1UL << min_t(unsigned long, page_private(page),
 				    PVMEM_TOP_ORDER);
 	}
-	return true;
+	return used;
+}
+
+/* Is every page of the plugged device blocks of @mb in [@pfn, @end) free? */
+static bool pvmem_mm_plugged_free(struct pvmem_mm *mm, u32 mb,
+				  unsigned long pfn, unsigned long end)
+{
+	return !pvmem_mm_plugged_used(mm, mb, pfn, end, 1);
 }
 
 /*
@@ -805,29 +817,6 @@ void pvmem_mm_release(struct pvmem_mm *mm, const struct pvmem_run *run)
 }
 
 /*
- * Pages of [pfn, end), inside one Linux memory block, in use, i.e. not
- * free in the buddy.  Read without zone->lock: an estimate, good enough to
- * decide whether to try.
- */
-static unsigned long pvmem_mm_used_pages(unsigned long pfn, unsigned long end)
-{
-	unsigned long used = 0;
-
-	while (pfn < end) {
-		struct page *page = pfn_to_page(pfn);
-
-		if (PageBuddy(page)) {
-			pfn += 1UL << min_t(unsigned long, page_private(page),
-					    PVMEM_TOP_ORDER);
-			continue;
-		}
-		used++;
-		pfn++;
-	}
-	return used;
-}
-
-/*
  * What pvmem leaves to the rest of the guest when it migrates memory out
  * of a range: 1% of the guest's memory, at least 16 MiB.  pvmem never
  * pushes the guest into memory pressure; it waits and retries instead.
@@ -838,11 +827,12 @@ static unsigned long pvmem_mm_margin(void)
 }
 
 /*
- * Is there room elsewhere for what is in use in [@start, @end)?  Only its
- * online Linux memory blocks count.  Migration targets come from available
- * memory outside it, above the margin.
+ * Is there room elsewhere for what is in use in [@start, @end), plugged
+ * device blocks of @mb?  Only its online Linux memory blocks count.
+ * Migration targets come from available memory outside it, above the
+ * margin.
  */
-static bool pvmem_mm_room_for(struct pvmem_mm *mm, unsigned long start,
+static bool pvmem_mm_room_for(struct pvmem_mm *mm, u32 mb, unsigned long start,
 			      unsigned long end)
 {
 	const unsigned long margin = pvmem_mm_margin();
@@ -853,7 +843,7 @@ static bool pvmem_mm_room_for(struct pvmem_mm *mm, unsigned long start,
 		to = pvmem_mm_lmb_end(mm, pfn, end);
 		if (!pfn_to_online_page(pfn))
 			continue;
-		used += pvmem_mm_used_pages(pfn, to);
+		used += pvmem_mm_plugged_used(mm, mb, pfn, to, ULONG_MAX);
 		nr += to - pfn;
 	}
 	avail = si_mem_available() - (long)(nr - min(used, nr));
@@ -1006,7 +996,7 @@ int pvmem_mm_isolate(struct pvmem_mm *mm, const struct pvmem_run *run)
 	int rc = 0;
 
 	lockdep_assert_held(&mm->lock);
-	if (!pvmem_mm_room_for(mm, start, end))
+	if (!pvmem_mm_room_for(mm, run->mb, start, end))
 		return -ENOMEM;
 	for (pfn = start; pfn < end; pfn = to) {
 		to = pvmem_mm_lmb_end(mm, pfn, end);
@@ -1023,32 +1013,37 @@ int pvmem_mm_isolate(struct pvmem_mm *mm, const struct pvmem_run *run)
 }
 
 /**
- * pvmem_mm_idle - does an online memory block hold no page in use?
+ * pvmem_mm_in_use - how many pages in use plugged memory of a block holds
  * @mm: the device's memory layer
  * @mb: memory block index
  *
- * A racy look (see pvmem_mm_plugged_free()), to choose between removing
- * the block as it is and emptying it first; the memory notifier checks
+ * @sb: first device block
+ * @nb: device blocks
+ * Counts the pages not free in the buddy in the plugged device blocks of
+ * [@sb, @sb + @nb) that are online, but not the block's own memory map.
+ * A racy look (see pvmem_mm_plugged_used()), to choose where to unplug
+ * and whether a block can be removed as it is; the memory notifier checks
  * again, exactly, before the block goes offline.
  *
  * Context: lock held.
- * Return: true if every page of its plugged device blocks looks free.
+ * Return: the count, at most U32_MAX.
  */
-bool pvmem_mm_idle(struct pvmem_mm *mm, u32 mb)
+u32 pvmem_mm_in_use(struct pvmem_mm *mm, u32 mb, u32 sb, u32 nb)
 {
-	unsigned long pfn;
-	u32 i;
+	const unsigned long bs_pages = PHYS_PFN(mm->lo.block_size);
+	const unsigned long base = PHYS_PFN(pvmem_layout_mb_addr(&mm->lo, mb));
+	const unsigned long end = base + (sb + (unsigned long)nb) * bs_pages;
+	unsigned long pfn, to, used = 0;
 
 	lockdep_assert_held(&mm->lock);
-	for (i = 0; i < pvmem_mm_lmbs(mm); i++) {
-		pfn = pvmem_mm_lmb_pfn(mm, mb, i);
-		if (pfn_to_online_page(pfn) &&
-		    !pvmem_mm_plugged_free(mm, mb,
-					   pfn + pvmem_mm_memmap_inside(mm, mb),
-					   pfn + pvmem_mm_lmb_pages(mm)))
-			return false;
+	pfn = max(base + sb * bs_pages, base + pvmem_mm_memmap_inside(mm, mb));
+	for (; pfn < end; pfn = to) {
+		to = pvmem_mm_lmb_end(mm, pfn, end);
+		if (pfn_to_online_page(pfn))
+			used += pvmem_mm_plugged_used(mm, mb, pfn, to,
+						      ULONG_MAX);
 	}
-	return true;
+	return min_t(unsigned long, used, U32_MAX);
 }
 
 /**

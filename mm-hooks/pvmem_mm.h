@@ -115,7 +115,7 @@ int pvmem_mm_remove(struct pvmem_mm *mm, u32 mb);
 int pvmem_mm_isolate(struct pvmem_mm *mm, const struct pvmem_run *run);
 void pvmem_mm_release(struct pvmem_mm *mm, const struct pvmem_run *run);
 u32 pvmem_mm_add_room(struct pvmem_mm *mm);
-bool pvmem_mm_idle(struct pvmem_mm *mm, u32 mb);
+u32 pvmem_mm_in_use(struct pvmem_mm *mm, u32 mb, u32 sb, u32 nb);
 
 u64 pvmem_mm_plugged_bytes(const struct pvmem_mm *mm);
 u64 pvmem_mm_memmap_unplugged_bytes(struct pvmem_mm *mm);

@@ -386,7 +386,7 @@ u64 pvmem_map_bytes(u32 nb_mb, u32 sbs_per_mb)
 	return (2 * pvmem_bitmap_words(nb_mb, sbs_per_mb) +
 		2 * BITS_TO_LONGS(nb_mb)) *
 		       sizeof(unsigned long) +
-	       (u64)nb_mb * sizeof(u32) + nb_mb;
+	       (u64)nb_mb * 2 * sizeof(u32) + nb_mb;
 }
 
 /**
@@ -413,7 +413,8 @@ void pvmem_map_init(struct pvmem_map *map, const struct pvmem_layout *lo,
 	map->busy = map->held + words;
 	map->selfmap = map->busy + BITS_TO_LONGS(nb_mb);
 	map->nr_plugged = (u32 *)(map->selfmap + BITS_TO_LONGS(nb_mb));
-	map->state = (u8 *)(map->nr_plugged + nb_mb);
+	map->in_use = map->nr_plugged + nb_mb;
+	map->state = (u8 *)(map->in_use + nb_mb);
 	map->count[PVMEM_MB_UNUSED] = nb_mb;
 }
 
@@ -925,6 +926,18 @@ static int pvmem_unplug_rank(const struct pvmem_map *map, u32 mb, u64 want,
 	return rank;
 }
 
+/*
+ * Inside one rank: does memory block @mb go before @best, the one chosen
+ * so far from the blocks below it?  Fewer pages in use, then fewer
+ * plugged device blocks; on a tie the higher one (@mb).
+ */
+static bool pvmem_unplug_before(const struct pvmem_map *map, u32 mb, u32 best)
+{
+	if (map->in_use[mb] != map->in_use[best])
+		return map->in_use[mb] < map->in_use[best];
+	return map->nr_plugged[mb] <= map->nr_plugged[best];
+}
+
 /**
  * pvmem_plan_unplug - choose the next device blocks to unplug
  * @map: the map
@@ -934,9 +947,11 @@ static int pvmem_unplug_rank(const struct pvmem_map *map, u32 mb, u64 want,
  *
  * Policy: offline memory blocks first (no migration), then online movable
  * ones, then online kernel ones; in each, blocks that held pages in use
- * at the last attempt after the rest.  Within a tier the memory block with the
- * fewest plugged device blocks goes first (least to migrate, and it empties
- * soonest so its memmap is freed), the highest address on a tie.  Inside
+ * at the last attempt after the rest.  Within a tier the memory block with
+ * the fewest pages in use goes first (@map->in_use: least to migrate, and
+ * one with none goes by removal, with no migration and no zeroing), then
+ * the one with the fewest plugged device blocks (it empties soonest, so
+ * its memmap is freed), the highest address on a tie.  Inside
  * the block the topmost contiguous plugged run is taken, cut to @want from
  * the top.  Memory blocks marked busy this pass are skipped.  In
  * big-block mode a big block is taken only if @want covers all of it.
@@ -961,8 +976,7 @@ bool pvmem_plan_unplug(const struct pvmem_map *map, u64 want, bool online,
 		if (rank < 0)
 			continue;
 		if (best_rank < 0 || rank < best_rank ||
-		    (rank == best_rank &&
-		     map->nr_plugged[mb] <= map->nr_plugged[best])) {
+		    (rank == best_rank && pvmem_unplug_before(map, mb, best))) {
 			best = mb;
 			best_rank = rank;
 		}

@@ -220,6 +220,13 @@ struct pvmem_map {
 	bool bbm; /* the layout's: memory blocks are plugged whole */
 	u8 *state; /* enum pvmem_mb_state per memory block */
 	u32 *nr_plugged; /* plugged device blocks per memory block */
+	/*
+	 * Pages in use in the plugged device blocks of each online memory
+	 * block, as the memory layer last counted them (pvmem_ctl's unplug
+	 * recounts before it plans, and after each migration): what
+	 * unplugging it would have to migrate.  A hint for the order only.
+	 */
+	u32 *in_use;
 	unsigned long *plugged; /* bitmap of plugged device blocks */
 	unsigned long *busy; /* memory blocks that failed this pass */
 	/*

@@ -394,9 +394,9 @@ static void pvmem_be_release(void *be, const struct pvmem_run *run)
 	pvmem_mm_release(&((struct pvmem_dev *)be)->mm, run);
 }
 
-static bool pvmem_be_idle(void *be, u32 mb)
+static u32 pvmem_be_in_use(void *be, u32 mb, u32 sb, u32 nb)
 {
-	return pvmem_mm_idle(&((struct pvmem_dev *)be)->mm, mb);
+	return pvmem_mm_in_use(&((struct pvmem_dev *)be)->mm, mb, sb, nb);
 }
 
 static u32 pvmem_be_add_room(void *be)
@@ -478,7 +478,7 @@ static const struct pvmem_backend_ops pvmem_backend = {
 	.remove = pvmem_be_remove,
 	.isolate = pvmem_be_isolate,
 	.release = pvmem_be_release,
-	.idle = pvmem_be_idle,
+	.in_use = pvmem_be_in_use,
 	.add_room = pvmem_be_add_room,
 	.now_ms = pvmem_be_now_ms,
 	.report = pvmem_be_report,

@@ -162,6 +162,35 @@ static bool pvmem_mb_online(const struct pvmem_map *map, u32 mb)
 	       map->state[mb] == PVMEM_MB_MOVABLE;
 }
 
+/* Pages in use in plugged device blocks [@sb, @sb + @nb) of @mb.  Locked. */
+static u32 pvmem_in_use(struct pvmem_ctl *ctl, u32 mb, u32 sb, u32 nb)
+{
+	return ctl->ops->in_use(ctl->be, mb, sb, nb);
+}
+
+/* Does online memory block @mb look free of pages in use?  Locked. */
+static bool pvmem_mb_idle(struct pvmem_ctl *ctl, u32 mb)
+{
+	return !pvmem_in_use(ctl, mb, 0, ctl->map->sbs_per_mb);
+}
+
+/*
+ * Count the pages in use of every online memory block with plugged
+ * memory, for the unplug order (struct pvmem_map's in_use).  Locked.
+ */
+static void pvmem_count_in_use(struct pvmem_ctl *ctl)
+{
+	struct pvmem_map *map = ctl->map;
+	u32 mb;
+
+	for (mb = 0; mb < map->nb_mb; mb++)
+		map->in_use[mb] =
+			pvmem_mb_online(map, mb) && map->nr_plugged[mb] ?
+				pvmem_in_use(ctl, mb, 0, map->sbs_per_mb) :
+				0;
+	ctl->recount = false;
+}
+
 /*
  * Send the UNPLUGs owed by memory blocks already taken out of Linux, one
  * request per contiguous run, which may span many memory blocks.  A lost
@@ -407,6 +436,8 @@ static enum pvmem_result pvmem_unplug_run(struct pvmem_ctl *ctl,
 			pvmem_map_hold(ctl->map, run);
 		if (rc)
 			return pvmem_isolate_failed(ctl, rc == -ENOMEM);
+		/* What was in use moved, perhaps into other plugged blocks. */
+		ctl->recount = true;
 	}
 	ctl->map->inflight = run->mb;
 	pvmem_unlock(ctl);
@@ -523,8 +554,146 @@ static bool pvmem_unplug_by_removal(struct pvmem_ctl *ctl,
 	if (ctl->keep_blocks || run->nb != map->nr_plugged[run->mb])
 		return false;
 	return map->state[run->mb] == PVMEM_MB_OFFLINE ||
-	       (pvmem_mb_online(map, run->mb) &&
-		ctl->ops->idle(ctl->be, run->mb));
+	       (pvmem_mb_online(map, run->mb) && pvmem_mb_idle(ctl, run->mb));
+}
+
+/* Is device block @sb of @mb plugged and, for @busy, in use?  Locked. */
+static bool pvmem_sb_busy(struct pvmem_ctl *ctl, u32 mb, u32 sb, bool busy)
+{
+	return pvmem_map_test(ctl->map, mb, sb, 1, true) &&
+	       !!pvmem_in_use(ctl, mb, sb, 1) == busy;
+}
+
+/*
+ * The next run of plugged device blocks of @mb in use (@busy) or free
+ * (!@busy) and not held, below device block @top, down to @floor: true
+ * and @run set if there is one.  Map lock held.
+ */
+static bool pvmem_next_kind(struct pvmem_ctl *ctl, u32 mb, u32 top, u32 floor,
+			    bool busy, struct pvmem_run *run)
+{
+	const u64 first = (u64)mb * ctl->map->sbs_per_mb;
+	u32 sb = top;
+
+	while (sb > floor && (!pvmem_sb_busy(ctl, mb, sb - 1, busy) ||
+			      test_bit(first + sb - 1, ctl->map->held)))
+		sb--;
+	if (sb == floor)
+		return false;
+	*run = (struct pvmem_run){ .mb = mb, .sb = sb - 1, .nb = 1 };
+	while (run->sb > floor && run->nb < PVMEM_MAX_REQ_BLOCKS &&
+	       pvmem_sb_busy(ctl, mb, run->sb - 1, busy) &&
+	       !test_bit(first + run->sb - 1, ctl->map->held)) {
+		run->sb--;
+		run->nb++;
+	}
+	return true;
+}
+
+/*
+ * May memory block @run->mb, all of which goes (@run is everything plugged
+ * there) but which holds pages in use, be emptied instead: only its few
+ * runs of device blocks in use (PVMEM_EMPTY_RUNS at most) through the
+ * range allocator, then the rest, all free, by removal?  Map lock held.
+ */
+static bool pvmem_unplug_may_empty(struct pvmem_ctl *ctl,
+				   const struct pvmem_run *run)
+{
+	const struct pvmem_map *map = ctl->map;
+	const u32 floor = pvmem_mb_pinned(map, run->mb);
+	struct pvmem_run busy = { .sb = map->sbs_per_mb };
+	u32 runs = 0;
+
+	if (ctl->keep_blocks || map->bbm ||
+	    run->nb != map->nr_plugged[run->mb] ||
+	    !pvmem_mb_online(map, run->mb))
+		return false;
+	while (runs <= PVMEM_EMPTY_RUNS &&
+	       pvmem_next_kind(ctl, run->mb, busy.sb, floor, true, &busy))
+		runs++;
+	return runs && runs <= PVMEM_EMPTY_RUNS;
+}
+
+/*
+ * Unplug the runs of @mb of one kind (see pvmem_next_kind()), from the
+ * top, each through the range allocator with its own UNPLUG.  A run in
+ * use that will not migrate is tried device block by device block; what
+ * will not go stays held.  Return how many device blocks went; @res is
+ * DONE, or RETRY (ISOLATE_BUSY) if something stays held, or how the
+ * last attempt failed otherwise.  Map lock held.
+ */
+static u32 pvmem_unplug_kind(struct pvmem_ctl *ctl, u32 mb, bool busy,
+			     enum pvmem_result *res)
+{
+	const u32 floor = pvmem_mb_pinned(ctl->map, mb);
+	struct pvmem_run run = { .sb = ctl->map->sbs_per_mb }, one;
+	bool held = false;
+	u32 done = 0;
+
+	while (pvmem_next_kind(ctl, mb, run.sb, floor, busy, &run)) {
+		*res = pvmem_unplug_run(ctl, &run);
+		if (*res == PVMEM_RES_DONE) {
+			done += run.nb;
+			continue;
+		}
+		if (*res != PVMEM_RES_RETRY ||
+		    ctl->why != PVMEM_WHY_ISOLATE_BUSY)
+			return done;
+		held = true;
+		for (one = run, one.nb = 1;
+		     run.nb > 1 && one.sb < run.sb + run.nb; one.sb++) {
+			*res = pvmem_unplug_run(ctl, &one);
+			if (*res == PVMEM_RES_DONE)
+				done++;
+			else if (*res != PVMEM_RES_RETRY ||
+				 ctl->why != PVMEM_WHY_ISOLATE_BUSY)
+				return done;
+		}
+	}
+	*res = held ? pvmem_retry(ctl, PVMEM_WHY_ISOLATE_BUSY) : PVMEM_RES_DONE;
+	return done;
+}
+
+/*
+ * Empty memory block @mb (see pvmem_unplug_may_empty()): its runs in use
+ * go first, so only they are migrated and zeroed (Debian's kernels zero
+ * what the range allocator takes: init_on_alloc); then the free rest goes
+ * by removal, untouched, and is owed.  If something in use would not go,
+ * the free runs around it go through the range allocator instead.  What
+ * migrated may have landed in the free rest (the range allocator keeps
+ * only its own range from the targets), and the removal then finds it:
+ * up to PVMEM_EMPTY_ROUNDS rounds, then the block waits for the next
+ * attempt.  Return how many device blocks went; @res says how it ended.
+ * Called and returns with the map lock held.
+ */
+static u32 pvmem_unplug_emptied(struct pvmem_ctl *ctl, u32 mb,
+				enum pvmem_result *res)
+{
+	u32 done = 0, rest, round;
+
+	for (round = 0; round < PVMEM_EMPTY_ROUNDS; round++) {
+		done += pvmem_unplug_kind(ctl, mb, true, res);
+		if (*res == PVMEM_RES_RETRY &&
+		    ctl->why == PVMEM_WHY_ISOLATE_BUSY) {
+			done += pvmem_unplug_kind(ctl, mb, false, res);
+			/* What is held is still there. */
+			*res = pvmem_retry(ctl, PVMEM_WHY_ISOLATE_BUSY);
+			return done;
+		}
+		rest = ctl->map->nr_plugged[mb];
+		if (*res != PVMEM_RES_DONE || !rest)
+			return done;
+		pvmem_set_mb(ctl, mb, PVMEM_MB_REMOVING);
+		pvmem_unlock(ctl);
+		if (!pvmem_remove_marked(ctl, mb)) {
+			pvmem_lock(ctl);
+			pvmem_count(ctl, PVMEM_STAT_EMPTIED);
+			return done + rest;
+		}
+		pvmem_lock(ctl);
+	}
+	*res = pvmem_retry(ctl, PVMEM_WHY_ISOLATE_BUSY);
+	return done;
 }
 
 /* May the teardown empty one more memory block in use?  Uses the budget. */
@@ -562,10 +731,13 @@ static u32 pvmem_unplug_one(struct pvmem_ctl *ctl, const struct pvmem_run *run,
 		/* Something is in use after all: empty it first. */
 		pvmem_lock(ctl);
 	}
+	if (pvmem_unplug_may_empty(ctl, run)) {
+		done = pvmem_unplug_emptied(ctl, run->mb, res);
+		goto out;
+	}
 	/* Teardown empties only a few blocks in use: migration takes long. */
 	if (ctl->keep_blocks && pvmem_mb_online(ctl->map, run->mb) &&
-	    !ctl->ops->idle(ctl->be, run->mb) &&
-	    !pvmem_teardown_migrates(ctl)) {
+	    !pvmem_mb_idle(ctl, run->mb) && !pvmem_teardown_migrates(ctl)) {
 		pvmem_map_set_busy(ctl->map, run->mb);
 		pvmem_unlock(ctl);
 		*res = pvmem_retry(ctl, PVMEM_WHY_ISOLATE_BUSY);
@@ -591,6 +763,7 @@ static u32 pvmem_unplug_one(struct pvmem_ctl *ctl, const struct pvmem_run *run,
 	if (*res == PVMEM_RES_RETRY && ctl->why == PVMEM_WHY_ISOLATE_BUSY &&
 	    !ctl->lo.bbm)
 		done = pvmem_unplug_singly(ctl, run, want, res);
+out:
 	if (done < want && pvmem_skipped(ctl, *res))
 		pvmem_map_set_busy(ctl->map, run->mb);
 	pvmem_unlock(ctl);
@@ -611,6 +784,7 @@ static enum pvmem_result pvmem_unplug(struct pvmem_ctl *ctl, u64 want,
 	u32 done;
 
 	pvmem_ctl_set_state(ctl, PVMEM_DEV_UNPLUGGING);
+	ctl->recount = true;
 	while (want) {
 		/* A new request may have raised the target: as for plugging. */
 		if (tried && (ctl->ops->config_changed(ctl->be) ||
@@ -619,6 +793,8 @@ static enum pvmem_result pvmem_unplug(struct pvmem_ctl *ctl, u64 want,
 			break;
 		}
 		pvmem_lock(ctl);
+		if (ctl->recount)
+			pvmem_count_in_use(ctl);
 		found = pvmem_plan_unplug(ctl->map, want, online, &run);
 		pvmem_unlock(ctl);
 		if (!found) {

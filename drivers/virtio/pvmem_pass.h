@@ -121,6 +121,8 @@ enum pvmem_stat {
 	/* Device blocks of requests with no clean answer: kept from Linux. */
 	PVMEM_STAT_UNKNOWN_BLOCKS,
 	PVMEM_STAT_TIDIED, /* sparse memory blocks emptied into others */
+	/* Memory blocks removed after unplugging only their pages in use. */
+	PVMEM_STAT_EMPTIED,
 	PVMEM_STAT_NR
 };
 
@@ -161,8 +163,11 @@ struct pvmem_backend_ops {
 	int (*isolate)(void *be, const struct pvmem_run *run);
 	/* locked: hand device blocks of an online block to Linux. */
 	void (*release)(void *be, const struct pvmem_run *run);
-	/* locked: does an online block look free of pages in use (racy)? */
-	bool (*idle)(void *be, u32 mb);
+	/*
+	 * locked: pages in use in the plugged device blocks [sb, sb + nb)
+	 * of a block, its online part only (racy; 0: it looks idle).
+	 */
+	u32 (*in_use)(void *be, u32 mb, u32 sb, u32 nb);
 	/* How many memory blocks' memory maps fit now. */
 	u32 (*add_room)(void *be);
 	/* A monotonic clock, in milliseconds. */
@@ -193,6 +198,15 @@ struct pvmem_knobs {
 
 /* Owed memory blocks that make pvmem send their UNPLUG (1 GiB at 128 MiB). */
 #define PVMEM_OWED_BATCH 8
+
+/*
+ * Runs of device blocks in use, at most, that pvmem empties out of a
+ * memory block one by one before removing the rest of it whole; a block
+ * with more goes through the range allocator in one run.
+ */
+#define PVMEM_EMPTY_RUNS 4
+/* Attempts to remove the free rest of a block emptied of what is in use. */
+#define PVMEM_EMPTY_ROUNDS 3
 
 /* Memory blocks in use pvmem_ctl_teardown() empties at most (512 MiB). */
 #define PVMEM_TEARDOWN_MIGRATE 4
@@ -254,6 +268,8 @@ struct pvmem_ctl {
 	u64 tidy_at;
 	unsigned int tidy_wait;
 	bool selfmap_off;
+	/* Pages migrated since the map's in_use was counted: recount. */
+	bool recount;
 	u64 stats[PVMEM_STAT_NR];
 };
 

@@ -329,6 +329,7 @@ PVMEM_CTL_STAT(remove_failed, PVMEM_STAT_REMOVE_FAILED);
 PVMEM_CTL_STAT(plug_paused_nomem, PVMEM_STAT_PLUG_NOMEM);
 PVMEM_CTL_STAT(retries, PVMEM_STAT_RETRIES);
 PVMEM_CTL_STAT(tidied, PVMEM_STAT_TIDIED);
+PVMEM_CTL_STAT(emptied, PVMEM_STAT_EMPTIED);
 /* Memory of requests without a clean answer: Linux never gets it back. */
 PVMEM_ATTR_U64(bytes_unknown, "%llu",
 	       pvmem_ctl_stat(&pv->ctl, PVMEM_STAT_UNKNOWN_BLOCKS) *
@@ -354,6 +355,7 @@ static struct attribute *pvmem_stats_attrs[] = {
 	&dev_attr_plug_paused_nomem.attr,
 	&dev_attr_retries.attr,
 	&dev_attr_tidied.attr,
+	&dev_attr_emptied.attr,
 	&dev_attr_bytes_unknown.attr,
 	NULL,
 };

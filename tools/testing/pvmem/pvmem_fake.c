@@ -313,24 +313,33 @@ static bool fake_lx_held(unsigned char lx)
 	return lx == LX_BUDDY || lx == LX_MEMMAP;
 }
 
-static bool fake_has_data(const struct fake *f, u32 mb)
+/*
+ * Pages in use in device blocks [@sb, @sb + @nb) of @mb: its data (used,
+ * spread over all it has, and sb_used of each device block) and what is
+ * pinned.  Only memory Linux has can hold data; a memory map inside is
+ * not data.
+ */
+static u32 fake_used_pages(const struct fake *f, u32 mb, u32 sb, u32 nb)
 {
-	u64 i = (u64)mb * f->map.sbs_per_mb;
-	const u64 end = i + f->map.sbs_per_mb;
+	const u64 first = (u64)mb * f->map.sbs_per_mb;
+	u32 n = 0, i;
 
-	for (; i < end; i++)
-		if (f->lx[i] == LX_BUDDY)
-			return true;
-	return false;
+	for (i = sb; i < sb + nb; i++) {
+		if (f->lx[first + i] != LX_BUDDY)
+			continue;
+		n += f->used[mb] + f->sb_used[first + i];
+		if (f->pinned[mb] == FAKE_PIN_ALL ||
+		    (f->pinned[mb] == FAKE_PIN_TOP &&
+		     i == f->map.sbs_per_mb - 1))
+			n++;
+	}
+	return n;
 }
 
-/*
- * Pages in use in plugged memory of @mb (data, pinned or not)?  Only
- * memory Linux has can hold data; a memory map inside is not data.
- */
+/* Pages in use in plugged memory of @mb (data, pinned or not)? */
 static bool fake_in_use(const struct fake *f, u32 mb)
 {
-	return (f->used[mb] || f->pinned[mb]) && fake_has_data(f, mb);
+	return fake_used_pages(f, mb, 0, f->map.sbs_per_mb);
 }
 
 /*
@@ -419,11 +428,13 @@ static int fake_do_offline(struct fake *f, u32 mb)
 		return -EINVAL;
 	if (fake_refused(f, mb, false))
 		return -EBUSY;
-	if (f->pinned[mb] && fake_has_data(f, mb))
+	if (f->pinned[mb] && fake_in_use(f, mb))
 		return -EBUSY;
-	for (; i < end; i++)
+	for (; i < end; i++) {
 		if (f->lx[i] != LX_MEMMAP)
 			f->lx[i] = LX_OFF;
+		f->sb_used[i] = 0;
+	}
 	f->zone[mb] = FZ_OFF;
 	if (f->map.state[mb] != PVMEM_MB_REMOVING)
 		pvmem_map_set_state(&f->map, mb, PVMEM_MB_OFFLINE);
@@ -582,6 +593,7 @@ static int fake_isolate(void *be, const struct pvmem_run *run)
 		return -ENOMEM;
 	f->isolations++;
 	memset(f->lx + first, LX_OFF, run->nb);
+	memset(f->sb_used + first, 0, run->nb);
 	return 0;
 }
 
@@ -596,13 +608,18 @@ static void fake_release(void *be, const struct pvmem_run *run)
 		memset(f->lx + first, LX_BUDDY, run->nb);
 }
 
-static bool fake_idle(void *be, u32 mb)
+static u32 fake_in_use_op(void *be, u32 mb, u32 sb, u32 nb)
 {
 	struct fake *f = to_fake(be);
 
 	fake_tick(f);
-	fake_need_lock(f, true, "idle");
-	return f->stale_idle || !fake_in_use(f, mb);
+	fake_need_lock(f, true, "in_use");
+	if (mb >= f->map.nb_mb || sb > f->map.sbs_per_mb ||
+	    nb > f->map.sbs_per_mb - sb) {
+		fake_fail(f, "in_use of %u+%u+%u: outside the map", mb, sb, nb);
+		return 0;
+	}
+	return f->stale_idle ? 0 : fake_used_pages(f, mb, sb, nb);
 }
 
 static u32 fake_add_room(void *be)
@@ -641,7 +658,7 @@ static const struct pvmem_backend_ops fake_ops = {
 	.remove = fake_remove,
 	.isolate = fake_isolate,
 	.release = fake_release,
-	.idle = fake_idle,
+	.in_use = fake_in_use_op,
 	.add_room = fake_add_room,
 	.now_ms = fake_now_ms,
 	.report = fake_report,
@@ -860,8 +877,9 @@ int fake_init_lim(struct fake *f, u64 region, u64 block, u64 usable,
 	f->pinned = calloc(1, f->ctl.lo.nb_mb);
 	f->zone = calloc(1, f->ctl.lo.nb_mb);
 	f->used = calloc(1, f->ctl.lo.nb_mb);
+	f->sb_used = calloc(1, (u64)f->ctl.lo.nb_mb * f->ctl.lo.sbs_per_mb + 1);
 	if (!f->map_mem || !f->dev_plugged || !f->unknown || !f->lx ||
-	    !f->added || !f->pinned || !f->zone || !f->used)
+	    !f->added || !f->pinned || !f->zone || !f->used || !f->sb_used)
 		return -ENOMEM;
 	pvmem_map_init(&f->map, &f->ctl.lo, f->map_mem);
 	f->auto_online = true;
@@ -882,6 +900,7 @@ void fake_free(struct fake *f)
 	free(f->pinned);
 	free(f->zone);
 	free(f->used);
+	free(f->sb_used);
 }
 
 void fake_request(struct fake *f, u64 bytes)

@@ -98,7 +98,12 @@ struct fake {
 	unsigned char *pinned;
 	unsigned char *zone; /* enum fake_zone per memory block */
 	unsigned char *used; /* data in its plugged memory (movable) */
-	bool stale_idle; /* idle() says idle even when in use */
+	/*
+	 * Per map block: pages of data in that device block alone, on top
+	 * of its memory block's used; they migrate away when it is isolated.
+	 */
+	unsigned char *sb_used;
+	bool stale_idle; /* in_use() says 0 even when in use */
 	bool storm; /* config_changed() always says yes */
 	long isolations; /* runs isolated */
 	bool auto_online; /* hot-added memory goes online */

@@ -367,7 +367,7 @@ TEST(block_transitions)
 {
 	const struct pvmem_layout lo = { .nb_mb = 2, .sbs_per_mb = 64 };
 	struct pvmem_map map;
-	u64 mem[8] = { 0 };
+	u64 mem[16] = { 0 };
 
 	pvmem_map_init(&map, &lo, mem);
 	/* Only through adding; never from online straight out. */
@@ -429,7 +429,7 @@ TEST(unplug_planner_keeps_memory_maps)
 					 .sbs_per_mb = 64,
 					 .memmap_sbs = 2 };
 	struct pvmem_map map;
-	u64 mem[8] = { 0 };
+	u64 mem[16] = { 0 };
 	u32 mb;
 
 	pvmem_map_init(&map, &lo, mem);
@@ -1436,15 +1436,16 @@ TEST_F(fake, pinned_block_is_skipped)
 
 	ASSERT_EQ(PVMEM_RES_DONE, want(f, 4 * 64));
 	f->pinned[3] = 1;
-	/* Block 3 (topmost) will not go; blocks 2 and 1 go instead. */
+	/* Block 3 (topmost) is in use: idle blocks 2 and 1 go instead. */
 	ASSERT_EQ(PVMEM_RES_DONE, want(f, 2 * 64));
 	ASSERT_AT(f, 2 * 64);
 	EXPECT_EQ(PVMEM_MB_MOVABLE, f->map.state[3]);
 	EXPECT_EQ(64U, f->map.nr_plugged[3]);
-	EXPECT_LT(0, f->ctl.stats[PVMEM_STAT_ISOLATE_BUSY]);
+	EXPECT_EQ(0, f->ctl.stats[PVMEM_STAT_ISOLATE_BUSY]);
 	/* Nothing else left: retry with backoff until it lets go. */
 	EXPECT_EQ(PVMEM_RES_RETRY, want(f, 0));
 	EXPECT_EQ(PVMEM_WHY_STUCK, f->ctl.why);
+	EXPECT_LT(0, f->ctl.stats[PVMEM_STAT_ISOLATE_BUSY]);
 	ASSERT_AT(f, 64);
 	f->pinned[3] = 0;
 	ASSERT_EQ(PVMEM_RES_DONE, fake_run(f, 50));
@@ -1464,9 +1465,13 @@ TEST_F(fake, held_blocks_recorded_and_tried_last)
 
 	ASSERT_EQ(PVMEM_RES_DONE, want(f, 4 * 64));
 	f->pinned[3] = FAKE_PIN_TOP;
+	f->used[0] = 1;
+	f->used[1] = 1;
+	f->used[2] = 1;
 	/*
-	 * Block 3's top 63 would not go as a run, so its device blocks go
-	 * one at a time, down to its bottom; only its top stays.
+	 * Block 3 has the fewest pages in use (its pinned top).  That would
+	 * not go, so the free rest below it goes through the range
+	 * allocator; only its top stays.
 	 */
 	EXPECT_EQ(PVMEM_RES_DONE, want(f, 3 * 64 + 1));
 	ASSERT_AT(f, 3 * 64 + 1);
@@ -1477,8 +1482,8 @@ TEST_F(fake, held_blocks_recorded_and_tried_last)
 	EXPECT_EQ(1U, f->map.nr_plugged[3]);
 	EXPECT_EQ(64U, f->map.nr_plugged[2]);
 	/*
-	 * Fewest plugged would pick block 3, but held ranks it after
-	 * blocks 0-2: block 2 goes, block 3 is not tried.
+	 * Fewest in use and fewest plugged would pick block 3, but held
+	 * ranks it after blocks 0-2: block 2 goes, block 3 is not tried.
 	 */
 	f->pinned[3] = FAKE_PIN_ALL;
 	busy = f->ctl.stats[PVMEM_STAT_ISOLATE_BUSY];
@@ -1762,9 +1767,9 @@ TEST_F(fake, pinned_block_never_offlined)
 }
 
 /*
- * A memory block in use is emptied with the range allocator and
- * unplugged first, then removed with nothing plugged; an idle one is
- * removed first, as a whole, and unplugged after.
+ * An idle memory block goes first, removed as a whole and unplugged
+ * after; one in use all over is emptied with the range allocator and
+ * unplugged, then removed with nothing plugged.
  */
 TEST_F(fake, block_in_use_emptied_before_removal)
 {
@@ -1772,15 +1777,150 @@ TEST_F(fake, block_in_use_emptied_before_removal)
 	long isolations;
 
 	ASSERT_EQ(PVMEM_RES_DONE, want(f, 3 * 64));
+	f->used[1] = 1;
 	f->used[2] = 1;
 	isolations = f->isolations;
 	ASSERT_EQ(PVMEM_RES_DONE, want(f, 64));
 	ASSERT_AT(f, 64);
 	EXPECT_EQ(2, f->nremove);
-	/* Block 2 (in use) was isolated; block 1 (idle) was not. */
+	/* Block 0 (idle) was not isolated; block 2 (in use) was, whole. */
 	EXPECT_EQ(1, f->isolations - isolations);
-	EXPECT_EQ(PVMEM_MB_UNUSED, f->map.state[1]);
+	EXPECT_EQ(PVMEM_MB_UNUSED, f->map.state[0]);
 	EXPECT_EQ(PVMEM_MB_UNUSED, f->map.state[2]);
+	EXPECT_EQ(64U, f->map.nr_plugged[1]);
+	EXPECT_EQ(0U, pvmem_ctl_stat(&f->ctl, PVMEM_STAT_EMPTIED));
+}
+
+/*
+ * The order follows what is in use: the idle blocks first, then the one
+ * with the fewest pages in use, though it is neither the topmost nor
+ * the least plugged.
+ */
+TEST_F(fake, unplug_takes_least_in_use_first)
+{
+	struct fake *f = &self->f;
+	const u32 sbs = f->map.sbs_per_mb;
+	long isolations;
+
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 4 * 64));
+	f->sb_used[3 * sbs + 5] = 9; /* the topmost: more in use */
+	f->sb_used[1 * sbs + 7] = 2;
+	f->sb_used[2 * sbs + 60] = 5;
+	isolations = f->isolations;
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 3 * 64));
+	EXPECT_EQ(0, f->isolations - isolations);
+	EXPECT_EQ(0U, f->map.nr_plugged[0]);
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 2 * 64));
+	EXPECT_EQ(0U, f->map.nr_plugged[1]);
+	EXPECT_EQ(64U, f->map.nr_plugged[2]);
+	EXPECT_EQ(64U, f->map.nr_plugged[3]);
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 64));
+	EXPECT_EQ(0U, f->map.nr_plugged[2]);
+	EXPECT_EQ(64U, f->map.nr_plugged[3]);
+	ASSERT_AT(f, 64);
+}
+
+/*
+ * A block that goes whole but holds a few runs in use: only those runs
+ * are isolated (migrated, zeroed) and unplugged, each in one request;
+ * the free rest is removed untouched and unplugged after, a request for
+ * each of the three pieces the runs left.
+ */
+TEST_F(fake, block_emptied_of_its_runs_in_use_then_removed)
+{
+	struct fake *f = &self->f;
+	const u32 sbs = f->map.sbs_per_mb;
+	long isolations, unplugs;
+
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 2 * 64));
+	f->used[0] = 1;
+	f->sb_used[sbs + 10] = 3;
+	f->sb_used[sbs + 11] = 3;
+	f->sb_used[sbs + 40] = 1;
+	isolations = f->isolations;
+	unplugs = f->nr_type[VIRTIO_MEM_REQ_UNPLUG];
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 64));
+	ASSERT_AT(f, 64);
+	EXPECT_EQ(PVMEM_MB_UNUSED, f->map.state[1]);
+	EXPECT_EQ(64U, f->map.nr_plugged[0]);
+	EXPECT_EQ(2, f->isolations - isolations);
+	EXPECT_EQ(2 + 3, f->nr_type[VIRTIO_MEM_REQ_UNPLUG] - unplugs);
+	EXPECT_EQ(1U, pvmem_ctl_stat(&f->ctl, PVMEM_STAT_EMPTIED));
+	EXPECT_EQ(0, f->sb_used[sbs + 10] + f->sb_used[sbs + 40]);
+}
+
+/*
+ * Emptying a block whose run in use will not migrate: that stays held,
+ * and the free rest goes through the range allocator in one run instead
+ * of by removal (nor device block by device block).
+ */
+TEST_F(fake, emptying_around_what_is_held)
+{
+	struct fake *f = &self->f;
+	long isolations, unplugs;
+
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 4 * 64));
+	f->pinned[3] = FAKE_PIN_TOP;
+	f->used[0] = 1;
+	f->used[1] = 1;
+	f->used[2] = 1;
+	isolations = f->isolations;
+	unplugs = f->nr_type[VIRTIO_MEM_REQ_UNPLUG];
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 3 * 64));
+	ASSERT_AT(f, 3 * 64);
+	EXPECT_EQ(1U, f->map.nr_plugged[3]);
+	EXPECT_TRUE(test_bit(3 * 64 + 63, f->map.held));
+	EXPECT_EQ(63U, f->map.nr_plugged[2]);
+	/* Block 3's free 63, then block 2's top. */
+	EXPECT_EQ(2, f->isolations - isolations);
+	EXPECT_EQ(2, f->nr_type[VIRTIO_MEM_REQ_UNPLUG] - unplugs);
+	EXPECT_EQ(0U, pvmem_ctl_stat(&f->ctl, PVMEM_STAT_EMPTIED));
+}
+
+/* More runs in use than PVMEM_EMPTY_RUNS: the block goes in one run. */
+TEST_F(fake, block_with_many_runs_in_use_isolated_whole)
+{
+	struct fake *f = &self->f;
+	long isolations;
+	u32 i;
+
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 64));
+	for (i = 0; i <= PVMEM_EMPTY_RUNS; i++)
+		f->sb_used[2 + 3 * i] = 1;
+	isolations = f->isolations;
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 0));
+	ASSERT_AT(f, 0);
+	EXPECT_EQ(1, f->isolations - isolations);
+	EXPECT_EQ(0U, pvmem_ctl_stat(&f->ctl, PVMEM_STAT_EMPTIED));
+}
+
+/*
+ * Emptying a block whose free rest takes a page in use before removal
+ * (what migrated landed there): the new run is emptied too, and the
+ * removal tried again, PVMEM_EMPTY_ROUNDS times at most.
+ */
+TEST_F(fake, emptied_block_removal_tried_again)
+{
+	struct fake *f = &self->f;
+	long isolations;
+
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 64));
+	f->sb_used[20] = 1;
+	f->fail_remove = 1;
+	isolations = f->isolations;
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 0));
+	ASSERT_AT(f, 0);
+	EXPECT_EQ(1, f->isolations - isolations);
+	EXPECT_EQ(1U, pvmem_ctl_stat(&f->ctl, PVMEM_STAT_EMPTIED));
+	/* Every round fails: the block waits, in use no more. */
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 64));
+	f->sb_used[20] = 1;
+	f->fail_remove = PVMEM_EMPTY_ROUNDS;
+	EXPECT_EQ(PVMEM_RES_RETRY, want(f, 0));
+	ASSERT_AT(f, 63);
+	EXPECT_EQ(PVMEM_MB_MOVABLE, f->map.state[0]);
+	ASSERT_EQ(PVMEM_RES_DONE, fake_run(f, 5));
+	ASSERT_AT(f, 0);
 }
 
 /*
@@ -1853,6 +1993,7 @@ TEST_F(fake, failed_removal_is_retried)
 
 	ASSERT_EQ(PVMEM_RES_DONE, want(f, 2 * 64));
 	/* In use: isolated and unplugged, then the empty block's removal. */
+	f->used[0] = 1;
 	f->used[1] = 1;
 	f->fail_remove = 1;
 	EXPECT_EQ(PVMEM_RES_RETRY, want(f, 64));

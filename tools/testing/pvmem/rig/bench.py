@@ -383,6 +383,7 @@ def small_guests():
 def build(kernel):
     """pvmem.ko for @kernel, kept as build/pvmem-bench-<kernel>.ko."""
     ko = os.path.join(BUILD, 'pvmem-bench-%s.ko' % kernel)
+    os.makedirs(BUILD, exist_ok=True)
     subprocess.check_call('make --no-print-directory modules KDIR=/usr/src/linux-headers-%s '
                           '>/dev/null && cp pvmem.ko %s' % (guest_krel(kernel), ko),
                           shell=True, cwd=ROOT)

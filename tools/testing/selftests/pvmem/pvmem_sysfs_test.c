@@ -53,6 +53,7 @@ static const struct {
 	{ "pvmem_stats/plug_paused_nomem", 0444 },
 	{ "pvmem_stats/retries", 0444 },
 	{ "pvmem_stats/tidied", 0444 },
+	{ "pvmem_stats/emptied", 0444 },
 	{ "pvmem_stats/bytes_unknown", 0444 },
 };
 
