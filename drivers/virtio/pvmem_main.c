@@ -396,6 +396,8 @@ static void pvmem_be_release(void *be, const struct pvmem_run *run)
 
 static u32 pvmem_be_in_use(void *be, u32 mb, u32 sb, u32 nb)
 {
+	/* Walks the memory map: a whole big block of it, perhaps. */
+	cond_resched();
 	return pvmem_mm_in_use(&((struct pvmem_dev *)be)->mm, mb, sb, nb);
 }
 

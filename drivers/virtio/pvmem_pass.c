@@ -709,6 +709,9 @@ static bool pvmem_teardown_migrates(struct pvmem_ctl *ctl)
  * Unplug the run the planner chose.  If it is all a memory block holds
  * and nothing there is in use, the block is removed first and unplugged
  * after: no migration, no zeroing, and its UNPLUG joins its neighbours'.
+ * If it is all the block holds but a few runs there are in use, only
+ * those go through the range allocator, and the rest by removal
+ * (pvmem_unplug_emptied()).
  * Otherwise online memory goes through the range allocator, as a whole
  * run or, if that will not migrate, one device block at a time, and its
  * memory block is removed once nothing in it is plugged.  Return how many

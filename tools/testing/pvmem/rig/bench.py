@@ -3,7 +3,7 @@
 """make bench: pvmem against Debian's stock virtio_mem.ko, same run, on
 each guest kernel (6.1 and 6.12, each against its own virtio_mem.ko).
 
-  bench.py [--runs N] [--small] [--out DIR] [6.1|6.12 ...] [scenario ...]
+  bench.py [--runs N] [--small] [--profile] [--out DIR] [6.1|6.12 ...] [scenario ...]
 
 Every scenario (SCENARIOS below) boots, for each run and each driver in
 turn, a fresh QEMU TCG guest; the guests of the two drivers have the same
@@ -15,6 +15,10 @@ Runs: 3 unless --runs; the table gives min and median, JSON keeps every
 run.  Output goes to tools/testing/pvmem/results/ (bench.txt, bench.json,
 one PNG per scenario, drawn by gnuplot), or to --out.
 
+--profile runs live_tmpfs and live_anon once per driver with ftrace's
+function_graph on the unplug (PROF_FUNCS) and writes profile.txt and
+bench.json to profile/ under the output folder: where the time went.
+
 --small runs every scenario at a small size, two guests per driver and
 kernel (see small()); make check runs it so that the benchmark never
 rots, asserting only that each scenario completes and its data survives.
@@ -23,6 +27,7 @@ How to read the figures: Documentation/dev-tools/pvmem-testing.rst.
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -68,6 +73,23 @@ FILES = ('mkdir -p /tmp/nw && mount -t tmpfs -o nr_inodes=0 none /tmp/nw && '
 # How Linux onlines what is hot-added from now on.
 ONLINE = ('echo %s > /sys/module/memory_hotplug/parameters/online_policy && '
           'echo %s > /sys/devices/system/memory/auto_online_blocks')
+
+# --profile: function_graph on the memory-hotplug functions an unplug
+# spends its time in, for the unplug only.  alloc_contig_range is the
+# range allocator (it isolates, migrates, and zeroes all it takes:
+# init_on_alloc=1); migrate_pages runs inside it and inside offline_pages
+# (what offline_and_remove_memory does first).  6.12 calls the allocator
+# alloc_contig_range_noprof.
+PROF_FUNCS = ('alloc_contig_range', 'alloc_contig_range_noprof', 'migrate_pages',
+              'offline_pages', 'offline_and_remove_memory')
+PROF_ON = ('cd /sys/kernel/tracing && echo 0 > tracing_on && echo nop > current_tracer && '
+           'echo > trace && echo 8192 > buffer_size_kb && echo > set_ftrace_filter && '
+           'for f in %s; do echo $f >> set_ftrace_filter 2>/dev/null; done; '
+           'echo 1 > options/funcgraph-tail && echo function_graph > current_tracer && '
+           'echo 1 > tracing_on' % ' '.join(PROF_FUNCS))
+PROF_OFF = ('cd /sys/kernel/tracing && echo 0 > tracing_on && grep " us " trace; '
+            'echo nop > current_tracer')
+PROF_LINE = re.compile(r'([\d.]+) us\s+\|\s+(?:\}\s*/\*\s*(\w+)\s*\*/|(\w+)\(\);)')
 
 # CPU hotplug while an unplug runs: offline and online cpu1 in the
 # background, noting the uptime when both are done.
@@ -199,12 +221,26 @@ def live_intact(g, kind, want):
     return rc == 0 and out.strip() == 'intact'
 
 
+def profile(trace):
+    """Seconds and calls per traced function, from function_graph lines."""
+    res = {}
+    for m in PROF_LINE.finditer(trace):
+        fn = (m.group(2) or m.group(3)).replace('_noprof', '')
+        res['prof_%s_s' % fn] = res.get('prof_%s_s' % fn, 0.0) + float(m.group(1)) / 1e6
+        res['prof_%s_n' % fn] = res.get('prof_%s_n' % fn, 0) + 1
+    return res
+
+
 def live(g, p, kind):
     """Unplug over live data (live_setup()): the time, the requests, and
-    whether the data survived."""
+    whether the data survived (with --profile: where the time went)."""
     plug, down, want = live_setup(g, p, kind)
     r0 = g.requests()
+    if p.get('profile'):
+        g.check(PROF_ON)
     res = {'unplug_s': timed(g, p['dev'], down)}
+    if p.get('profile'):
+        res.update(profile(g.check(PROF_OFF, timeout=600)))
     res['unplug_req_gib'] = per_gib(unplug_requests(r0, g.requests()), plug - down)
     res['intact'] = live_intact(g, kind, want)
     back_to_zero(g, p)
@@ -411,13 +447,13 @@ def boot(name, driver, kernel, module, boot_mem, devices, cmdline, log):
                  module=module, trace=True, damage_fatal=False, log=log)
 
 
-def measure(g, driver, sc, dev, small, mom):
+def measure(g, driver, sc, dev, small, mom, prof=False):
     """One scenario in guest @g: its metrics, or {'error': why}."""
     try:
         if not g.check('ls /sys/bus/virtio/drivers/%s | grep virtio; true' % driver).strip():
             raise RigError('%s did not bind' % driver)
         start = time.time()
-        res = sc.fn(g, {'dev': dev, 'small': small, 'mom': mom})
+        res = sc.fn(g, {'dev': dev, 'small': small, 'mom': mom, 'profile': prof})
         res['wall_s'] = time.time() - start
         return res
     except RigError as e:
@@ -434,13 +470,13 @@ def finish(g, results):
     return damage
 
 
-def run_full(sc, driver, kernel, module, log=print):
+def run_full(sc, driver, kernel, module, log=print, prof=False):
     boot_mem, devices, cmdline = config(sc.config)
     try:
         g = boot('bench-' + sc.name, driver, kernel, module, boot_mem, devices, cmdline, log)
     except RigError as e:
         return {'error': 'boot: %s' % str(e).splitlines()[0]}
-    res = measure(g, driver, sc, 'vm0', False, MOM in cmdline)
+    res = measure(g, driver, sc, 'vm0', False, MOM in cmdline, prof)
     finish(g, [res])
     return res
 
@@ -571,6 +607,45 @@ def plots(results, kernels, runs, out, small):
         os.unlink(dat)
 
 
+PROF_SCENARIOS = ('live_tmpfs', 'live_anon')
+
+
+def profile_table(results, kernels):
+    """--profile: where each driver's unplug over live data spent its time."""
+    lines = []
+    for kernel in kernels:
+        for name in PROF_SCENARIOS:
+            per = results.get(kernel, {}).get(name)
+            if not per:
+                continue
+            lines.append('%s %s: unplug 6 -> 2 GiB, function_graph totals (calls)' % (
+                kernel, name))
+            lines.append('  %-30s %20s %20s' % ('', 'pvmem', 'virtio_mem'))
+            rows = [('unplug (host sees)', 'unplug_s', None)]
+            rows += [(fn, 'prof_%s_s' % fn, 'prof_%s_n' % fn) for fn in PROF_FUNCS
+                     if not fn.endswith('_noprof')]
+            rows.append(('UNPLUG requests per GiB', 'unplug_req_gib', None))
+            for label, key, calls in rows:
+                cells = []
+                for driver in DRIVERS:
+                    r = per[driver][0]
+                    if key not in r:
+                        cells.append('-' if 'error' not in r else 'error')
+                    elif calls:
+                        cells.append('%.2fs (%d)' % (r[key], r.get(calls, 0)))
+                    elif key == 'unplug_s':
+                        cells.append('%.2fs' % r[key])
+                    else:
+                        cells.append('%.1f' % r[key])
+                lines.append('  %-30s %20s %20s' % (label, cells[0], cells[1]))
+            for driver in DRIVERS:
+                why = failed(per[driver][0])
+                if why:
+                    lines.append('  %s: %s' % (driver, why))
+            lines.append('')
+    return lines
+
+
 def machine(kernels):
     with open('/proc/cpuinfo') as f:
         cpu = next((ln.split(':', 1)[1].strip() for ln in f if ln.startswith('model name')), '?')
@@ -578,6 +653,12 @@ def machine(kernels):
     return {'date': time.strftime('%Y-%m-%d'), 'host': platform.node(), 'cpu': cpu,
             'cpus': os.cpu_count(), 'qemu': qemu,
             'guest_kernels': {k: guest_krel(k) for k in kernels}}
+
+
+def save(out, kernels, runs, small, results):
+    with open(os.path.join(out, 'bench.json'), 'w') as f:
+        json.dump({'machine': machine(kernels), 'runs': runs, 'small': small,
+                   'results': results}, f, indent=1, sort_keys=True)
 
 
 def main():
@@ -589,7 +670,8 @@ def main():
     if '--out' in args:
         out = args.pop(args.index('--out') + 1)
         args.remove('--out')
-    args = [a for a in args if a != '--small']
+    prof = '--profile' in args
+    args = [a for a in args if a not in ('--small', '--profile')]
     kernels = [a for a in args if a in KERNELS] or list(KERNELS)
     names = [a for a in args if a not in KERNELS]
     unknown = [n for n in names if n not in BY_NAME]
@@ -599,6 +681,9 @@ def main():
         return 2
     if small:
         out, runs = os.path.join(BUILD, 'bench-small'), 1
+    if prof:
+        out, runs = os.path.join(out, 'profile'), 1
+        names = [n for n in names if n in PROF_SCENARIOS] or list(PROF_SCENARIOS)
     os.makedirs(out, exist_ok=True)
     modules = build_all(kernels)
     results = {k: {} for k in kernels}
@@ -620,17 +705,19 @@ def main():
                 for driver in DRIVERS:
                     print('bench: %s %s, run %d/%d, %s ...' % (kernel, sc.name, run + 1, runs,
                                                                driver), flush=True)
-                    res = run_full(sc, driver, kernel, modules[kernel])
+                    res = run_full(sc, driver, kernel, modules[kernel], prof=prof)
                     results[kernel].setdefault(sc.name, {d: [] for d in DRIVERS})[driver].append(
                         res)
-    text = '\n'.join(table(results, kernels, runs)).rstrip()
+                    # Kept as it goes: a run cut short keeps what it measured.
+                    save(out, kernels, runs, small, results)
+    lines = profile_table(results, kernels) if prof else table(results, kernels, runs)
+    text = '\n'.join(lines).rstrip()
     print(text)
-    with open(os.path.join(out, 'bench.txt'), 'w') as f:
+    with open(os.path.join(out, 'profile.txt' if prof else 'bench.txt'), 'w') as f:
         f.write(text + '\n')
-    with open(os.path.join(out, 'bench.json'), 'w') as f:
-        json.dump({'machine': machine(kernels), 'runs': runs, 'small': small,
-                   'results': results}, f, indent=1, sort_keys=True)
-    plots(results, kernels, runs, out, small)
+    save(out, kernels, runs, small, results)
+    if not prof:
+        plots(results, kernels, runs, out, small)
     print('results: %s' % out)
     for b in bad:
         print('failed: %s' % b)

@@ -434,9 +434,16 @@ class Guest:
         msg = {'execute': cmd}
         if args:
             msg['arguments'] = args
-        self.qmp_file.write(json.dumps(msg).encode() + b'\n')
+        try:
+            self.qmp_file.write(json.dumps(msg).encode() + b'\n')
+        except OSError as e:
+            # QEMU is gone: the guest died (a panic with -no-reboot).
+            raise RigError('QMP %s: QEMU is gone (%s)' % (cmd, e))
         while True:
-            reply = json.loads(self.qmp_file.readline())
+            line = self.qmp_file.readline()
+            if not line:
+                raise RigError('QMP %s: QEMU closed the monitor' % cmd)
+            reply = json.loads(line)
             if 'return' in reply:
                 return reply['return']
             if 'error' in reply:
