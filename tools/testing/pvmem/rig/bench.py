@@ -15,7 +15,7 @@ Runs: 3 unless --runs; the table gives min and median, JSON keeps every
 run.  Output goes to tools/testing/pvmem/results/ (bench.txt, bench.json,
 one PNG per scenario, drawn by gnuplot), or to --out.
 
---profile runs live_tmpfs and live_anon once per driver with ftrace's
+--profile runs live_tmpfs, live_anon and live_spread once per driver with ftrace's
 function_graph on the unplug (PROF_FUNCS) and writes profile.txt and
 bench.json to profile/ under the output folder: where the time went.
 
@@ -247,6 +247,44 @@ def live(g, p, kind):
     return res
 
 
+# @n stripes under /tmp/live: a patterned data file of @d MiB (its sum
+# appended to /tmp/live/sums), then a fill file of @f MiB; then the fill
+# goes, leaving the data spread over the plugged memory.
+STRIPES = ('mkdir -p /tmp/live && : > /tmp/live/sums && i=0; while [ $i -lt %d ]; do '
+           '%s write /tmp/live/d$i %d >> /tmp/live/sums || exit 1; '
+           'dd if=/dev/zero of=/tmp/live/f$i bs=1M count=%d 2>/dev/null || exit 1; '
+           'i=$((i + 1)); done; rm -f /tmp/live/f*; sync')
+# "intact" if every data file still has its sum.
+STRIPES_OK = ('i=0; while read -r want; do [ "$(%s sum /tmp/live/d$i)" = "$want" ] || '
+              '{ echo damaged d$i; exit 1; }; i=$((i + 1)); done < /tmp/live/sums; '
+              'echo intact; rm -rf /tmp/live')
+
+
+def live_spread(g, p):
+    """Unplug 6 -> 2 GiB over 1 GiB of tmpfs data written in 48 stripes
+    between fill files, so every memory block holds some: neither driver
+    can pick blocks without data."""
+    dev = p['dev']
+    plug, data, down = (pick(p, 6 * GiB, 768 * MiB), pick(p, 1 * GiB, 128 * MiB),
+                        pick(p, 2 * GiB, 256 * MiB))
+    n = pick(p, 48, 6)
+    timed(g, dev, plug)
+    time.sleep(2)
+    g.check(STRIPES % (n, HOLD, data // MiB // n, (plug - data - 256 * MiB) // MiB // n),
+            timeout=1800)
+    r0 = g.requests()
+    if p.get('profile'):
+        g.check(PROF_ON)
+    res = {'unplug_s': timed(g, dev, down)}
+    if p.get('profile'):
+        res.update(profile(g.check(PROF_OFF, timeout=600)))
+    res['unplug_req_gib'] = per_gib(unplug_requests(r0, g.requests()), plug - down)
+    rc, out = g.run(STRIPES_OK % HOLD, timeout=900)
+    res['intact'] = rc == 0 and out.strip() == 'intact'
+    back_to_zero(g, p)
+    return res
+
+
 def pin(g, p):
     """Unplug over pinned anonymous data, which cannot move: how long
     until the size stops changing, how much stays, and whether CPU
@@ -360,6 +398,8 @@ SCENARIOS = [
              'std', lambda g, p: live(g, p, 'tmpfs'), LIVE_METRICS, ['unplug_s']),
     Scenario('live_anon', 'the same with the data in a running process\'s anonymous memory',
              'std', lambda g, p: live(g, p, 'anon'), LIVE_METRICS, ['unplug_s']),
+    Scenario('live_spread', 'unplug 6 -> 2 GiB over 1 GiB of tmpfs data in 48 stripes, '
+             'some in every memory block', 'std', live_spread, LIVE_METRICS, ['unplug_s']),
     Scenario('pin', 'unplug 6 GiB -> 0 while a process pins 1 GiB of it (vmsplice); '
              'cpu1 offlined and onlined 5 s in', 'std', pin,
              [('settle_s', 'until the size stops changing', 's'),
@@ -402,7 +442,8 @@ def config(name):
 
 
 # --small: two guests per driver; the first runs these (scenario, device).
-SMALL_A = [('plug', 'vm0'), ('live_tmpfs', 'vm0'), ('live_anon', 'vm0'), ('pin', 'vm0'),
+SMALL_A = [('plug', 'vm0'), ('live_tmpfs', 'vm0'), ('live_anon', 'vm0'),
+           ('live_spread', 'vm0'), ('pin', 'vm0'),
            ('bbm', 'vm1'), ('scale_mom', 'vm0'), ('normal', 'vm0')]
 SMALL_B = [('scale', 'vm0')]
 
@@ -607,7 +648,7 @@ def plots(results, kernels, runs, out, small):
         os.unlink(dat)
 
 
-PROF_SCENARIOS = ('live_tmpfs', 'live_anon')
+PROF_SCENARIOS = ('live_tmpfs', 'live_anon', 'live_spread')
 
 
 def profile_table(results, kernels):
