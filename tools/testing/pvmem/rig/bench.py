@@ -53,7 +53,8 @@ WAIT_MEM = ('rm -f /tmp/bench-plugged; mem() { while read -r k v u; do '
             'mem; want=$((v + %d)); up; end=$((t + 900)); ('
             'while mem; [ "$v" -lt $want ]; do up; [ $t -ge $end ] && break; usleep 2000; done; '
             'if [ "$v" -ge $want ]; then read -r t rest < /proc/uptime; echo $t; '
-            'else echo late $v; fi > /tmp/bench-plugged) </dev/null >/dev/null 2>&1 &')
+            'else echo late $v; fi > /tmp/bench-plugged) </dev/null >/dev/null 2>&1 & '
+            'echo $! > /tmp/bench-plugged.pid')
 
 # @n files of @mib MiB of zeroes under /tmp/fill.
 FILL = ('mkdir -p /tmp/fill && i=0; while [ $i -lt %d ]; do '
@@ -110,11 +111,16 @@ def meminfo(g):
 
 def wait_file(g, path, timeout):
     """The words of guest file @path once it exists, or [] after about
-    @timeout seconds of the guest's uptime."""
+    @timeout seconds of the guest's uptime, or as soon as the process
+    that was to write it (its pid in @path.pid, if there is one) is gone
+    without writing it."""
     return g.check('read -r t rest < /proc/uptime; end=$((${t%%%%.*} + %d)); '
+                   'read -r pid < %s.pid 2>/dev/null; '
                    'while [ ! -s %s ]; do read -r t rest < /proc/uptime; '
-                   '[ ${t%%%%.*} -ge $end ] && break; usleep 100000; done; '
-                   'cat %s 2>/dev/null; true' % (int(timeout), path, path),
+                   '[ ${t%%%%.*} -ge $end ] && break; '
+                   '[ -z "$pid" ] || kill -0 $pid 2>/dev/null || { sleep 1; break; }; '
+                   'usleep 100000; done; '
+                   'cat %s 2>/dev/null; true' % (int(timeout), path, path, path),
                    timeout=timeout + 120).split()
 
 
