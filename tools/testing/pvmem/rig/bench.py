@@ -178,7 +178,7 @@ def plug_unplug(g, p, full, small):
     g.check(WAIT_MEM % ((size - (size // 64 if p['mom'] else 0)) >> 10))
     r0, up0 = g.requests(), uptime(g)
     res = {'plug_host_s': timed(g, dev, size)}
-    up1 = wait_file(g, '/tmp/bench-plugged', 960)
+    up1 = wait_file(g, '/tmp/bench-plugged', 120)
     if len(up1) != 1:
         raise RigError('the guest did not get all %d MiB online: %s' % (
             size // MiB, ' '.join(up1) or 'no answer'))
