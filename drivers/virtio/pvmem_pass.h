@@ -241,6 +241,8 @@ struct pvmem_knobs {
  * @selfmap_off: an addition that asked for a memory map inside its block
  *	did not get one: the kernel keeps memory maps in boot memory, so
  *	memory blocks are added in batches again
+ * @recount: pages migrated since the map's in_use was counted: an unplug
+ *	counts again before it plans
  * @stats: counters, enum pvmem_stat
  *
  * All but @knobs, @kicked and @stop belong to the worker: only it runs
@@ -268,7 +270,6 @@ struct pvmem_ctl {
 	u64 tidy_at;
 	unsigned int tidy_wait;
 	bool selfmap_off;
-	/* Pages migrated since the map's in_use was counted: recount. */
 	bool recount;
 	u64 stats[PVMEM_STAT_NR];
 };

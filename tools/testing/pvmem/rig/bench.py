@@ -4,6 +4,7 @@
 each guest kernel (6.1 and 6.12, each against its own virtio_mem.ko).
 
   bench.py [--runs N] [--small] [--profile] [--out DIR] [6.1|6.12 ...] [scenario ...]
+  bench.py --render DIR    bench.txt and the PNGs again from DIR/bench.json
 
 Every scenario (SCENARIOS below) boots, for each run and each driver in
 turn, a fresh QEMU TCG guest; the guests of the two drivers have the same
@@ -708,6 +709,21 @@ def save(out, kernels, runs, small, results):
                    'results': results}, f, indent=1, sort_keys=True)
 
 
+def render(out):
+    """bench.txt and the PNGs again from @out/bench.json (of a run that was
+    cut short, say); the runs each scenario has may differ."""
+    with open(os.path.join(out, 'bench.json')) as f:
+        saved = json.load(f)
+    results, kernels = saved['results'], [k for k in KERNELS if saved['results'].get(k)]
+    runs = max(len(r) for k in kernels for per in results[k].values() for r in per.values())
+    text = '\n'.join(table(results, kernels, runs)).rstrip()
+    print(text)
+    with open(os.path.join(out, 'bench.txt'), 'w') as f:
+        f.write(text + '\n')
+    plots(results, kernels, runs, out, saved['small'])
+    return 0
+
+
 def main():
     args = sys.argv[1:]
     runs, out, small = RUNS, RESULTS, '--small' in args
@@ -717,6 +733,8 @@ def main():
     if '--out' in args:
         out = args.pop(args.index('--out') + 1)
         args.remove('--out')
+    if '--render' in args:
+        return render(args[args.index('--render') + 1])
     prof = '--profile' in args
     args = [a for a in args if a not in ('--small', '--profile')]
     kernels = [a for a in args if a in KERNELS] or list(KERNELS)
