@@ -594,7 +594,9 @@ static bool pvmem_next_kind(struct pvmem_ctl *ctl, u32 mb, u32 top, u32 floor,
  * May memory block @run->mb, all of which goes (@run is everything plugged
  * there) but which holds pages in use, be emptied instead: only its few
  * runs of device blocks in use (PVMEM_EMPTY_RUNS at most) through the
- * range allocator, then the rest, all free, by removal?  Map lock held.
+ * range allocator, then the rest, all free, by removal?  Not if some of
+ * it was held at an earlier attempt: that is likely still there, and the
+ * removal would fail.  Map lock held.
  */
 static bool pvmem_unplug_may_empty(struct pvmem_ctl *ctl,
 				   const struct pvmem_run *run)
@@ -606,7 +608,7 @@ static bool pvmem_unplug_may_empty(struct pvmem_ctl *ctl,
 
 	if (ctl->keep_blocks || map->bbm ||
 	    run->nb != map->nr_plugged[run->mb] ||
-	    !pvmem_mb_online(map, run->mb))
+	    !pvmem_mb_online(map, run->mb) || pvmem_mb_held(map, run->mb))
 		return false;
 	while (runs <= PVMEM_EMPTY_RUNS &&
 	       pvmem_next_kind(ctl, run->mb, busy.sb, floor, true, &busy))

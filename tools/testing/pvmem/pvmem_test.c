@@ -789,8 +789,14 @@ TEST(forced_bbm_never_splits_a_block)
 	ASSERT_EQ(0, fake_init_bbm(&f, 16 * GiB, BLK, 8 * GiB, 128 * MiB));
 	fake_request(&f, 4 * 128 * MiB);
 	ASSERT_EQ(PVMEM_RES_DONE, fake_run(&f, 50));
-	/* Block 3's top device block will not migrate: 3 stays whole. */
+	/*
+	 * Block 3's top device block will not migrate: 3 stays whole.  It
+	 * holds the fewest pages in use, so it is tried first.
+	 */
 	f.pinned[3] = FAKE_PIN_TOP;
+	f.used[0] = 1;
+	f.used[1] = 1;
+	f.used[2] = 1;
 	fake_request(&f, 2 * 128 * MiB);
 	ASSERT_EQ(PVMEM_RES_DONE, fake_run(&f, 50));
 	ASSERT_TRUE(fake_check(&f)) TH_LOG("%s", f.err);
