@@ -299,17 +299,12 @@ static unsigned long pvmem_mm_memmap_inside(const struct pvmem_mm *mm, u32 mb)
  * Pages in use (not free in the buddy) in the plugged device blocks of
  * @mb in [@pfn, @end), an online part of it, counted up to @stop.  One
  * walk, skipping unplugged device blocks and free chunks (which may span
- * device blocks).  @exact: under zone->lock with the per-cpu lists
- * drained, every page not in the buddy counts.  Otherwise a racy look,
- * good enough to decide whether and where to try, and a page nobody
- * holds a reference to (on a per-cpu free list, or being freed; not the
- * tail of a compound page, whose count is its head's) counts as free:
- * after a process frees memory, many of its pages sit on those lists,
- * scattered over the blocks.
+ * device blocks).  Exact under zone->lock; without it a racy look, good
+ * enough to decide whether and where to try.
  */
 static unsigned long pvmem_mm_plugged_used(struct pvmem_mm *mm, u32 mb,
 					   unsigned long pfn, unsigned long end,
-					   unsigned long stop, bool exact)
+					   unsigned long stop)
 {
 	const unsigned long bs_pages = PHYS_PFN(mm->lo.block_size);
 	const unsigned long base = PHYS_PFN(pvmem_layout_mb_addr(&mm->lo, mb));
@@ -326,8 +321,7 @@ static unsigned long pvmem_mm_plugged_used(struct pvmem_mm *mm, u32 mb,
 		}
 		/* A page in use, or one whose state cannot be told. */
 		if (!PageBuddy(page)) {
-			if (exact || page_ref_count(page) || PageTail(page))
-				used++;
+			used++;
 			pfn++;
 			continue;
 		}
@@ -342,7 +336,7 @@ static unsigned long pvmem_mm_plugged_used(struct pvmem_mm *mm, u32 mb,
 static bool pvmem_mm_plugged_free(struct pvmem_mm *mm, u32 mb,
 				  unsigned long pfn, unsigned long end)
 {
-	return !pvmem_mm_plugged_used(mm, mb, pfn, end, 1, true);
+	return !pvmem_mm_plugged_used(mm, mb, pfn, end, 1);
 }
 
 /*
@@ -849,8 +843,7 @@ static bool pvmem_mm_room_for(struct pvmem_mm *mm, u32 mb, unsigned long start,
 		to = pvmem_mm_lmb_end(mm, pfn, end);
 		if (!pfn_to_online_page(pfn))
 			continue;
-		used += pvmem_mm_plugged_used(mm, mb, pfn, to, ULONG_MAX,
-					      false);
+		used += pvmem_mm_plugged_used(mm, mb, pfn, to, ULONG_MAX);
 		nr += to - pfn;
 	}
 	avail = si_mem_available() - (long)(nr - min(used, nr));
@@ -1048,7 +1041,7 @@ u32 pvmem_mm_in_use(struct pvmem_mm *mm, u32 mb, u32 sb, u32 nb)
 		to = pvmem_mm_lmb_end(mm, pfn, end);
 		if (pfn_to_online_page(pfn))
 			used += pvmem_mm_plugged_used(mm, mb, pfn, to,
-						      ULONG_MAX, false);
+						      ULONG_MAX);
 	}
 	return min_t(unsigned long, used, U32_MAX);
 }

@@ -285,63 +285,6 @@ TEST(host_gets_memory_back)
 	EXPECT_GE(before - after, (int64_t)(3 * GiB));
 }
 
-/*
- * Memory blocks that go whole while a few of their device blocks hold
- * data: only those are migrated, the free rest is removed untouched
- * (pvmem_stats/emptied), and the data survives.  Anonymous memory fills
- * the plugged 512 MiB; of it, only the pages in device block 5 of each
- * memory block are kept.
- */
-TEST(sparse_data_emptied_not_isolated_whole)
-{
-	const size_t len = 576 * MiB;
-	const long pg = sysconf(_SC_PAGESIZE);
-	uint64_t e, pa, emptied, kept = 0, bad = 0, i, j;
-	uint64_t *p;
-	struct dev d;
-	int fd;
-
-	dev_init(_metadata, &d, NULL);
-	ASSERT_EQ(0, resize(&d, 512 * MiB));
-	p = anon(len);
-	ASSERT_NE(NULL, p);
-	madvise(p, len, MADV_NOHUGEPAGE);
-	for (i = 0; i < len / 8; i++)
-		p[i] = i * 0x9e3779b97f4a7c15ULL;
-	fd = open("/proc/self/pagemap", O_RDONLY);
-	ASSERT_LE(0, fd);
-	for (i = 0; i < len; i += pg) {
-		ASSERT_EQ(sizeof(e), pread(fd, &e, sizeof(e),
-					   ((uintptr_t)p + i) / pg * 8));
-		pa = (e & ((1ULL << 55) - 1)) * pg;
-		if ((e >> 63) && pa >= d.addr && pa < d.addr + 512 * MiB &&
-		    (pa - d.addr) % d.mb / d.bs == 5)
-			kept++;
-		else
-			madvise((char *)p + i, pg, MADV_DONTNEED);
-	}
-	close(fd);
-	TH_LOG("%" PRIu64 " KiB kept in device block 5 of each memory block",
-	       kept * pg / 1024);
-	ASSERT_LT(0, kept);
-
-	emptied = read_u64(attr_of(d.addr, "pvmem_stats/emptied"), 0);
-	ASSERT_EQ(0, resize(&d, 0));
-	EXPECT_EQ(0, mem_off(&d, 0));
-	emptied = read_u64(attr_of(d.addr, "pvmem_stats/emptied"), 0) - emptied;
-	TH_LOG("%" PRIu64 " memory blocks emptied", emptied);
-	EXPECT_LT(0, emptied);
-	/* Dropped pages read back as zero; kept ones hold the pattern. */
-	for (i = 0; i < len / 8; i += pg / 8) {
-		if (!p[i])
-			continue;
-		for (j = i; j < i + pg / 8; j++)
-			bad += p[j] != j * 0x9e3779b97f4a7c15ULL;
-	}
-	EXPECT_EQ(0, bad);
-	munmap(p, len);
-}
-
 #define PIN_PIPE (256 * MiB)
 
 /* Bytes of [@p, @p + @len) whose pages lie in [@start, @start + @size). */
