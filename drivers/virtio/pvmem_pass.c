@@ -403,6 +403,12 @@ static bool pvmem_skipped(const struct pvmem_ctl *ctl, enum pvmem_result res)
 					  ctl->why == PVMEM_WHY_ISOLATE_NOMEM);
 }
 
+/* Did the attempt end because pages in use would not migrate? */
+static bool pvmem_held_back(const struct pvmem_ctl *ctl, enum pvmem_result res)
+{
+	return res == PVMEM_RES_RETRY && ctl->why == PVMEM_WHY_ISOLATE_BUSY;
+}
+
 /* Isolation failed (@nomem: for lack of room): count it, skip the block. */
 static enum pvmem_result pvmem_isolate_failed(struct pvmem_ctl *ctl, bool nomem)
 {
@@ -509,6 +515,22 @@ static int pvmem_remove_marked(struct pvmem_ctl *ctl, u32 mb)
 							PVMEM_MB_UNUSED);
 		pvmem_unlock(ctl);
 	}
+	return rc;
+}
+
+/*
+ * Mark memory block @mb REMOVING and take it out of Linux (see
+ * pvmem_remove_marked()).  Called and returns with the map lock held; it
+ * is dropped meanwhile.
+ */
+static int pvmem_remove_locked(struct pvmem_ctl *ctl, u32 mb)
+{
+	int rc;
+
+	pvmem_set_mb(ctl, mb, PVMEM_MB_REMOVING);
+	pvmem_unlock(ctl);
+	rc = pvmem_remove_marked(ctl, mb);
+	pvmem_lock(ctl);
 	return rc;
 }
 
@@ -638,8 +660,7 @@ static u32 pvmem_unplug_kind(struct pvmem_ctl *ctl, u32 mb, bool busy,
 			done += run.nb;
 			continue;
 		}
-		if (*res != PVMEM_RES_RETRY ||
-		    ctl->why != PVMEM_WHY_ISOLATE_BUSY)
+		if (!pvmem_held_back(ctl, *res))
 			return done;
 		held = true;
 		for (one = run, one.nb = 1;
@@ -647,8 +668,7 @@ static u32 pvmem_unplug_kind(struct pvmem_ctl *ctl, u32 mb, bool busy,
 			*res = pvmem_unplug_run(ctl, &one);
 			if (*res == PVMEM_RES_DONE)
 				done++;
-			else if (*res != PVMEM_RES_RETRY ||
-				 ctl->why != PVMEM_WHY_ISOLATE_BUSY)
+			else if (!pvmem_held_back(ctl, *res))
 				return done;
 		}
 	}
@@ -675,8 +695,7 @@ static u32 pvmem_unplug_emptied(struct pvmem_ctl *ctl, u32 mb,
 
 	for (round = 0; round < PVMEM_EMPTY_ROUNDS; round++) {
 		done += pvmem_unplug_kind(ctl, mb, true, res);
-		if (*res == PVMEM_RES_RETRY &&
-		    ctl->why == PVMEM_WHY_ISOLATE_BUSY) {
+		if (pvmem_held_back(ctl, *res)) {
 			done += pvmem_unplug_kind(ctl, mb, false, res);
 			/* What is held is still there. */
 			*res = pvmem_retry(ctl, PVMEM_WHY_ISOLATE_BUSY);
@@ -685,14 +704,10 @@ static u32 pvmem_unplug_emptied(struct pvmem_ctl *ctl, u32 mb,
 		rest = ctl->map->nr_plugged[mb];
 		if (*res != PVMEM_RES_DONE || !rest)
 			return done;
-		pvmem_set_mb(ctl, mb, PVMEM_MB_REMOVING);
-		pvmem_unlock(ctl);
-		if (!pvmem_remove_marked(ctl, mb)) {
-			pvmem_lock(ctl);
+		if (!pvmem_remove_locked(ctl, mb)) {
 			pvmem_count(ctl, PVMEM_STAT_EMPTIED);
 			return done + rest;
 		}
-		pvmem_lock(ctl);
 	}
 	*res = pvmem_retry(ctl, PVMEM_WHY_ISOLATE_BUSY);
 	return done;
@@ -727,14 +742,12 @@ static u32 pvmem_unplug_one(struct pvmem_ctl *ctl, const struct pvmem_run *run,
 
 	pvmem_lock(ctl);
 	if (pvmem_unplug_by_removal(ctl, run)) {
-		pvmem_set_mb(ctl, run->mb, PVMEM_MB_REMOVING);
-		pvmem_unlock(ctl);
-		if (!pvmem_remove_marked(ctl, run->mb)) {
+		if (!pvmem_remove_locked(ctl, run->mb)) {
+			pvmem_unlock(ctl);
 			*res = PVMEM_RES_DONE;
 			return run->nb;
 		}
 		/* Something is in use after all: empty it first. */
-		pvmem_lock(ctl);
 	}
 	if (pvmem_unplug_may_empty(ctl, run)) {
 		done = pvmem_unplug_emptied(ctl, run->mb, res);
