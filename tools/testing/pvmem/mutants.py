@@ -195,7 +195,7 @@ MUTANTS = [
     ('teardown_unplug_all_failure_unreported', PASS,
      '\tpvmem_report(ctl, PVMEM_EV_UNPLUG_ALL_FAILED, 0, 0, 0);\n', ''),
     ('teardown_migrates_data', PASS,
-     '\t    !pvmem_teardown_migrates(ctl)) {', '\t    0) {'),
+     ' && !pvmem_teardown_migrates(ctl)) {', ' && 0) {'),
     ('teardown_migrate_budget_unbounded', PASS,
      '\tif (!ctl->migrate_budget)\n\t\treturn false;\n', ''),
     ('teardown_removes_memory', PASS,
