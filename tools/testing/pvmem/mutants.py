@@ -6,7 +6,8 @@ Each mutation below breaks one rule of the pure core or the passes (a
 validation, the request cap, a plug or unplug order rule, a give-back on
 failure, a state transition, the answer policy).  Each is applied alone to
 a scratch copy of the tree; the unit tests (tools/testing/pvmem/pvmem_test)
-must then fail.  A mutation whose text is not found exactly once is an
+must then fail (they stop at the first test that does).  Only the core and
+the passes are mutated: the tests and the fake are compiled once for all.  A mutation whose text is not found exactly once is an
 error: the list must follow the code.
 
 Ends with 'N of M mutations caught'; exits 1 unless N = M.
@@ -16,11 +17,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
 CORE = 'drivers/virtio/pvmem_core.c'
+# A mutant may leave a helper unused: no reason to stop; -O0 builds quicker.
+MUTANT_CFLAGS = '-Wno-error -O0'
+# Seconds a mutant's unit tests may run (a mutant can make a loop endless).
+TEST_TIMEOUT = 120
 PASS = 'drivers/virtio/pvmem_pass.c'
 
 # (name, file, text in the source, text it becomes)
@@ -250,8 +256,9 @@ def scratch_tree(dst):
     shutil.copy(os.path.join(ROOT, 'scripts', 'ksrc'), os.path.join(dst, 'scripts'))
 
 
-def run_one(name, path, old, new, ks):
-    """Apply one mutation in a scratch tree; True if the unit tests fail."""
+def run_one(name, path, old, new, ks, base):
+    """Apply one mutation in a scratch tree; True if the unit tests fail
+    (they are stopped at the first failure)."""
     t0 = time.time()
     tmp = tempfile.mkdtemp(prefix='pvmem-mutant-')
     try:
@@ -265,28 +272,42 @@ def run_one(name, path, old, new, ks):
         with open(src, 'w') as f:
             f.write(text.replace(old, new))
         unit = os.path.join(tmp, 'tools', 'testing', 'pvmem')
-        # A mutant may leave a helper unused: no reason to stop; -O0
-        # builds quicker.
-        b = subprocess.run(['make', '-s', '-C', unit, 'pvmem_test', 'KSRC=' + ks,
-                            'EXTRA_CFLAGS=-Wno-error -O0'],
+        b = subprocess.run(['make', '-s', '-C', unit, 'mutant', 'KSRC=' + ks, 'BASE=' + base,
+                            'EXTRA_CFLAGS=' + MUTANT_CFLAGS],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if b.returncode:
             print('ERROR %s: the mutant does not build:\n%s' % (name, b.stdout[-1500:]))
             return False
-        try:
-            r = subprocess.run(['./pvmem_test'], cwd=unit, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, timeout=120,
-                               env=dict(os.environ, ASAN_OPTIONS='detect_leaks=1'))
-            caught = r.returncode != 0
-            fails = [ln for ln in r.stdout.splitlines() if ln.startswith('not ok')]
-        except subprocess.TimeoutExpired:
-            caught, fails = True, ['timeout']
+        caught, fails = first_failure(unit)
         print('%s %s (%.0f s)%s' % ('caught ' if caught else 'MISSED ', name,
-                                   time.time() - t0, (': ' + fails[0]) if fails else ''),
+                                   time.time() - t0, (': ' + fails) if fails else ''),
               flush=True)
         return caught
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def first_failure(unit):
+    """Run @unit's pvmem_test until its first failing test: (whether one
+    failed, which)."""
+    p = subprocess.Popen(['./pvmem_test'], cwd=unit, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True,
+                         env=dict(os.environ, ASAN_OPTIONS='detect_leaks=1'))
+    timer = threading.Timer(TEST_TIMEOUT, p.kill)
+    timer.start()
+    try:
+        for line in p.stdout:
+            if line.startswith('not ok'):
+                p.kill()
+                return True, line.strip()
+        rc = p.wait()
+        if not timer.is_alive():
+            return True, 'timeout'
+        return rc != 0, ''
+    finally:
+        timer.cancel()
+        p.stdout.close()
+        p.wait()
 
 
 def main():
@@ -294,8 +315,19 @@ def main():
     ks = ksrc()
     todo = [m for m in MUTANTS if not only or m[0] in only]
     start = time.time()
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        caught = sum(pool.map(lambda m: run_one(*m, ks), todo))
+    for name, path, _, _ in todo:
+        if path not in (CORE, PASS):
+            print('ERROR %s: only %s and %s may be mutated (see mutant-base)' % (name, CORE, PASS))
+            return 1
+    base = tempfile.mkdtemp(prefix='pvmem-mutant-base-')
+    try:
+        subprocess.check_call(['make', '-s', '-C', os.path.join(ROOT, 'tools', 'testing', 'pvmem'),
+                               'mutant-base', 'KSRC=' + ks, 'BASE=' + base,
+                               'EXTRA_CFLAGS=' + MUTANT_CFLAGS])
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            caught = sum(pool.map(lambda m: run_one(*m, ks, base), todo))
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
     print('(%.0f s)' % (time.time() - start))
     print('%d of %d mutations caught' % (caught, len(todo)))
     return 0 if caught == len(todo) else 1

@@ -5,8 +5,9 @@
 #
 # Sets up the guest, loads the virtio transport and pvmem (see below for
 # the command line switches), then serves the host on ttyS1:
-#   host -> guest  "@@pvmem-run <id> <shell command>"
-#   guest -> host  command output, then "@@pvmem-done <id> <exit code>"
+#   host -> guest  "@@pvmem-run <id> <length of the command> <shell command>"
+#   guest -> host  "@@pvmem-got <id>", the command's output, then
+#                  "@@pvmem-done <id> <exit code>"
 # Tests talk to the host over the same line (see pvmem_host.h).
 /bin/busybox --install -s /bin
 export PATH=/bin:/pvmem/tests
@@ -43,12 +44,25 @@ fi
 stty -F /dev/ttyS1 raw -echo
 exec 3<>/dev/ttyS1
 echo "@@pvmem-ready" >&3
+# A command line whose command is shorter than it says lost bytes on the
+# way in: it is dropped, and the host, missing the "@@pvmem-got", sends it
+# again.  A command seen again (its "got" was slow) is not run twice.
+last=
 while IFS= read -r line <&3; do
 	case "$line" in
 	"@@pvmem-run "*)
 		rest=${line#@@pvmem-run }
 		id=${rest%% *}
+		rest=${rest#* }
+		len=${rest%% *}
 		cmd=${rest#* }
+		if [ "${#cmd}" != "$len" ]; then
+			echo "pvmem-rig: dropped a damaged command line" > /dev/kmsg
+			continue
+		fi
+		echo "@@pvmem-got $id" >&3
+		[ "$id" = "$last" ] && continue
+		last=$id
 		sh -c "$cmd" </dev/null >&3 2>&3
 		echo "@@pvmem-done $id $?" >&3
 		;;

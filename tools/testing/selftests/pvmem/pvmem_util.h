@@ -6,7 +6,8 @@
  *   "@@pvmem-host <seq> devs"                 -> ids of the virtio-mem devices
  *   "@@pvmem-host <seq> get <dev> <property>" -> a QOM property over QMP
  *   "@@pvmem-host <seq> set <dev> <bytes>"    -> qom-set requested-size
- * with "@@pvmem-reply <seq> ok|err <value>".  Everything else here reads
+ * with "@@pvmem-reply <seq> <length> ok|err <value>", <length> that of
+ * "ok|err <value>".  Everything else here reads
  * the guest's own view: /proc/meminfo, node meminfo, memory block sysfs.
  */
 #ifndef _PVMEM_UTIL_H
@@ -16,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,11 +41,23 @@
 
 static int pvmem_host_fd = -1;
 
+/*
+ * Bytes the guest receives on ttyS1 can go missing (the rig's run() says
+ * when): a request is sent again when no whole reply came within
+ * HOST_REQ_WAIT seconds, at most HOST_REQ_TRIES times.  A reply carries
+ * the length of its "ok|err <value>" part, so one that lost bytes is
+ * ignored rather than read wrong.  The host answers every copy; the
+ * requests are all safe to repeat.
+ */
+#define HOST_REQ_WAIT 10
+#define HOST_REQ_TRIES 30
+
 /* Send one request to the host rig; the reply's value goes to @val. */
 static inline int host_req(char *val, size_t len, const char *fmt, ...)
 {
 	static unsigned int seq;
-	char line[512], want[64];
+	char req[512], line[512], want[64];
+	int tries = 0, send = 1;
 	size_t n = 0;
 	va_list ap;
 	int k;
@@ -53,17 +67,37 @@ static inline int host_req(char *val, size_t len, const char *fmt, ...)
 		if (pvmem_host_fd < 0)
 			return -errno;
 	}
-	k = snprintf(line, sizeof(line), "@@pvmem-host %u ", ++seq);
+	k = snprintf(req, sizeof(req), "@@pvmem-host %u ", ++seq);
 	va_start(ap, fmt);
-	k += vsnprintf(line + k, sizeof(line) - k, fmt, ap);
+	k += vsnprintf(req + k, sizeof(req) - k, fmt, ap);
 	va_end(ap);
-	k += snprintf(line + k, sizeof(line) - k, "\n");
-	if (write(pvmem_host_fd, line, k) != k)
-		return -EIO;
+	k += snprintf(req + k, sizeof(req) - k, "\n");
 	snprintf(want, sizeof(want), "@@pvmem-reply %u ", seq);
 	for (;;) {
+		struct pollfd pfd = { .fd = pvmem_host_fd, .events = POLLIN };
+		char *body, *end;
+		unsigned long blen;
 		char c;
+		int r;
 
+		if (send) {
+			if (tries++ == HOST_REQ_TRIES)
+				return -ETIMEDOUT;
+			if (write(pvmem_host_fd, req, k) != k)
+				return -EIO;
+			send = 0;
+		}
+		r = poll(&pfd, 1, HOST_REQ_WAIT * 1000);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (!r) {
+			/* A partial line is lost for good. */
+			n = 0;
+			send = 1;
+			continue;
+		}
 		if (read(pvmem_host_fd, &c, 1) != 1)
 			return -EIO;
 		if (c != '\n') {
@@ -75,9 +109,13 @@ static inline int host_req(char *val, size_t len, const char *fmt, ...)
 		n = 0;
 		if (strncmp(line, want, strlen(want)))
 			continue;
+		blen = strtoul(line + strlen(want), &end, 10);
+		if (*end != ' ' || strlen(end + 1) != blen)
+			continue;
+		body = end + 1;
 		if (val)
-			snprintf(val, len, "%s", line + strlen(want) + 3);
-		return strncmp(line + strlen(want), "ok ", 3) ? -EINVAL : 0;
+			snprintf(val, len, "%s", body + 3);
+		return strncmp(body, "ok ", 3) ? -EINVAL : 0;
 	}
 }
 
