@@ -5,6 +5,9 @@ each guest kernel (6.1 and 6.12, each against its own virtio_mem.ko).
 
   bench.py [--runs N] [--small] [--profile] [--out DIR] [6.1|6.12 ...] [scenario ...]
   bench.py --render DIR    bench.txt and the PNGs again from DIR/bench.json
+  bench.py --merge DIR D1 [D2 ...]
+                           the scenarios measured in D1/bench.json, ... replace
+                           theirs in DIR/bench.json; then --render DIR
 
 Every scenario (SCENARIOS below) boots, for each run and each driver in
 turn, a fresh QEMU TCG guest; the guests of the two drivers have the same
@@ -724,6 +727,30 @@ def render(out):
     return 0
 
 
+def merge(out, dirs):
+    """Each scenario that the bench.json of one of @dirs measured (later
+    ones win) replaces that scenario's runs in @out/bench.json, whose
+    machine notes gain the kernels and dates; then render(@out)."""
+    path = os.path.join(out, 'bench.json')
+    with open(path) as f:
+        saved = json.load(f)
+    dates = {saved['machine']['date']}
+    for d in dirs:
+        with open(os.path.join(d, 'bench.json')) as f:
+            more = json.load(f)
+        if more['small'] != saved['small']:
+            print('%s: --small and full-size runs do not mix' % d, file=sys.stderr)
+            return 2
+        dates.add(more['machine']['date'])
+        saved['machine']['guest_kernels'].update(more['machine']['guest_kernels'])
+        for kernel, per in more['results'].items():
+            saved['results'].setdefault(kernel, {}).update(per)
+    saved['machine']['date'] = ', '.join(sorted(dates))
+    with open(path, 'w') as f:
+        json.dump(saved, f, indent=1, sort_keys=True)
+    return render(out)
+
+
 def main():
     args = sys.argv[1:]
     runs, out, small = RUNS, RESULTS, '--small' in args
@@ -735,6 +762,9 @@ def main():
         args.remove('--out')
     if '--render' in args:
         return render(args[args.index('--render') + 1])
+    if '--merge' in args:
+        i = args.index('--merge')
+        return merge(args[i + 1], args[i + 2:])
     prof = '--profile' in args
     args = [a for a in args if a not in ('--small', '--profile')]
     kernels = [a for a in args if a in KERNELS] or list(KERNELS)
