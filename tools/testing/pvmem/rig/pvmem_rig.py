@@ -242,7 +242,9 @@ class Guest:
             cmdline += ' crashkernel=256M'
         total = boot_mem + sum(d.size for d in self.devices)
         maxmem = maxmem or total + GiB
-        append = ('console=ttyS0 panic_on_warn=1 panic=-1 oops=panic '
+        # no_console_suspend: a guest that dies in suspend or resume
+        # (sysfs scenario) says where on its console.
+        append = ('console=ttyS0 no_console_suspend panic_on_warn=1 panic=-1 oops=panic '
                   'memhp_default_state=online_movable mitigations=off '
                   'sysctl.kernel.hung_task_timeout_secs=30 pvmem_rig.load=%d %s %s' % (
                       int(load_pvmem), '' if install else 'modprobe.blacklist=virtio_mem',
