@@ -233,7 +233,6 @@ class Guest:
         self.wake = None	# (when, how): wake a sleeping guest then
         self.crashing = False	# crash() runs: the panic is expected
         self.crash_log = []
-        self.resends = 0	# commands sent again (run())
         krel = guest_krel(self.kernel)
         initrd = build_initramfs(krel, tests, os.path.join(self.workdir, 'initramfs.cpio'),
                                  extra_modules, module, kdump,
@@ -625,7 +624,6 @@ class Guest:
                     raise RigError('timeout waiting for the guest (%s): %s' % (
                         'no answer to the command' if resend else 'the command did not end',
                         cmd[:80]))
-                self.resends += 1
                 self.log('rig: %s: no answer to command %s within %d s; sending it again' % (
                     self.name, tag, ACK_WAIT))
                 self.ctl.sendall(b'\n')
