@@ -64,6 +64,27 @@ def overdrawn(rss):
             for i, (r, p) in rss.items() if r > p]
 
 
+def control_line(g, t, name):
+    """The rig's control line copes with what the guest's serial driver
+    does to it (Guest.run()): a command line that lost bytes is dropped,
+    not run as what is left, and sent again; one that arrives twice (its
+    acknowledgement was slow) runs once."""
+    cmd = 'echo ran >> /tmp/ran; echo answered'
+    g.check('rm -f /tmp/ran')
+    before = g.resends
+    g.lose_next = 6
+    rc, out = g.run(cmd, timeout=120)
+    t.add('%s.rig_damaged_line_sent_again' % name,
+          rc == 0 and out.strip() == 'answered' and g.resends > before,
+          why='exit %d, %d resends, output %r' % (rc, g.resends - before, out))
+    g.twice_next = True
+    rc, out = g.run(cmd, timeout=120)
+    ran = g.check('cat /tmp/ran | wc -l').strip()
+    t.add('%s.rig_line_twice_runs_once' % name,
+          rc == 0 and out.strip() == 'answered' and ran == '2',
+          why='exit %d, output %r, ran %s times in all (2 wanted)' % (rc, out, ran))
+
+
 def alive(g, timeout=30):
     """The guest's shell answers within @timeout seconds, else RigError."""
     g.check('true', timeout=timeout)

@@ -230,6 +230,13 @@ class Guest:
         self.damage_fatal = damage_fatal
         self.rx = b''
         self.seq = 0
+        # Commands sent again for want of an acknowledgement (run()); and
+        # hooks for the rig's own test (host_tests.control_line()): the
+        # next command line loses this many bytes from the middle of its
+        # command, or goes twice.
+        self.resends = 0
+        self.lose_next = 0
+        self.twice_next = False
         self.wake = None	# (when, how): wake a sleeping guest then
         self.crashing = False	# crash() runs: the panic is expected
         self.crash_log = []
@@ -597,7 +604,13 @@ class Guest:
     def _send_run(self, tag, cmd):
         """One framed command line; the length lets guest-init.sh tell a
         line that lost bytes on the way in."""
-        self.ctl.sendall(('@@pvmem-run %s %d %s\n' % (tag, len(cmd.encode()), cmd)).encode())
+        line = ('@@pvmem-run %s %d %s\n' % (tag, len(cmd.encode()), cmd)).encode()
+        if self.lose_next:
+            mid = len(line) - 1 - len(cmd.encode()) // 2
+            line, self.lose_next = line[:mid] + line[mid + self.lose_next:], 0
+        if self.twice_next:
+            line, self.twice_next = line + line, False
+        self.ctl.sendall(line)
 
     def run(self, cmd, timeout=600, echo=False):
         """Run a shell command in the guest; return (exit code, output).
@@ -628,6 +641,7 @@ class Guest:
                     self.name, tag, ACK_WAIT))
                 self.ctl.sendall(b'\n')
                 self._send_run(tag, cmd)
+                self.resends += 1
                 resend = time.time() + ACK_WAIT
             elif line.startswith('@@pvmem-host '):
                 self._serve(line)

@@ -160,8 +160,10 @@ SCENARIOS = [
     },
     {
         'name': 'boot',
-        'doc': 'device requests 2 GiB before pvmem loads',
+        'doc': 'device requests 2 GiB before pvmem loads; the rig\'s control '
+               'line drops a damaged command and runs a doubled one once',
         'devices': lambda: [Device('vm0', size=8 * GiB, requested=2 * GiB)],
         'tests': ['pvmem_boot_test'],
+        'host_tests': ['control_line'],
     },
 ]
