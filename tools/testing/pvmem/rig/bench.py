@@ -19,9 +19,11 @@ Runs: 3 unless --runs; the table gives min and median, JSON keeps every
 run.  Output goes to tools/testing/pvmem/results/ (bench.txt, bench.json,
 one PNG per scenario, drawn by gnuplot), or to --out.
 
---profile runs live_tmpfs, live_anon and live_spread once per driver with ftrace's
-function_graph on the unplug (PROF_FUNCS) and writes profile.txt and
-bench.json to profile/ under the output folder: where the time went.
+--profile runs plug, live_tmpfs, live_anon and live_spread (or those of them
+named) once per driver with ftrace's function_graph on the part each times
+(PROFILED) and writes profile.txt and bench.json to profile/ under the
+output folder: where the time went.  --render and --merge of such a folder
+render profile.txt.
 
 --small runs every scenario at a small size, two guests per driver and
 kernel (see small()); make check runs it so that the benchmark never
@@ -79,19 +81,37 @@ FILES = ('mkdir -p /tmp/nw && mount -t tmpfs -o nr_inodes=0 none /tmp/nw && '
 ONLINE = ('echo %s > /sys/module/memory_hotplug/parameters/online_policy && '
           'echo %s > /sys/devices/system/memory/auto_online_blocks')
 
-# --profile: function_graph on the memory-hotplug functions an unplug
-# spends its time in, for the unplug only.  alloc_contig_range is the
-# range allocator (it isolates, migrates, and zeroes all it takes:
-# init_on_alloc=1); migrate_pages runs inside it and inside offline_pages
-# (what offline_and_remove_memory does first).  6.12 calls the allocator
-# alloc_contig_range_noprof.
-PROF_FUNCS = ('alloc_contig_range', 'alloc_contig_range_noprof', 'migrate_pages',
-              'offline_pages', 'offline_and_remove_memory')
-PROF_ON = ('cd /sys/kernel/tracing && echo 0 > tracing_on && echo nop > current_tracer && '
-           'echo > trace && echo 8192 > buffer_size_kb && echo > set_ftrace_filter && '
-           'for f in %s; do echo $f >> set_ftrace_filter 2>/dev/null; done; '
-           'echo 1 > options/funcgraph-tail && echo function_graph > current_tracer && '
-           'echo 1 > tracing_on' % ' '.join(PROF_FUNCS))
+# --profile: function_graph on the memory-hotplug functions a scenario
+# spends its time in, for the part it times only (PROFILED).
+#
+# Unplug: alloc_contig_range is the range allocator (it isolates,
+# migrates, and zeroes all it takes: init_on_alloc=1); migrate_pages runs
+# inside it and inside offline_pages (what offline_and_remove_memory does
+# first).  6.12 calls the allocator alloc_contig_range_noprof.
+PROF_UNPLUG = ('alloc_contig_range', 'alloc_contig_range_noprof', 'migrate_pages',
+               'offline_pages', 'offline_and_remove_memory')
+# Plug: add_memory_driver_managed is the whole hot-add, auto-onlining
+# included.  Inside it arch_add_memory (the sections: the direct map and
+# the memory map's pages, which vmemmap_alloc_block takes from the kernel
+# zones and init_on_alloc=1 zeroes) and create_memory_block_devices (the
+# sysfs memory blocks); then, per memory block, online_pages, which
+# initialises the memory map (move_pfn_range_to_zone; its
+# set_zone_contiguous walks the whole zone) and frees the pages.
+PROF_PLUG = ('add_memory_driver_managed', 'arch_add_memory', 'vmemmap_alloc_block',
+             'create_memory_block_devices', 'online_pages', 'move_pfn_range_to_zone',
+             'set_zone_contiguous')
+PROFILED = {'live_tmpfs': PROF_UNPLUG, 'live_anon': PROF_UNPLUG, 'live_spread': PROF_UNPLUG,
+            'plug': PROF_PLUG}
+
+
+def prof_on(funcs):
+    return ('cd /sys/kernel/tracing && echo 0 > tracing_on && echo nop > current_tracer && '
+            'echo > trace && echo 8192 > buffer_size_kb && echo > set_ftrace_filter && '
+            'for f in %s; do echo $f >> set_ftrace_filter 2>/dev/null; done; '
+            'echo 1 > options/funcgraph-tail && echo function_graph > current_tracer && '
+            'echo 1 > tracing_on' % ' '.join(funcs))
+
+
 PROF_OFF = ('cd /sys/kernel/tracing && echo 0 > tracing_on && grep " us " trace; '
             'echo nop > current_tracer')
 PROF_LINE = re.compile(r'([\d.]+) us\s+\|\s+(?:\}\s*/\*\s*(\w+)\s*\*/|(\w+)\(\);)')
@@ -180,12 +200,16 @@ def plug_unplug(g, p, full, small):
     _, free0 = meminfo(g)
     # With the memory map inside the memory block, it is not MemTotal.
     g.check(WAIT_MEM % ((size - (size // 64 if p['mom'] else 0)) >> 10))
+    if p.get('profile'):
+        g.check(prof_on(PROF_PLUG))
     r0, up0 = g.requests(), uptime(g)
     res = {'plug_host_s': timed(g, dev, size)}
     up1 = wait_file(g, '/tmp/bench-plugged', 120)
     if len(up1) != 1:
         raise RigError('the guest did not get all %d MiB online: %s' % (
             size // MiB, ' '.join(up1) or 'no answer'))
+    if p.get('profile'):
+        res.update(profile(g.check(PROF_OFF, timeout=600)))
     res['plug_guest_s'] = float(up1[0]) - up0
     time.sleep(2)
     _, free1 = meminfo(g)
@@ -247,7 +271,7 @@ def live(g, p, kind):
     plug, down, want = live_setup(g, p, kind)
     r0 = g.requests()
     if p.get('profile'):
-        g.check(PROF_ON)
+        g.check(prof_on(PROF_UNPLUG))
     res = {'unplug_s': timed(g, p['dev'], down)}
     if p.get('profile'):
         res.update(profile(g.check(PROF_OFF, timeout=600)))
@@ -284,7 +308,7 @@ def live_spread(g, p):
             timeout=1800)
     r0 = g.requests()
     if p.get('profile'):
-        g.check(PROF_ON)
+        g.check(prof_on(PROF_UNPLUG))
     res = {'unplug_s': timed(g, dev, down)}
     if p.get('profile'):
         res.update(profile(g.check(PROF_OFF, timeout=600)))
@@ -661,24 +685,27 @@ def plots(results, kernels, runs, out, small):
         os.unlink(dat)
 
 
-PROF_SCENARIOS = ('live_tmpfs', 'live_anon', 'live_spread')
-
-
 def profile_table(results, kernels):
-    """--profile: where each driver's unplug over live data spent its time."""
+    """--profile: where each driver's time went in each profiled scenario."""
     lines = []
     for kernel in kernels:
-        for name in PROF_SCENARIOS:
+        for name, funcs in PROFILED.items():
             per = results.get(kernel, {}).get(name)
             if not per:
                 continue
-            lines.append('%s %s: unplug 6 -> 2 GiB, function_graph totals (calls)' % (
-                kernel, name))
+            if funcs is PROF_PLUG:
+                what = 'plug 16 GiB'
+                rows = [('plug (guest has it online)', 'plug_guest_s', None)]
+                req = ('PLUG requests per GiB', 'plug_req_gib', None)
+            else:
+                what = 'unplug 6 -> 2 GiB'
+                rows = [('unplug (host sees)', 'unplug_s', None)]
+                req = ('UNPLUG requests per GiB', 'unplug_req_gib', None)
+            lines.append('%s %s: %s, function_graph totals (calls)' % (kernel, name, what))
             lines.append('  %-30s %20s %20s' % ('', 'pvmem', 'virtio_mem'))
-            rows = [('unplug (host sees)', 'unplug_s', None)]
-            rows += [(fn, 'prof_%s_s' % fn, 'prof_%s_n' % fn) for fn in PROF_FUNCS
+            rows += [(fn, 'prof_%s_s' % fn, 'prof_%s_n' % fn) for fn in funcs
                      if not fn.endswith('_noprof')]
-            rows.append(('UNPLUG requests per GiB', 'unplug_req_gib', None))
+            rows.append(req)
             for label, key, calls in rows:
                 cells = []
                 for driver in DRIVERS:
@@ -687,7 +714,7 @@ def profile_table(results, kernels):
                         cells.append('-' if 'error' not in r else 'error')
                     elif calls:
                         cells.append('%.2fs (%d)' % (r[key], r.get(calls, 0)))
-                    elif key == 'unplug_s':
+                    elif key.endswith('_s'):
                         cells.append('%.2fs' % r[key])
                     else:
                         cells.append('%.1f' % r[key])
@@ -715,18 +742,28 @@ def save(out, kernels, runs, small, results):
                    'results': results}, f, indent=1, sort_keys=True)
 
 
+def profiled(saved):
+    """Is @saved (a bench.json) of --profile?"""
+    return any(k.startswith('prof_') for per in saved['results'].values()
+               for drv in per.values() for runs in drv.values() for r in runs for k in r)
+
+
 def render(out):
-    """bench.txt and the PNGs again from @out/bench.json (of a run that was
-    cut short, say); the runs each scenario has may differ."""
+    """bench.txt and the PNGs (profile.txt for --profile) again from
+    @out/bench.json (of a run that was cut short, say); the runs each
+    scenario has may differ."""
     with open(os.path.join(out, 'bench.json')) as f:
         saved = json.load(f)
     results, kernels = saved['results'], [k for k in KERNELS if saved['results'].get(k)]
     runs = max(len(r) for k in kernels for per in results[k].values() for r in per.values())
-    text = '\n'.join(table(results, kernels, runs)).rstrip()
+    prof = profiled(saved)
+    lines = profile_table(results, kernels) if prof else table(results, kernels, runs)
+    text = '\n'.join(lines).rstrip()
     print(text)
-    with open(os.path.join(out, 'bench.txt'), 'w') as f:
+    with open(os.path.join(out, 'profile.txt' if prof else 'bench.txt'), 'w') as f:
         f.write(text + '\n')
-    plots(results, kernels, runs, out, saved['small'])
+    if not prof:
+        plots(results, kernels, runs, out, saved['small'])
     return 0
 
 
@@ -781,7 +818,7 @@ def main():
         out, runs = os.path.join(BUILD, 'bench-small'), 1
     if prof:
         out, runs = os.path.join(out, 'profile'), 1
-        names = [n for n in names if n in PROF_SCENARIOS] or list(PROF_SCENARIOS)
+        names = [n for n in names if n in PROFILED] or list(PROFILED)
     os.makedirs(out, exist_ok=True)
     modules = build_all(kernels)
     results = {k: {} for k in kernels}
