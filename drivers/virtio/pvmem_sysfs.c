@@ -55,6 +55,24 @@ PVMEM_ATTR_U64(memmap_on_memory_blocks, "%llu",
 PVMEM_ATTR_U64(memmap_unplugged_bytes, "%llu",
 	       pv->kdump ? 0 : pvmem_mm_memmap_unplugged_bytes(&pv->mm));
 
+/*
+ * What pvmem itself holds for this device, as asked of the allocators:
+ * its state and its block map (in a crash kernel, the bitmap of what the
+ * device had plugged instead).
+ */
+static u64 pvmem_own_bytes(const struct pvmem_dev *pv)
+{
+	const struct pvmem_cfg *cfg = &pv->ctl.boot_cfg;
+
+	if (pv->kdump)
+		return sizeof(*pv) +
+		       BITS_TO_LONGS(cfg->region_size / cfg->block_size) *
+			       sizeof(unsigned long);
+	return sizeof(*pv) +
+	       pvmem_map_bytes(pv->mm.lo.nb_mb, pv->mm.lo.sbs_per_mb);
+}
+PVMEM_ATTR_U64(own_bytes, "%llu", pvmem_own_bytes(pv));
+
 static ssize_t node_show(struct device *dev, struct device_attribute *attr,
 			 char *buf)
 {
@@ -287,6 +305,7 @@ static struct attribute *pvmem_attrs[] = {
 	&dev_attr_memmap_on_memory.attr,
 	&dev_attr_memmap_on_memory_blocks.attr,
 	&dev_attr_memmap_unplugged_bytes.attr,
+	&dev_attr_own_bytes.attr,
 	&dev_attr_state.attr,
 	&dev_attr_features.attr,
 	&dev_attr_broken_reason.attr,

@@ -194,10 +194,24 @@ def pick(p, full, small):
     return small if p['small'] else full
 
 
+def memmap_pages(g):
+    """/proc/vmstat's nr_memmap_pages (memory map pages from the page
+    allocator; Linux 6.8 and later), or None."""
+    out = g.check("awk '$1 == \"nr_memmap_pages\" {print $2}' /proc/vmstat").split()
+    return int(out[0]) if out else None
+
+
+def own_bytes(g):
+    """pvmem's own_bytes of every device, summed; None for the stock driver."""
+    out = g.check('cat /sys/bus/virtio/devices/*/pvmem/own_bytes 2>/dev/null; true').split()
+    return sum(int(x) for x in out) if out else None
+
+
 def plug_unplug(g, p, full, small):
     """Plug, then unplug the same idle memory."""
     dev, size = p['dev'], pick(p, full, small)
     _, free0 = meminfo(g)
+    map0 = memmap_pages(g)
     # With the memory map inside the memory block, it is not MemTotal.
     g.check(WAIT_MEM % ((size - (size // 64 if p['mom'] else 0)) >> 10))
     if p.get('profile'):
@@ -214,6 +228,12 @@ def plug_unplug(g, p, full, small):
     time.sleep(2)
     _, free1 = meminfo(g)
     res['cost_kib_gib'] = per_gib((size - (free1 - free0)) / 1024, size)
+    map1 = memmap_pages(g)
+    if map0 is not None and map1 is not None:
+        res['memmap_kib_gib'] = per_gib((map1 - map0) * 4, size)
+    own = own_bytes(g)
+    if own is not None:
+        res['own_kib'] = own / 1024
     r1 = g.requests()
     res['plug_req_gib'] = per_gib(r1['plug'] - r0['plug'], size)
     res['unplug_s'] = timed(g, dev, 0)
@@ -416,6 +436,8 @@ PLUG_METRICS = [
     ('unplug_req_gib', 'unplug requests per GiB', ''),
     ('state_req', 'state requests', ''),
     ('cost_kib_gib', 'guest memory per plugged GiB', 'KiB'),
+    ('memmap_kib_gib', '  of it memory map (6.12 counts it)', 'KiB'),
+    ('own_kib', 'pvmem\'s own, whatever is plugged', 'KiB'),
     ('rss_mib', 'host RSS of the device after', 'MiB'),
 ]
 LIVE_METRICS = [

@@ -27,6 +27,7 @@ static const struct {
 	{ "pvmem/memmap_on_memory", 0444 },
 	{ "pvmem/memmap_on_memory_blocks", 0444 },
 	{ "pvmem/memmap_unplugged_bytes", 0444 },
+	{ "pvmem/own_bytes", 0444 },
 	{ "pvmem/state", 0444 },
 	{ "pvmem/features", 0444 },
 	{ "pvmem/broken_reason", 0444 },
@@ -121,6 +122,28 @@ TEST(values_agree_with_host)
 	EXPECT_NE(NULL, strstr(debug_str("last_request"), " unplug ack"));
 	agree_with_host(_metadata, dev, 0);
 	EXPECT_STREQ("", debug_str("blocks"));
+}
+
+/*
+ * pvmem's own memory: at least a bit per device block of the region (it
+ * tracks each), at most 1/65536 of the region, and the same whatever is
+ * plugged: it is all taken at probe.
+ */
+TEST(own_bytes_small_and_fixed)
+{
+	const char *dev = first_dev();
+	const uint64_t region = attr_u64("pvmem/region_size");
+	const uint64_t blocks = region / attr_u64("pvmem/block_size");
+	const uint64_t own = attr_u64("pvmem/own_bytes");
+
+	ASSERT_NE(NULL, dev);
+	TH_LOG("own_bytes %llu for %llu device blocks", (unsigned long long)own,
+	       (unsigned long long)blocks);
+	EXPECT_GE(own, blocks / 8);
+	EXPECT_LE(own, region >> 16);
+	agree_with_host(_metadata, dev, GiB);
+	EXPECT_EQ(own, attr_u64("pvmem/own_bytes"));
+	agree_with_host(_metadata, dev, 0);
 }
 
 /* Bad values get EINVAL and change nothing; good ones take effect. */
