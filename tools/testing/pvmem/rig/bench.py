@@ -19,7 +19,7 @@ Runs: 3 unless --runs; the table gives min and median, JSON keeps every
 run.  Output goes to tools/testing/pvmem/results/ (bench.txt, bench.json,
 one PNG per scenario, drawn by gnuplot), or to --out.
 
---profile runs plug, live_tmpfs, live_anon and live_spread (or those of them
+--profile runs plug, bbm, live_tmpfs, live_anon and live_spread (or those of them
 named) once per driver with ftrace's function_graph on the part each times
 (PROFILED) and writes profile.txt and bench.json to profile/ under the
 output folder: where the time went.  --render and --merge of such a folder
@@ -100,8 +100,15 @@ PROF_UNPLUG = ('alloc_contig_range', 'alloc_contig_range_noprof', 'migrate_pages
 PROF_PLUG = ('add_memory_driver_managed', 'arch_add_memory', 'vmemmap_alloc_block',
              'create_memory_block_devices', 'online_pages', 'move_pfn_range_to_zone',
              'set_zone_contiguous')
+# Idle unplug (the plug scenario's second half): offline_and_remove_memory
+# per memory block; inside it offline_pages, whose
+# remove_pfn_range_from_zone shrinks the zone's span and walks the zone
+# again (set_zone_contiguous), and arch_remove_memory (the memory map and
+# the direct map go).
+PROF_IDLE = ('offline_and_remove_memory', 'offline_pages', 'remove_pfn_range_from_zone',
+             'set_zone_contiguous', 'arch_remove_memory')
 PROFILED = {'live_tmpfs': PROF_UNPLUG, 'live_anon': PROF_UNPLUG, 'live_spread': PROF_UNPLUG,
-            'plug': PROF_PLUG}
+            'plug': PROF_PLUG, 'bbm': PROF_PLUG}
 
 
 def prof_on(funcs):
@@ -236,7 +243,11 @@ def plug_unplug(g, p, full, small):
         res['own_kib'] = own / 1024
     r1 = g.requests()
     res['plug_req_gib'] = per_gib(r1['plug'] - r0['plug'], size)
+    if p.get('profile'):
+        g.check(prof_on(PROF_IDLE))
     res['unplug_s'] = timed(g, dev, 0)
+    if p.get('profile'):
+        res.update(profile(g.check(PROF_OFF, timeout=600), 'idle_'))
     r2 = g.requests()
     res['unplug_req_gib'] = per_gib(unplug_requests(r1, r2), size)
     res['state_req'] = r2['state'] - r0['state']
@@ -275,11 +286,12 @@ def live_intact(g, kind, want):
     return rc == 0 and out.strip() == 'intact'
 
 
-def profile(trace):
-    """Seconds and calls per traced function, from function_graph lines."""
+def profile(trace, part=''):
+    """Seconds and calls per traced function, from function_graph lines;
+    @part tells apart two traced parts of one scenario."""
     res = {}
     for m in PROF_LINE.finditer(trace):
-        fn = (m.group(2) or m.group(3)).replace('_noprof', '')
+        fn = part + (m.group(2) or m.group(3)).replace('_noprof', '')
         res['prof_%s_s' % fn] = res.get('prof_%s_s' % fn, 0.0) + float(m.group(1)) / 1e6
         res['prof_%s_n' % fn] = res.get('prof_%s_n' % fn, 0) + 1
     return res
@@ -716,9 +728,14 @@ def profile_table(results, kernels):
             if not per:
                 continue
             if funcs is PROF_PLUG:
-                what = 'plug 16 GiB'
+                what = 'plug %s, then unplug it idle' % (
+                    '8 GiB of 256 MiB blocks' if name == 'bbm' else '16 GiB')
                 rows = [('plug (guest has it online)', 'plug_guest_s', None)]
-                req = ('PLUG requests per GiB', 'plug_req_gib', None)
+                rows += [(fn, 'prof_%s_s' % fn, 'prof_%s_n' % fn) for fn in funcs]
+                rows.append(('PLUG requests per GiB', 'plug_req_gib', None))
+                rows.append(('unplug, idle', 'unplug_s', None))
+                funcs = ['idle_' + fn for fn in PROF_IDLE]
+                req = ('UNPLUG requests per GiB', 'unplug_req_gib', None)
             else:
                 what = 'unplug 6 -> 2 GiB'
                 rows = [('unplug (host sees)', 'unplug_s', None)]
