@@ -719,6 +719,13 @@ def plots(results, kernels, runs, out, small):
         os.unlink(dat)
 
 
+def prof_rows(funcs, part=''):
+    """Table rows (label, seconds key, calls key) of traced @funcs, as
+    profile() names them for @part."""
+    return [(part + fn, 'prof_%s%s_s' % (part, fn), 'prof_%s%s_n' % (part, fn))
+            for fn in funcs if not fn.endswith('_noprof')]
+
+
 def profile_table(results, kernels):
     """--profile: where each driver's time went in each profiled scenario."""
     lines = []
@@ -730,21 +737,17 @@ def profile_table(results, kernels):
             if funcs is PROF_PLUG:
                 what = 'plug %s, then unplug it idle' % (
                     '8 GiB of 256 MiB blocks' if name == 'bbm' else '16 GiB')
-                rows = [('plug (guest has it online)', 'plug_guest_s', None)]
-                rows += [(fn, 'prof_%s_s' % fn, 'prof_%s_n' % fn) for fn in funcs]
-                rows.append(('PLUG requests per GiB', 'plug_req_gib', None))
-                rows.append(('unplug, idle', 'unplug_s', None))
-                funcs = ['idle_' + fn for fn in PROF_IDLE]
-                req = ('UNPLUG requests per GiB', 'unplug_req_gib', None)
+                rows = ([('plug (guest has it online)', 'plug_guest_s', None)] +
+                        prof_rows(PROF_PLUG) +
+                        [('PLUG requests per GiB', 'plug_req_gib', None),
+                         ('unplug, idle', 'unplug_s', None)] +
+                        prof_rows(PROF_IDLE, 'idle_'))
             else:
                 what = 'unplug 6 -> 2 GiB'
-                rows = [('unplug (host sees)', 'unplug_s', None)]
-                req = ('UNPLUG requests per GiB', 'unplug_req_gib', None)
+                rows = [('unplug (host sees)', 'unplug_s', None)] + prof_rows(funcs)
+            rows.append(('UNPLUG requests per GiB', 'unplug_req_gib', None))
             lines.append('%s %s: %s, function_graph totals (calls)' % (kernel, name, what))
             lines.append('  %-30s %20s %20s' % ('', 'pvmem', 'virtio_mem'))
-            rows += [(fn, 'prof_%s_s' % fn, 'prof_%s_n' % fn) for fn in funcs
-                     if not fn.endswith('_noprof')]
-            rows.append(req)
             for label, key, calls in rows:
                 cells = []
                 for driver in DRIVERS:
