@@ -373,7 +373,7 @@ static const char *pvmem_mm_refusal(struct pvmem_mm *mm, u32 mb,
 
 	*quiet = false;
 	if (mm->map.inflight == mb)
-		return "an UNPLUG over it awaits the device's answer";
+		return "a PLUG or UNPLUG over it awaits the device's answer";
 	if (state == PVMEM_MB_REMOVING && online)
 		return "pvmem is removing it";
 	if (!pvmem_mb_transition_ok(state, online ? PVMEM_MB_MOVABLE :
@@ -392,7 +392,11 @@ static const char *pvmem_mm_refusal(struct pvmem_mm *mm, u32 mb,
 
 /*
  * MEM_GOING_ONLINE/OFFLINE of [@start, @end), one Linux memory block of
- * @mb: take lock and check the block's state.
+ * @mb: take lock and check the block's state.  Onlining keeps lock until
+ * MEM_ONLINE or MEM_CANCEL_ONLINE: it is quick, and the online page
+ * callback runs meanwhile.  Offlining does not: it migrates for as long
+ * as a page will not move (until the writer of "offline" gets a signal),
+ * so the block is marked in the map (offlining) instead.
  */
 static int pvmem_mm_going(struct pvmem_mm *mm, u32 mb, unsigned long start,
 			  unsigned long end, bool online)
@@ -413,15 +417,55 @@ static int pvmem_mm_going(struct pvmem_mm *mm, u32 mb, unsigned long start,
 		mutex_unlock(&mm->lock);
 		return notifier_from_errno(-EBUSY);
 	}
-	mm->active = true;
-	if (!online)
-		pvmem_mm_unplugged_refs(mm, mb, start, end, true);
+	if (online) {
+		mm->active = true;
+		return NOTIFY_OK;
+	}
+	pvmem_mm_unplugged_refs(mm, mb, start, end, true);
+	mm->map.offlining = mb;
+	mutex_unlock(&mm->lock);
 	return NOTIFY_OK;
 }
 
 /*
- * MEM_ONLINE/OFFLINE/CANCEL_*: finish (@changed: a Linux memory block went
- * online or offline) and drop lock.
+ * MEM_OFFLINE (@offline) or MEM_CANCEL_OFFLINE of [@start, @end), one
+ * Linux memory block of @mb: settle what pvmem_mm_going() began, if it
+ * let the offlining go on (a notifier may refuse before ours is asked).
+ */
+static void pvmem_mm_offlined(struct pvmem_mm *mm, u32 mb, unsigned long start,
+			      unsigned long end, bool offline)
+{
+	enum pvmem_mb_state state;
+	bool ours;
+
+	mutex_lock(&mm->lock);
+	if (!pvmem_mb_offlining(&mm->map, mb)) {
+		mutex_unlock(&mm->lock);
+		return;
+	}
+	if (!offline)
+		pvmem_mm_unplugged_refs(mm, mb, start, end, false);
+	/* A block being removed stays so; pvmem_mm_remove() settles it. */
+	ours = mm->map.state[mb] == PVMEM_MB_REMOVING;
+	if (offline && !ours) {
+		state = pvmem_mm_linux_state(mm, mb);
+		if (state != mm->map.state[mb])
+			pvmem_mm_set_state(mm, mb, state);
+	}
+	mm->map.offlining = PVMEM_NO_MB;
+	mutex_unlock(&mm->lock);
+	/*
+	 * What waited for somebody else's offlining may go on.  pvmem's own
+	 * removal (the worker waits for it) kicks nothing: a removal that
+	 * fails must back off, not run again at once.
+	 */
+	if (!ours)
+		mm->ops->kick(mm->data);
+}
+
+/*
+ * MEM_ONLINE or MEM_CANCEL_ONLINE: finish (@changed: a Linux memory block
+ * went online) and drop lock.
  */
 static void pvmem_mm_done(struct pvmem_mm *mm, u32 mb, bool changed)
 {
@@ -429,8 +473,7 @@ static void pvmem_mm_done(struct pvmem_mm *mm, u32 mb, bool changed)
 
 	if (!mm->active)
 		return;
-	/* A block being removed stays so; pvmem_mm_remove() settles it. */
-	if (changed && mm->map.state[mb] != PVMEM_MB_REMOVING) {
+	if (changed) {
 		state = pvmem_mm_linux_state(mm, mb);
 		/* A big block's other Linux memory blocks may decide. */
 		if (state != mm->map.state[mb])
@@ -483,7 +526,7 @@ static int pvmem_mm_notify(struct notifier_block *nb, unsigned long action,
 		return NOTIFY_BAD;
 	}
 
-	/* lock is held from MEM_GOING_* to the call that ends it. */
+	/* lock is held from MEM_GOING_ONLINE to the call that ends it. */
 	switch (action) {
 	case MEM_GOING_ONLINE:
 		rc = pvmem_mm_going(mm, mb, pfn, end, true);
@@ -494,15 +537,13 @@ static int pvmem_mm_notify(struct notifier_block *nb, unsigned long action,
 	case MEM_ONLINE:
 		pvmem_mm_done(mm, mb, true);
 		/* Below offline_cap again: plugging may go on. */
-		mm->ops->onlined(mm->data);
+		mm->ops->kick(mm->data);
 		break;
 	case MEM_OFFLINE:
-		pvmem_mm_done(mm, mb, true);
+		pvmem_mm_offlined(mm, mb, pfn, end, true);
 		break;
 	case MEM_CANCEL_OFFLINE:
-		if (mm->active)
-			pvmem_mm_unplugged_refs(mm, mb, pfn, end, false);
-		pvmem_mm_done(mm, mb, false);
+		pvmem_mm_offlined(mm, mb, pfn, end, false);
 		break;
 	case MEM_CANCEL_ONLINE:
 		pvmem_mm_done(mm, mb, false);

@@ -49,8 +49,11 @@ struct pvmem_mm_held {
 
 /* What the memory layer tells its user. */
 struct pvmem_mm_ops {
-	/* A memory block went online: plugging may go on.  Must not sleep. */
-	void (*onlined)(void *data);
+	/*
+	 * A memory block went online (plugging may go on), or Linux ended
+	 * offlining one (what waited for that may go on).  Must not sleep.
+	 */
+	void (*kick)(void *data);
 };
 
 /**
@@ -63,14 +66,16 @@ struct pvmem_mm_ops {
  * @notifier: the memory notifier
  * @node: on the list the online page callback walks (RCU)
  * @lock: protects @map and @active against the notifier, which
- *	holds it from MEM_GOING_ONLINE/OFFLINE until the matching
- *	MEM_ONLINE/OFFLINE/CANCEL_*; the online page callback runs inside
- *	that window.  Never held across pvmem_mm_add(), pvmem_mm_remove()
- *	or a device round trip (the passes drop it to send a request, and
- *	mark the memory block in flight in @map instead).
+ *	holds it from MEM_GOING_ONLINE until the matching MEM_ONLINE or
+ *	MEM_CANCEL_ONLINE; the online page callback runs inside that
+ *	window.  Offlining may take for ever, so the notifier marks the
+ *	block in @map (offlining) instead of holding it.  Never held
+ *	across pvmem_mm_add(), pvmem_mm_remove() or a device round trip
+ *	(the passes drop it to send a request, and mark the memory block
+ *	in flight in @map instead).
  * @map: plug state of every device block and state of every memory block
  * @map_mem: the buffer behind @map
- * @active: the notifier holds @lock between two calls
+ * @active: the notifier holds @lock between two calls (onlining)
  * @pinned: holds a module reference (Linux has memory of ours)
  * @selfmap: enum pvmem_mm_selfmap
  * @memmap_pages: pages of such a memory map, at the start of its block

@@ -408,6 +408,7 @@ void pvmem_map_init(struct pvmem_map *map, const struct pvmem_layout *lo,
 		.memmap_sbs = lo->memmap_sbs,
 		.plugged = mem,
 		.inflight = PVMEM_NO_MB,
+		.offlining = PVMEM_NO_MB,
 	};
 	map->held = map->plugged + words;
 	map->busy = map->held + words;
@@ -684,7 +685,8 @@ bool pvmem_plan_tidy(const struct pvmem_map *map, u32 *mb)
 		holes += map->sbs_per_mb - map->nr_plugged[i];
 		n = map->nr_plugged[i] - pvmem_mb_pinned(map, i);
 		if (map->state[i] == PVMEM_MB_OFFLINE || !n || n > sparse ||
-		    test_bit(i, map->busy) || map->inflight == i)
+		    test_bit(i, map->busy) || map->inflight == i ||
+		    pvmem_mb_offlining(map, i))
 			continue;
 		if (best == PVMEM_NO_MB ||
 		    map->nr_plugged[i] <= map->nr_plugged[best])
@@ -805,8 +807,9 @@ static bool pvmem_plan_new(const struct pvmem_map *map, u64 want,
  *	cap); 0 only fills holes
  * @run: the chosen run, valid if true is returned
  *
- * Policy: first fill holes in memory blocks already added to Linux, which
- * costs no new memmap and no hot-add, lowest address first; then start the
+ * Policy: first fill holes in memory blocks already added to Linux (not
+ * in the one Linux is offlining), which costs no new memmap and no
+ * hot-add, lowest address first; then start the
  * lowest unused memory block, and take up to PVMEM_PLUG_BATCH_MB unused
  * memory blocks after it in the same run (one PLUG, one hot-add).  The
  * keeper (see pvmem_plug_keeper()) is skipped while at least one other
@@ -827,7 +830,8 @@ bool pvmem_plan_plug(const struct pvmem_map *map, u64 want, u64 usable_blocks,
 		return false;
 	for (mb = 0; mb < map->nb_mb; mb++) {
 		if (!pvmem_mb_added(map, mb) ||
-		    map->nr_plugged[mb] == map->sbs_per_mb)
+		    map->nr_plugged[mb] == map->sbs_per_mb ||
+		    pvmem_mb_offlining(map, mb))
 			continue;
 		for (sb = 0; pvmem_map_test(map, mb, sb, 1, true); sb++)
 			;
@@ -914,7 +918,8 @@ static int pvmem_unplug_rank(const struct pvmem_map *map, u32 mb, u64 want,
 	const int tier = pvmem_unplug_tier(map->state[mb], online);
 	int rank;
 
-	if (tier < 0 || !map->nr_plugged[mb] || test_bit(mb, map->busy))
+	if (tier < 0 || !map->nr_plugged[mb] || test_bit(mb, map->busy) ||
+	    pvmem_mb_offlining(map, mb))
 		return -1;
 	/* A big block goes whole or not at all. */
 	if (map->bbm && map->nr_plugged[mb] > want)
@@ -953,7 +958,8 @@ static bool pvmem_unplug_before(const struct pvmem_map *map, u32 mb, u32 best)
  * the one with the fewest plugged device blocks (it empties soonest, so
  * its memmap is freed), the highest address on a tie.  Inside
  * the block the topmost contiguous plugged run is taken, cut to @want from
- * the top.  Memory blocks marked busy this pass are skipped.  In
+ * the top.  Memory blocks marked busy this pass, and the one Linux is
+ * offlining, are skipped.  In
  * big-block mode a big block is taken only if @want covers all of it.
  *
  * The device blocks holding a block's own memory map (pvmem_mb_pinned())
@@ -1032,7 +1038,7 @@ void pvmem_plan_unplug_in(const struct pvmem_map *map, u32 mb, u64 want,
  * @mb: the memory block, valid if true is returned
  *
  * Such a block only costs memmap; it is taken out of Linux.  Blocks marked
- * busy this pass are skipped.
+ * busy this pass, and the one Linux is offlining, are skipped.
  *
  * Return: true if there is one.
  */
@@ -1042,7 +1048,7 @@ bool pvmem_plan_remove(const struct pvmem_map *map, u32 *mb)
 
 	for (i = 0; i < map->nb_mb; i++) {
 		if (pvmem_mb_added(map, i) && !map->nr_plugged[i] &&
-		    !test_bit(i, map->busy)) {
+		    !test_bit(i, map->busy) && !pvmem_mb_offlining(map, i)) {
 			*mb = i;
 			return true;
 		}

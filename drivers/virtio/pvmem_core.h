@@ -247,10 +247,20 @@ struct pvmem_map {
 	u32 memmap_sbs; /* the layout's */
 	u32 nr_selfmap; /* memory blocks set in selfmap */
 	/*
-	 * The memory block whose isolated pages wait for an UNPLUG answer
-	 * (PVMEM_NO_MB: none); Linux may not online or offline it.
+	 * The memory block a PLUG into its holes or an UNPLUG of its (then
+	 * isolated) pages awaits the device's answer for (PVMEM_NO_MB:
+	 * none); Linux may not online or offline it.
 	 */
 	u32 inflight;
+	/*
+	 * The memory block Linux is offlining (PVMEM_NO_MB: none), from
+	 * MEM_GOING_OFFLINE to the MEM_OFFLINE or MEM_CANCEL_OFFLINE that
+	 * ends it.  Offlining migrates for as long as a page will not move,
+	 * so the memory notifier does not hold the map lock meanwhile; pvmem
+	 * plugs, unplugs and removes nothing there, and adds or removes no
+	 * memory block at all (that would wait for the hotplug locks).
+	 */
+	u32 offlining;
 	u32 count[PVMEM_MB_STATE_NR]; /* memory blocks per state */
 	u64 total_plugged; /* plugged device blocks in all */
 };
@@ -277,6 +287,12 @@ const char *pvmem_mb_state_name(enum pvmem_mb_state state);
 static inline u32 pvmem_mb_pinned(const struct pvmem_map *map, u32 mb)
 {
 	return test_bit(mb, map->selfmap) ? map->memmap_sbs : 0;
+}
+
+/* Is Linux offlining memory block @mb (struct pvmem_map's offlining)? */
+static inline bool pvmem_mb_offlining(const struct pvmem_map *map, u32 mb)
+{
+	return map->offlining == mb;
 }
 
 /*

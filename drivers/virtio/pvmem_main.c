@@ -613,8 +613,8 @@ static void pvmem_config_changed(struct virtio_device *vdev)
  * pvmem_kick - run the worker now if it is waiting
  * @pv: the device
  *
- * For the memory notifier (memory got onlined), offline_cap and the
- * retry_now knob: see pvmem_ctl_kick().
+ * For the memory notifier (memory got onlined, or an offlining ended),
+ * offline_cap and the retry_now knob: see pvmem_ctl_kick().
  *
  * Context: any; does not sleep.
  */
@@ -636,14 +636,14 @@ void pvmem_rerun(struct pvmem_dev *pv)
 	pvmem_queue(pv, 0);
 }
 
-/* The memory layer's callback: a memory block went online. */
-static void pvmem_onlined(void *data)
+/* The memory layer's callback: onlining or offlining ended. */
+static void pvmem_hotplug_ended(void *data)
 {
 	pvmem_kick(data);
 }
 
 static const struct pvmem_mm_ops pvmem_mm_ops = {
-	.onlined = pvmem_onlined,
+	.kick = pvmem_hotplug_ended,
 };
 
 /*

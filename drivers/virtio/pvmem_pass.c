@@ -72,6 +72,19 @@ static enum pvmem_result pvmem_retry(struct pvmem_ctl *ctl, enum pvmem_why why)
 	return PVMEM_RES_RETRY;
 }
 
+/*
+ * May memory be added to or removed from Linux now?  Not while Linux
+ * offlines a block of the region: that holds the hotplug locks adding and
+ * removing take, for as long as a page there will not migrate.  (Only
+ * offlining in the region is seen; the check and the call are not atomic,
+ * so an offlining that starts in between is still waited for.)  Map lock
+ * held.
+ */
+static bool pvmem_may_hotplug(const struct pvmem_ctl *ctl)
+{
+	return ctl->map->offlining == PVMEM_NO_MB;
+}
+
 /* Stop talking to the device for good, and say why once. */
 static enum pvmem_result pvmem_broken(struct pvmem_ctl *ctl, const char *reason)
 {
@@ -302,9 +315,24 @@ static enum pvmem_result pvmem_plug_run(struct pvmem_ctl *ctl,
 	struct pvmem_map *map = ctl->map;
 	enum pvmem_answer ans;
 	enum pvmem_result res;
+	bool hole;
 	u32 last;
 
+	/* A hole's block is in flight: Linux may not offline it meanwhile. */
+	pvmem_lock(ctl);
+	hole = map->state[run->mb] != PVMEM_MB_UNUSED;
+	if (hole && pvmem_mb_offlining(map, run->mb)) {
+		pvmem_unlock(ctl);
+		return pvmem_retry(ctl, PVMEM_WHY_OFFLINING);
+	}
+	if (hole)
+		map->inflight = run->mb;
+	pvmem_unlock(ctl);
 	ans = pvmem_send_run(ctl, VIRTIO_MEM_REQ_PLUG, run);
+	pvmem_lock(ctl);
+	if (hole)
+		map->inflight = PVMEM_NO_MB;
+	pvmem_unlock(ctl);
 	if (ans != PVMEM_ANS_ACK) {
 		/* Maybe plugged after all: never handed to Linux. */
 		pvmem_note_unknown(ctl, ans, run->nb);
@@ -357,10 +385,10 @@ static enum pvmem_result pvmem_plug_starved(struct pvmem_ctl *ctl)
 static enum pvmem_result pvmem_plug(struct pvmem_ctl *ctl, u64 want)
 {
 	const u64 usable = pvmem_layout_usable_blocks(&ctl->lo, &ctl->cfg);
+	bool found, hotplug, done = false;
 	enum pvmem_result res;
 	struct pvmem_run run;
-	bool found, done = false;
-	u32 capped, room;
+	u32 capped, room, new_mb;
 
 	pvmem_ctl_set_state(ctl, PVMEM_DEV_PLUGGING);
 	while (want) {
@@ -375,9 +403,13 @@ static enum pvmem_result pvmem_plug(struct pvmem_ctl *ctl, u64 want)
 		room = ctl->ops->add_room(ctl->be);
 		pvmem_lock(ctl);
 		capped = pvmem_new_mb_allowed(ctl);
+		hotplug = pvmem_may_hotplug(ctl);
+		new_mb = capped < room ? capped : room;
 		found = pvmem_plan_plug(ctl->map, want, usable,
-					capped < room ? capped : room, &run);
+					hotplug ? new_mb : 0, &run);
 		pvmem_unlock(ctl);
+		if (!found && !hotplug)
+			return pvmem_retry(ctl, PVMEM_WHY_OFFLINING);
 		if (!found && !capped)
 			return PVMEM_RES_WAIT_ONLINE;
 		if (!found && !room)
@@ -400,7 +432,8 @@ static enum pvmem_result pvmem_plug(struct pvmem_ctl *ctl, u64 want)
 static bool pvmem_skipped(const struct pvmem_ctl *ctl, enum pvmem_result res)
 {
 	return res == PVMEM_RES_RETRY && (ctl->why == PVMEM_WHY_ISOLATE_BUSY ||
-					  ctl->why == PVMEM_WHY_ISOLATE_NOMEM);
+					  ctl->why == PVMEM_WHY_ISOLATE_NOMEM ||
+					  ctl->why == PVMEM_WHY_OFFLINING);
 }
 
 /* Did the attempt end because pages in use would not migrate? */
@@ -435,6 +468,9 @@ static enum pvmem_result pvmem_unplug_run(struct pvmem_ctl *ctl,
 	enum pvmem_answer ans;
 	int rc;
 
+	/* Planned before Linux began to offline it: skipped. */
+	if (pvmem_mb_offlining(ctl->map, run->mb))
+		return pvmem_retry(ctl, PVMEM_WHY_OFFLINING);
 	if (online) {
 		rc = ctl->ops->isolate(ctl->be, run);
 		/* Pages in use that would not go: held, until they do. */
@@ -537,7 +573,7 @@ static int pvmem_remove_locked(struct pvmem_ctl *ctl, u32 mb)
 /* Take added memory blocks with nothing plugged out of Linux. */
 static enum pvmem_result pvmem_remove_empty(struct pvmem_ctl *ctl)
 {
-	bool found, failed = false;
+	bool found, hotplug, failed = false;
 	u32 mb;
 
 	if (ctl->keep_blocks)
@@ -546,9 +582,12 @@ static enum pvmem_result pvmem_remove_empty(struct pvmem_ctl *ctl)
 		/* Marked under the same lock it was chosen under. */
 		pvmem_lock(ctl);
 		found = pvmem_plan_remove(ctl->map, &mb);
-		if (found)
+		hotplug = pvmem_may_hotplug(ctl);
+		if (found && hotplug)
 			pvmem_set_mb(ctl, mb, PVMEM_MB_REMOVING);
 		pvmem_unlock(ctl);
+		if (found && !hotplug)
+			return pvmem_retry(ctl, PVMEM_WHY_OFFLINING);
 		if (!found)
 			break;
 		if (pvmem_remove_marked(ctl, mb)) {
@@ -628,7 +667,7 @@ static bool pvmem_unplug_may_empty(struct pvmem_ctl *ctl,
 	struct pvmem_run busy = { .sb = map->sbs_per_mb };
 	u32 runs = 0;
 
-	if (ctl->keep_blocks || map->bbm ||
+	if (ctl->keep_blocks || map->bbm || !pvmem_may_hotplug(ctl) ||
 	    run->nb != map->nr_plugged[run->mb] ||
 	    !pvmem_mb_online(map, run->mb) || pvmem_mb_held(map, run->mb))
 		return false;
@@ -704,6 +743,10 @@ static u32 pvmem_unplug_emptied(struct pvmem_ctl *ctl, u32 mb,
 		rest = ctl->map->nr_plugged[mb];
 		if (*res != PVMEM_RES_DONE || !rest)
 			return done;
+		if (!pvmem_may_hotplug(ctl)) {
+			*res = pvmem_retry(ctl, PVMEM_WHY_OFFLINING);
+			return done;
+		}
 		if (!pvmem_remove_locked(ctl, mb)) {
 			pvmem_count(ctl, PVMEM_STAT_EMPTIED);
 			return done + rest;
@@ -741,7 +784,7 @@ static u32 pvmem_unplug_one(struct pvmem_ctl *ctl, const struct pvmem_run *run,
 	u32 done, pinned;
 
 	pvmem_lock(ctl);
-	if (pvmem_unplug_by_removal(ctl, run)) {
+	if (pvmem_may_hotplug(ctl) && pvmem_unplug_by_removal(ctl, run)) {
 		if (!pvmem_remove_locked(ctl, run->mb)) {
 			pvmem_unlock(ctl);
 			*res = PVMEM_RES_DONE;

@@ -92,6 +92,8 @@ enum pvmem_why {
 	PVMEM_WHY_STUCK, /* nothing more can be unplugged this pass */
 	PVMEM_WHY_REMOVE, /* an empty memory block would not go */
 	PVMEM_WHY_CONFIG, /* the config contradicts itself (for now) */
+	/* Linux offlines a memory block of the region (skipped; no hotplug) */
+	PVMEM_WHY_OFFLINING,
 	PVMEM_WHY_NR
 };
 

@@ -40,6 +40,7 @@ TRACE_DEFINE_ENUM(PVMEM_WHY_ISOLATE_NOMEM);
 TRACE_DEFINE_ENUM(PVMEM_WHY_STUCK);
 TRACE_DEFINE_ENUM(PVMEM_WHY_REMOVE);
 TRACE_DEFINE_ENUM(PVMEM_WHY_CONFIG);
+TRACE_DEFINE_ENUM(PVMEM_WHY_OFFLINING);
 
 /* Enum values by name. */
 #define pvmem_show_req(v)	__print_symbolic(v,	\
@@ -78,7 +79,8 @@ TRACE_DEFINE_ENUM(PVMEM_WHY_CONFIG);
 	{ PVMEM_WHY_ISOLATE_NOMEM, "isolate_nomem" },	\
 	{ PVMEM_WHY_STUCK, "unplug_stuck" },	\
 	{ PVMEM_WHY_REMOVE, "remove_failed" },	\
-	{ PVMEM_WHY_CONFIG, "config_inconsistent" })
+	{ PVMEM_WHY_CONFIG, "config_inconsistent" },	\
+	{ PVMEM_WHY_OFFLINING, "linux_offlining" })
 
 /* A request goes to the device. */
 TRACE_EVENT(pvmem_request,

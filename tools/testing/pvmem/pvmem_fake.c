@@ -281,6 +281,12 @@ static void fake_unlock(void *be)
 	if (!f->locked)
 		fake_fail(f, "the map lock dropped while not held");
 	f->locked = false;
+	/* A notifier waiting for the lock gets it now. */
+	if (f->offline_after_count != PVMEM_NO_MB && f->counted) {
+		if (!fake_offline_begin(f, f->offline_after_count))
+			f->offline_after_count = PVMEM_NO_MB;
+	}
+	f->counted = false;
 }
 
 static void fake_set_state(void *be, u32 mb, enum pvmem_mb_state state)
@@ -448,6 +454,46 @@ int fake_offline(struct fake *f, u32 mb)
 	return fake_do_offline(f, mb);
 }
 
+/*
+ * A user's offlining that goes on (migrating a pinned page, say): the
+ * notifier has said yes and marked the block, and Linux holds the hotplug
+ * locks until fake_offline_end().  Meanwhile pvmem may not touch the block
+ * nor add or remove any (fake_hotplug_ok(), fake_run_ok()).
+ */
+int fake_offline_begin(struct fake *f, u32 mb)
+{
+	if (f->locked)
+		return -EAGAIN;
+	if (!f->added[mb] || !f->zone[mb] || f->map.offlining != PVMEM_NO_MB)
+		return -EINVAL;
+	if (fake_refused(f, mb, false))
+		return -EBUSY;
+	f->map.offlining = mb;
+	return 0;
+}
+
+/* It ends: the block went offline (@done), or the user gave up. */
+void fake_offline_end(struct fake *f, bool done)
+{
+	const u32 mb = f->map.offlining;
+
+	f->map.offlining = PVMEM_NO_MB;
+	if (done && fake_do_offline(f, mb))
+		fake_fail(f, "offlining memory block %u could not end", mb);
+	if (pvmem_ctl_kick(&f->ctl))
+		f->kicks++;
+}
+
+/* Adding or removing memory now would wait for the hotplug locks. */
+static bool fake_hotplug_ok(struct fake *f, const char *op, u32 mb)
+{
+	if (f->map.offlining == PVMEM_NO_MB)
+		return true;
+	fake_fail(f, "%s of memory block %u while Linux offlines %u: %s", op,
+		  mb, f->map.offlining, "it waits for the hotplug locks");
+	return false;
+}
+
 /* As the memory layer does: a memory map inside, marked before onlining. */
 static bool fake_add_selfmap(struct fake *f, u32 mb, u32 nr)
 {
@@ -472,6 +518,8 @@ static int fake_add(void *be, u32 mb, u32 nr, bool *selfmap)
 
 	fake_tick(f);
 	fake_need_lock(f, false, "add");
+	if (!fake_hotplug_ok(f, "add", mb))
+		return -EBUSY;
 	if (mb + nr > f->map.nb_mb) {
 		fake_fail(f, "add of memory blocks %u+%u beyond the map", mb,
 			  nr);
@@ -527,6 +575,8 @@ static int fake_remove(void *be, u32 mb)
 
 	fake_tick(f);
 	fake_need_lock(f, false, "remove");
+	if (!fake_hotplug_ok(f, "remove", mb))
+		return -EBUSY;
 	if (!f->added[mb] || f->map.state[mb] != PVMEM_MB_REMOVING) {
 		fake_fail(f, "remove of memory block %u while %s%s", mb,
 			  pvmem_mb_state_name(f->map.state[mb]),
@@ -566,6 +616,11 @@ static bool fake_run_ok(struct fake *f, const struct pvmem_run *run,
 	if (!pvmem_map_test(&f->map, run->mb, run->sb, run->nb, true)) {
 		fake_fail(f, "%s of %u+%u+%u, not all plugged", op, run->mb,
 			  run->sb, run->nb);
+		return false;
+	}
+	if (pvmem_mb_offlining(&f->map, run->mb)) {
+		fake_fail(f, "%s of %u+%u+%u while Linux offlines the block",
+			  op, run->mb, run->sb, run->nb);
 		return false;
 	}
 	return true;
@@ -614,6 +669,7 @@ static u32 fake_in_use_op(void *be, u32 mb, u32 sb, u32 nb)
 
 	fake_tick(f);
 	fake_need_lock(f, true, "in_use");
+	f->counted = true;
 	if (mb >= f->map.nb_mb || sb > f->map.sbs_per_mb ||
 	    nb > f->map.sbs_per_mb - sb) {
 		fake_fail(f, "in_use of %u+%u+%u: outside the map", mb, sb, nb);
@@ -885,6 +941,7 @@ int fake_init_lim(struct fake *f, u64 region, u64 block, u64 usable,
 	f->auto_online = true;
 	f->add_room = ~0U;
 	f->race_mb = PVMEM_NO_MB;
+	f->offline_after_count = PVMEM_NO_MB;
 	/* A pass touches each device and memory block a few times at most. */
 	f->pass_limit = 40 * (fake_sbs(f) + f->map.nb_mb) + 200;
 	return 0;

@@ -122,7 +122,14 @@ struct fake {
 	u32 race_mb; /* PVMEM_NO_MB: nobody tries */
 	bool race_online;
 	long races_refused, races_done;
-	long kicks; /* onlining asked the worker to run */
+	long kicks; /* onlining or offlining asked the worker to run */
+	/*
+	 * Linux begins to offline this memory block (fake_offline_begin())
+	 * when the map lock drops after a pass counted pages in use, that is
+	 * after it planned an unplug (PVMEM_NO_MB: never).
+	 */
+	u32 offline_after_count;
+	bool counted; /* in_use() was called under the lock held now */
 	u32 add_log[FAKE_LOG]; /* memory blocks in the order added */
 	u32 remove_log[FAKE_LOG]; /* ... and removed */
 	int nadd, nremove;
@@ -173,6 +180,8 @@ void fake_rebind(struct fake *f);
 /* A user onlines (@movable or to a kernel zone) or offlines a block. */
 int fake_online(struct fake *f, u32 mb, bool movable);
 int fake_offline(struct fake *f, u32 mb);
+int fake_offline_begin(struct fake *f, u32 mb);
+void fake_offline_end(struct fake *f, bool done);
 /* Check every invariant now; false (and f->err) if one is broken. */
 bool fake_check(struct fake *f);
 /* Device blocks the device has plugged. */

@@ -1992,6 +1992,92 @@ TEST_F(fake, block_being_removed_refuses_onlining)
 	EXPECT_EQ(PVMEM_MB_UNUSED, f->map.state[1]);
 }
 
+/*
+ * A user's offlining of pinned memory goes on for as long as the page will
+ * not move, and Linux holds the hotplug locks all that time.  pvmem leaves
+ * that block alone and adds or removes no memory block meanwhile (the
+ * fake fails the test if it tries): it unplugs what the range allocator
+ * can take elsewhere, leaves the emptied block for a retry, and runs
+ * again once the offlining ends.
+ */
+TEST_F(fake, unplug_leaves_an_offlining_block_alone)
+{
+	struct fake *f = &self->f;
+
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 4 * 64));
+	/* Block 1 would go first: the others hold more data. */
+	memset(f->used, 2, 4);
+	f->used[1] = 0;
+	f->pinned[1] = FAKE_PIN_ALL;
+	ASSERT_EQ(0, fake_offline_begin(f, 1));
+	EXPECT_EQ(PVMEM_RES_RETRY, want(f, 3 * 64));
+	EXPECT_EQ(PVMEM_WHY_OFFLINING, f->ctl.why);
+	ASSERT_AT(f, 3 * 64);
+	EXPECT_EQ(64, f->map.nr_plugged[1]);
+	EXPECT_EQ(0, f->map.nr_plugged[3]);
+	EXPECT_EQ(PVMEM_MB_MOVABLE, f->map.state[3]);
+	EXPECT_EQ(0, f->nremove);
+	/* The user gives up: the worker runs at once, and block 3 goes. */
+	fake_offline_end(f, false);
+	EXPECT_EQ(1, f->kicks);
+	EXPECT_EQ(PVMEM_RES_DONE, fake_run(f, 50));
+	ASSERT_AT(f, 3 * 64);
+	EXPECT_EQ(1, f->nremove);
+	EXPECT_EQ(PVMEM_MB_UNUSED, f->map.state[3]);
+	EXPECT_EQ(PVMEM_MB_MOVABLE, f->map.state[1]);
+}
+
+/*
+ * Linux may begin to offline the very block an unplug just chose (its
+ * notifier got the map lock as the pass dropped it): the attempt skips
+ * that block and takes the other.
+ */
+TEST_F(fake, offlining_that_begins_after_planning_is_skipped)
+{
+	struct fake *f = &self->f;
+
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 2 * 64));
+	f->offline_after_count = 1;
+	EXPECT_EQ(PVMEM_RES_RETRY, want(f, 64));
+	EXPECT_EQ(PVMEM_WHY_OFFLINING, f->ctl.why);
+	ASSERT_EQ(1, f->map.offlining);
+	ASSERT_AT(f, 64);
+	EXPECT_EQ(64, f->map.nr_plugged[1]);
+	EXPECT_EQ(0, f->map.nr_plugged[0]);
+	fake_offline_end(f, false);
+	EXPECT_EQ(PVMEM_RES_DONE, fake_run(f, 50));
+	ASSERT_AT(f, 64);
+	EXPECT_EQ(PVMEM_MB_UNUSED, f->map.state[0]);
+}
+
+/*
+ * While Linux offlines a memory block, plugging fills the holes of the
+ * others but not of that one, and hot-adds nothing; the rest waits until
+ * the offlining ends.
+ */
+TEST_F(fake, plug_skips_an_offlining_block)
+{
+	struct fake *f = &self->f;
+
+	sparse_blocks(_metadata, f, 8, 8);
+	f->pinned[0] = FAKE_PIN_ALL;
+	ASSERT_EQ(0, fake_offline_begin(f, 0));
+	EXPECT_EQ(PVMEM_RES_DONE, want(f, 8 + 64));
+	ASSERT_AT(f, 8 + 64);
+	EXPECT_EQ(8, f->map.nr_plugged[0]);
+	EXPECT_EQ(64, f->map.nr_plugged[1]);
+	/* Only block 0's holes and new blocks are left: it waits. */
+	EXPECT_EQ(PVMEM_RES_RETRY, want(f, 8 + 64 + 16));
+	EXPECT_EQ(PVMEM_WHY_OFFLINING, f->ctl.why);
+	ASSERT_AT(f, 8 + 64);
+	EXPECT_EQ(2, f->nadd);
+	fake_offline_end(f, false);
+	EXPECT_EQ(PVMEM_RES_DONE, fake_run(f, 50));
+	ASSERT_AT(f, 8 + 64 + 16);
+	EXPECT_EQ(8 + 16, f->map.nr_plugged[0]);
+	EXPECT_EQ(2, f->nadd);
+}
+
 /* A removal that fails leaves the block as Linux has it, and is retried. */
 TEST_F(fake, failed_removal_is_retried)
 {

@@ -393,21 +393,22 @@ static double timed(const char *cmd)
  * settle above 0 and say why; meanwhile CPU hotplug and onlining of
  * another device's block must go through in seconds (an offlining that
  * retried migration for ever would hold the hotplug locks they need).
- * The pinned data must be intact, and once the process is gone the
- * unplug must finish.
+ * A user's offlining of that pinned memory, which Linux retries until it
+ * is killed, must not stop pvmem either.  The pinned data must be intact,
+ * and once the process is gone the unplug must finish.
  */
 TEST(pinned_pages_never_wedge_the_guest)
 {
 	const char *auto_online =
 		"/sys/devices/system/memory/auto_online_blocks";
 	const size_t len = 2 * GiB + 512 * MiB;
-	uint64_t in = 0, bad = 1, busy, size;
+	uint64_t in = 0, bad = 1, busy, size, off;
 	struct pvmem_blocks b;
 	struct dev d, d1;
 	char path[300];
+	pid_t pid, pid_off;
 	double t;
 	int fds[2], i;
-	pid_t pid;
 
 	dev_init(_metadata, &d, "vm0");
 	dev_init(_metadata, &d1, "vm1");
@@ -471,6 +472,55 @@ TEST(pinned_pages_never_wedge_the_guest)
 	EXPECT_GT(10, t);
 	EXPECT_EQ(0, sysfs_write(auto_online, "online_movable"));
 	EXPECT_EQ(0, resize(&d1, 0));
+
+	/*
+	 * Offlining pinned memory by hand migrates until the writer gets a
+	 * signal, with the hotplug locks held.  pvmem must not wait for it:
+	 * its sysfs answers, and a raised request is plugged or retried
+	 * later (pvmem_stats/retries counts it), never blocking the worker.
+	 * Once the offlining is killed the request is met.
+	 */
+	for (off = d.addr; off < d.addr + d.region && !block_exists(off, d.mb);
+	     off += d.mb)
+		;
+	busy = read_u64(attr_of(d.addr, "pvmem_stats/retries"), 0);
+	pid_off = fork();
+	ASSERT_LE(0, pid_off);
+	if (!pid_off)
+		_exit(set_block_state(off, d.mb, "offline") ? 1 : 0);
+	sleep(2);
+	ASSERT_EQ(0, waitpid(pid_off, NULL, WNOHANG))
+	TH_LOG("offlining memory%" PRIu64 " ended at once", off / d.mb);
+	snprintf(path, sizeof(path), "cat %s > /dev/null",
+		 attr_of(d.addr, "pvmem/memmap_unplugged_bytes"));
+	t = timed(path);
+	TH_LOG("memmap_unplugged_bytes read in %.1f s while memory%" PRIu64
+	       " goes offline",
+	       t, off / d.mb);
+	EXPECT_LE(0, t);
+	EXPECT_GT(10, t);
+	size = host_get(d.id, "size");
+	ASSERT_EQ(0, host_set(d.id, size + d.bs));
+	for (i = 0; i < 100; i++) {
+		if ((uint64_t)host_get(d.id, "size") == size + d.bs ||
+		    read_u64(attr_of(d.addr, "pvmem_stats/retries"), 0) > busy)
+			break;
+		usleep(100 * 1000);
+	}
+	TH_LOG("raised by one device block: host sees %" PRId64
+	       " MiB, state %s",
+	       host_get(d.id, "size") / (int64_t)MiB,
+	       file_str(attr_of(d.addr, "pvmem/state")));
+	EXPECT_LT(i, 100) TH_LOG("the worker waits for the offlining");
+	EXPECT_EQ(0, waitpid(pid_off, NULL, WNOHANG));
+	kill(pid_off, SIGKILL);
+	waitpid(pid_off, NULL, 0);
+	EXPECT_EQ(0, host_wait_size(d.id, size + d.bs, TIMEOUT));
+	read_line(path, sizeof(path),
+		  "/sys/devices/system/memory/memory%" PRIu64 "/state",
+		  off / d.mb);
+	EXPECT_STREQ("online\n", path);
+	ASSERT_EQ(0, host_set(d.id, 0));
 
 	/* The pinned data is intact. */
 	kill(pid, SIGUSR1);
