@@ -27,7 +27,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvmem_rig import BUILD, KERNEL, ROOT, Guest, RigError, guest_krel  # noqa: E402
+from pvmem_rig import BUILD, KERNEL, ROOT, Guest, RigError, call_traces, guest_krel  # noqa: E402
 from scenarios import SCENARIOS  # noqa: E402
 import bench  # noqa: E402
 import host_tests  # noqa: E402
@@ -305,11 +305,13 @@ def run_scenario(t, sc, series=KERNEL):
         t.add('%s.rig' % name, False, why=str(e))
     finally:
         damage = g.stop() if g else ['guest did not start']
+        traces = []
         if g:
             with open(os.path.join(logdir, '%s-console.log' % sc['name']), 'w') as f:
                 f.write(g.console())
+            traces = call_traces(g.console()) if damage else []
             g.cleanup()
-        t.add('%s.console_clean' % name, not damage, why='; '.join(damage[:5]))
+        t.add('%s.console_clean' % name, not damage, why='; '.join(damage[:5] + traces))
         t.say('   (%s: %.0f s)' % (name, time.time() - start))
 
 

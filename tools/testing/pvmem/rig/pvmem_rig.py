@@ -30,6 +30,37 @@ MiB = 1 << 20
 # trace, an oops or panic, a hung task, a soft lockup or an RCU stall.
 DAMAGE = re.compile(r'BUG:|kernel BUG|WARNING:|Call Trace|Oops|Kernel panic|'
                     r'blocked for more than|soft lockup|rcu_.*stall')
+# A frame of a kernel call trace: "[  1.0]  name+0x7c/0x2b0 [module]".
+FRAME = re.compile(r'^\[[ 0-9.]+\]\s+(\? )?([A-Za-z0-9_.]+)\+0x[0-9a-f]+/0x[0-9a-f]+')
+# Frames that say nothing about who waits for what.
+DULL_FRAMES = {'__schedule', 'schedule', 'schedule_preempt_disabled',
+               'schedule_timeout', 'dump_stack_lvl', 'ret_from_fork', 'kthread',
+               'worker_thread', 'process_one_work', 'entry_SYSCALL_64_after_hwframe'}
+
+
+def call_traces(text, most=3):
+    """The first @most call traces of console @text, each as one line:
+    the task it is about (from the line before, if it names one), then
+    its reliable frames innermost first, "<"-joined."""
+    out, lines = [], text.splitlines()
+    for i, line in enumerate(lines):
+        if 'Call Trace:' not in line:
+            continue
+        frames = []
+        for ln in lines[i + 1:i + 40]:
+            if '</TASK>' in ln or '---[ end trace' in ln:
+                break
+            m = FRAME.match(ln)
+            if m and not m.group(1) and m.group(2) not in DULL_FRAMES:
+                frames.append(m.group(2))
+        task = next((ln.split('task:')[1].split()[0] for ln in reversed(lines[max(i - 3, 0):i])
+                     if 'task:' in ln), '')
+        out.append('%strace: %s' % (task + ' ' if task else '', ' < '.join(frames[:8])))
+        if len(out) == most:
+            break
+    return out
+
+
 # Boots more of a guest kernel that crashed before /init (Guest()).
 BOOT_RETRIES = 2
 # Seconds the guest has to acknowledge a command before it is sent again.
