@@ -173,28 +173,65 @@ static void pvmem_mm_online_page(struct page *page, unsigned int order)
 	generic_online_page(page, order);
 }
 
+/* Pageblocks in one memory block of @lo: bits in pvmem_mm::taken. */
+static unsigned long pvmem_mm_nr_pb(const struct pvmem_layout *lo)
+{
+	return PHYS_PFN(lo->mb_size) / pageblock_nr_pages;
+}
+
+/* Pages in the pageblocks of @mb pvmem_mm_take_used() numbers. */
+static unsigned long pvmem_mm_pb_pfn(const struct pvmem_mm *mm, u32 mb,
+				     unsigned long pb)
+{
+	return PHYS_PFN(pvmem_layout_mb_addr(&mm->lo, mb)) +
+	       pb * pageblock_nr_pages;
+}
+
 /*
- * Find the next unplugged pages of memory block @mb in [*@pfn, @end): move
- * *@pfn to the first, and set *@nr to how many follow in its device block
- * before @end.
+ * If page @pfn of memory block @mb is gone from Linux, unplugged (its
+ * device block) or taken by pvmem_mm_take_used() (its pageblock), where
+ * that stretch ends; else @pfn.
+ */
+static unsigned long pvmem_mm_gone_end(const struct pvmem_mm *mm, u32 mb,
+				       unsigned long pfn)
+{
+	const unsigned long bs_pages = PHYS_PFN(mm->lo.block_size);
+	const unsigned long base = PHYS_PFN(pvmem_layout_mb_addr(&mm->lo, mb));
+	const u32 sb = (pfn - base) / bs_pages;
+	const unsigned long pb = (pfn - base) / pageblock_nr_pages;
+
+	if (!pvmem_map_test(&mm->map, mb, sb, 1, true))
+		return base + (sb + 1UL) * bs_pages;
+	if (mm->taken_mb == mb && test_bit(pb, mm->taken))
+		return pvmem_mm_pb_pfn(mm, mb, pb + 1);
+	return pfn;
+}
+
+/* Forget what pvmem_mm_take_used() took.  Lock held. */
+static void pvmem_mm_untake(struct pvmem_mm *mm)
+{
+	bitmap_zero(mm->taken, pvmem_mm_nr_pb(&mm->lo));
+	mm->taken_mb = PVMEM_NO_MB;
+}
+
+/*
+ * Find the next pages of memory block @mb in [*@pfn, @end) that are gone
+ * from Linux (pvmem_mm_gone_end()): move *@pfn to the first, and set *@nr
+ * to how many follow, up to the end of their device block or pageblock
+ * and before @end.
  */
 static bool pvmem_mm_next_unplugged(struct pvmem_mm *mm, u32 mb,
 				    unsigned long *pfn, unsigned long end,
 				    unsigned long *nr)
 {
-	const unsigned long bs_pages = PHYS_PFN(mm->lo.block_size);
-	const unsigned long base = PHYS_PFN(pvmem_layout_mb_addr(&mm->lo, mb));
-	unsigned long next;
-	u32 sb;
+	unsigned long to;
 
-	while (*pfn < end) {
-		sb = (*pfn - base) / bs_pages;
-		next = base + (sb + 1UL) * bs_pages;
-		if (!pvmem_map_test(&mm->map, mb, sb, 1, true)) {
-			*nr = min(next, end) - *pfn;
+	for (; *pfn < end; *pfn = ALIGN(*pfn + 1, pageblock_nr_pages)) {
+		to = pvmem_mm_gone_end(mm, mb, *pfn);
+		if (to != *pfn) {
+			*nr = min(to, end) - *pfn;
 			return true;
 		}
-		*pfn = next;
 	}
 	return false;
 }
@@ -296,27 +333,53 @@ static unsigned long pvmem_mm_memmap_inside(const struct pvmem_mm *mm, u32 mb)
 }
 
 /*
+ * Where a walk from @pfn may start: past the free buddy chunk @pfn lies
+ * inside, if one begins below it.  Only a chunk's first page is marked
+ * free (PageBuddy), so a walk that starts in the middle of one, say in
+ * the second 2 MiB device block of a free 4 MiB chunk, would count all
+ * of it as in use.  A chunk is aligned to its size and never larger than
+ * PVMEM_TOP_ORDER, so it lies inside @pfn's memory block.  Racy, as the
+ * walk is.
+ */
+static unsigned long pvmem_mm_walk_start(unsigned long pfn)
+{
+	unsigned long head, order;
+	struct page *page;
+
+	for (order = 1; order <= PVMEM_TOP_ORDER; order++) {
+		head = ALIGN_DOWN(pfn, 1UL << order);
+		if (head == pfn)
+			continue;
+		page = pfn_to_page(head);
+		/* page_private() is the buddy order. */
+		if (PageBuddy(page) && page_private(page) >= order &&
+		    page_private(page) <= PVMEM_TOP_ORDER)
+			return head + (1UL << page_private(page));
+	}
+	return pfn;
+}
+
+/*
  * Pages in use (not free in the buddy) in the plugged device blocks of
  * @mb in [@pfn, @end), an online part of it, counted up to @stop.  One
- * walk, skipping unplugged device blocks and free chunks (which may span
- * device blocks).  Exact under zone->lock; without it a racy look, good
- * enough to decide whether and where to try.
+ * walk, skipping what is gone (unplugged device blocks, taken pageblocks)
+ * and free chunks (which may span device blocks).  Exact under
+ * zone->lock; without it a racy look, good enough to decide whether and
+ * where to try.
  */
 static unsigned long pvmem_mm_plugged_used(struct pvmem_mm *mm, u32 mb,
 					   unsigned long pfn, unsigned long end,
 					   unsigned long stop)
 {
-	const unsigned long bs_pages = PHYS_PFN(mm->lo.block_size);
-	const unsigned long base = PHYS_PFN(pvmem_layout_mb_addr(&mm->lo, mb));
-	u32 sb;
-	unsigned long used = 0;
+	unsigned long used = 0, gone;
 
+	pfn = pvmem_mm_walk_start(pfn);
 	while (pfn < end && used < stop) {
 		struct page *page = pfn_to_page(pfn);
 
-		sb = (pfn - base) / bs_pages;
-		if (!pvmem_map_test(&mm->map, mb, sb, 1, true)) {
-			pfn = base + (sb + 1UL) * bs_pages;
+		gone = pvmem_mm_gone_end(mm, mb, pfn);
+		if (gone != pfn) {
+			pfn = gone;
 			continue;
 		}
 		/* A page in use, or one whose state cannot be told. */
@@ -584,17 +647,29 @@ int pvmem_mm_init(struct pvmem_mm *mm, const struct pvmem_layout *lo,
 	strscpy(mm->name, name, sizeof(mm->name));
 	mutex_init(&mm->lock);
 	INIT_LIST_HEAD(&mm->node);
-	mm->map_mem = kvzalloc(bytes, GFP_KERNEL);
-	if (!mm->map_mem)
+	mm->taken_mb = PVMEM_NO_MB;
+	mm->taken = bitmap_zalloc(pvmem_mm_nr_pb(lo), GFP_KERNEL);
+	if (!mm->taken)
 		return -ENOMEM;
+	mm->map_mem = kvzalloc(bytes, GFP_KERNEL);
+	if (!mm->map_mem) {
+		rc = -ENOMEM;
+		goto err_free_taken;
+	}
 	pvmem_map_init(&mm->map, lo, mm->map_mem);
 	rc = memory_group_register_dynamic(nid, PHYS_PFN(lo->mb_size));
-	if (rc < 0) {
-		kvfree(mm->map_mem);
-		return rc;
-	}
+	if (rc < 0)
+		goto err_free_map;
 	mm->mgid = rc;
 	return 0;
+
+err_free_map:
+	kvfree(mm->map_mem);
+	mm->map_mem = NULL;
+err_free_taken:
+	bitmap_free(mm->taken);
+	mm->taken = NULL;
+	return rc;
 }
 
 /**
@@ -606,6 +681,8 @@ void pvmem_mm_exit(struct pvmem_mm *mm)
 	memory_group_unregister(mm->mgid);
 	kvfree(mm->map_mem);
 	mm->map_mem = NULL;
+	bitmap_free(mm->taken);
+	mm->taken = NULL;
 }
 
 /**
@@ -780,12 +857,15 @@ int pvmem_mm_remove(struct pvmem_mm *mm, u32 mb)
 
 	rc = offline_and_remove_memory(pvmem_layout_mb_addr(&mm->lo, mb),
 				       mm->lo.mb_size);
+	mutex_lock(&mm->lock);
 	if (rc) {
 		/* Offlined and onlined again, or not at all: ask Linux. */
-		mutex_lock(&mm->lock);
 		pvmem_mm_set_state(mm, mb, pvmem_mm_linux_state(mm, mb));
-		mutex_unlock(&mm->lock);
+	} else if (mm->taken_mb == mb) {
+		/* What was taken of it went with it. */
+		pvmem_mm_untake(mm);
 	}
+	mutex_unlock(&mm->lock);
 	return rc;
 }
 
@@ -1051,6 +1131,98 @@ int pvmem_mm_isolate(struct pvmem_mm *mm, const struct pvmem_run *run)
 	if (rc)
 		pvmem_mm_release_range(mm, start, pfn);
 	return rc;
+}
+
+/*
+ * Does pageblock @pb of memory block @mb hold a page in use that
+ * pvmem_mm_take_used() should take: one not yet taken, in a plugged device
+ * block and an online Linux memory block, not the block's own memory map?
+ */
+static bool pvmem_mm_pb_used(struct pvmem_mm *mm, u32 mb, unsigned long pb)
+{
+	const unsigned long pfn = pvmem_mm_pb_pfn(mm, mb, pb);
+	const unsigned long base = pvmem_mm_pb_pfn(mm, mb, 0);
+
+	if (pfn < base + pvmem_mm_memmap_inside(mm, mb) ||
+	    !pfn_to_online_page(pfn))
+		return false;
+	return pvmem_mm_plugged_used(mm, mb, pfn, pfn + pageblock_nr_pages, 1);
+}
+
+/**
+ * pvmem_mm_take_used - take the pageblocks of a memory block that hold
+ *	pages in use away from Linux, so that its removal finds it free
+ * @mm: the device's memory layer
+ * @mb: an online memory block, all of it plugged
+ *
+ * Counts first (racily) and takes nothing if more than
+ * PVMEM_EMPTY_PIECES pageblocks, with those taken before, hold pages in
+ * use.  Each goes through the range allocator on its own, as
+ * pvmem_mm_isolate() takes a run, so only they are migrated and zeroed;
+ * what migrated may land in the rest of the block, and a second call
+ * takes that too.  The pages taken stay fake-offline: the notifier treats
+ * them as it treats unplugged ones, so they go with the block when it is
+ * removed, or back to Linux with pvmem_mm_put_taken().
+ *
+ * Context: lock held, may sleep.
+ * Return: 0; -E2BIG if too many hold pages in use; -EBUSY if one would
+ * not migrate, or another memory block has pageblocks taken; -ENOMEM if
+ * there is no room to migrate to.
+ */
+int pvmem_mm_take_used(struct pvmem_mm *mm, u32 mb)
+{
+	const unsigned long nr_pb = pvmem_mm_nr_pb(&mm->lo);
+	const unsigned long base = pvmem_mm_pb_pfn(mm, mb, 0);
+	unsigned long pb, pfn, pieces;
+	int rc;
+
+	lockdep_assert_held(&mm->lock);
+	if (mm->taken_mb != PVMEM_NO_MB && mm->taken_mb != mb)
+		return -EBUSY;
+	pieces = mm->taken_mb == mb ? bitmap_weight(mm->taken, nr_pb) : 0;
+	for (pb = 0; pb < nr_pb && pieces <= PVMEM_EMPTY_PIECES; pb++)
+		pieces += pvmem_mm_pb_used(mm, mb, pb);
+	if (pieces > PVMEM_EMPTY_PIECES)
+		return -E2BIG;
+	if (!pvmem_mm_room_for(mm, mb, base, base + PHYS_PFN(mm->lo.mb_size)))
+		return -ENOMEM;
+	mm->taken_mb = mb;
+	for (pb = 0; pb < nr_pb; pb++) {
+		if (!pvmem_mm_pb_used(mm, mb, pb))
+			continue;
+		pfn = pvmem_mm_pb_pfn(mm, mb, pb);
+		rc = pvmem_mm_isolate_range(pfn, pfn + pageblock_nr_pages);
+		/* What was taken so far stays so: the caller puts it back. */
+		if (rc)
+			return rc;
+		__set_bit(pb, mm->taken);
+	}
+	return 0;
+}
+
+/**
+ * pvmem_mm_put_taken - hand back what pvmem_mm_take_used() took
+ * @mm: the device's memory layer
+ * @mb: the memory block it took from (nothing happens if it took none)
+ *
+ * Pages in a Linux memory block that went offline meanwhile were never
+ * handed out again; onlining gives them to the buddy afresh.
+ *
+ * Context: lock held.
+ */
+void pvmem_mm_put_taken(struct pvmem_mm *mm, u32 mb)
+{
+	const unsigned long nr_pb = pvmem_mm_nr_pb(&mm->lo);
+	unsigned long pb, pfn;
+
+	lockdep_assert_held(&mm->lock);
+	if (mm->taken_mb != mb)
+		return;
+	for_each_set_bit(pb, mm->taken, nr_pb) {
+		pfn = pvmem_mm_pb_pfn(mm, mb, pb);
+		pvmem_mm_release_range(mm, pfn, pfn + pageblock_nr_pages);
+	}
+	pvmem_mm_untake(mm);
 }
 
 /**

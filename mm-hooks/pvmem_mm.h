@@ -82,6 +82,10 @@ struct pvmem_mm_ops {
  * @held: the last survey of what holds the held device blocks
  * @held_gen: the map's held_gen @held was taken at
  * @held_valid: @held is a survey at all
+ * @taken_mb: the memory block pvmem_mm_take_used() took pageblocks of
+ *	(PVMEM_NO_MB: none); under @lock
+ * @taken: those pageblocks, one bit each from the block's start; under
+ *	@lock
  */
 struct pvmem_mm {
 	struct pvmem_layout lo;
@@ -102,6 +106,8 @@ struct pvmem_mm {
 	struct pvmem_mm_held held;
 	u32 held_gen;
 	bool held_valid;
+	u32 taken_mb;
+	unsigned long *taken;
 };
 
 int pvmem_mm_init(struct pvmem_mm *mm, const struct pvmem_layout *lo,
@@ -119,6 +125,8 @@ int pvmem_mm_add(struct pvmem_mm *mm, u32 mb, u32 nr, bool *selfmap);
 int pvmem_mm_remove(struct pvmem_mm *mm, u32 mb);
 int pvmem_mm_isolate(struct pvmem_mm *mm, const struct pvmem_run *run);
 void pvmem_mm_release(struct pvmem_mm *mm, const struct pvmem_run *run);
+int pvmem_mm_take_used(struct pvmem_mm *mm, u32 mb);
+void pvmem_mm_put_taken(struct pvmem_mm *mm, u32 mb);
 u32 pvmem_mm_add_room(struct pvmem_mm *mm);
 u32 pvmem_mm_in_use(struct pvmem_mm *mm, u32 mb, u32 sb, u32 nb);
 

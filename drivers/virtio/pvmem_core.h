@@ -36,6 +36,12 @@
  * a block's memory map (256 MiB here) is allocated in one hot-add.
  */
 #define PVMEM_MAX_BIG_BLOCK (16ULL << 30)
+/*
+ * Pageblocks in use, at most, that pvmem takes out of a big block before
+ * removing the rest of it whole (PVMEM_EMPTY_ROUNDS times at most); a big
+ * block with more goes through the range allocator whole.
+ */
+#define PVMEM_EMPTY_PIECES 16
 
 /* The device configuration in CPU byte order. */
 struct pvmem_cfg {

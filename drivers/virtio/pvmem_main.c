@@ -389,6 +389,21 @@ static int pvmem_be_isolate(void *be, const struct pvmem_run *run)
 	return pvmem_mm_isolate(&pv->mm, run);
 }
 
+static int pvmem_be_take_used(void *be, u32 mb)
+{
+	struct pvmem_dev *pv = be;
+
+	cond_resched();
+	if (pvmem_fault_isolate(pv))
+		return -EBUSY;
+	return pvmem_mm_take_used(&pv->mm, mb);
+}
+
+static void pvmem_be_put_taken(void *be, u32 mb)
+{
+	pvmem_mm_put_taken(&((struct pvmem_dev *)be)->mm, mb);
+}
+
 static void pvmem_be_release(void *be, const struct pvmem_run *run)
 {
 	pvmem_mm_release(&((struct pvmem_dev *)be)->mm, run);
@@ -479,6 +494,8 @@ static const struct pvmem_backend_ops pvmem_backend = {
 	.add = pvmem_be_add,
 	.remove = pvmem_be_remove,
 	.isolate = pvmem_be_isolate,
+	.take_used = pvmem_be_take_used,
+	.put_taken = pvmem_be_put_taken,
 	.release = pvmem_be_release,
 	.in_use = pvmem_be_in_use,
 	.add_room = pvmem_be_add_room,

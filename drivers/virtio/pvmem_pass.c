@@ -653,11 +653,13 @@ static bool pvmem_next_kind(struct pvmem_ctl *ctl, u32 mb, u32 top, u32 floor,
 
 /*
  * May memory block @run->mb, all of which goes (@run is everything plugged
- * there) but which holds pages in use, be emptied instead: only its few
- * runs of device blocks in use (PVMEM_EMPTY_RUNS at most) through the
- * range allocator, then the rest, all free, by removal?  Not if some of
- * it was held at an earlier attempt: that is likely still there, and the
- * removal would fail.  Map lock held.
+ * there) but which holds pages in use, be emptied instead: only what is in
+ * use through the range allocator, then the rest, all free, by removal?
+ * Only its few runs of device blocks in use (PVMEM_EMPTY_RUNS at most),
+ * or in big-block mode its few pageblocks in use (PVMEM_EMPTY_PIECES at
+ * most, one page in use each at worst).  Not if some of it was held at an
+ * earlier attempt: that is likely still there, and the removal would
+ * fail.  Map lock held.
  */
 static bool pvmem_unplug_may_empty(struct pvmem_ctl *ctl,
 				   const struct pvmem_run *run)
@@ -667,10 +669,13 @@ static bool pvmem_unplug_may_empty(struct pvmem_ctl *ctl,
 	struct pvmem_run busy = { .sb = map->sbs_per_mb };
 	u32 runs = 0;
 
-	if (ctl->keep_blocks || map->bbm || !pvmem_may_hotplug(ctl) ||
+	if (ctl->keep_blocks || !pvmem_may_hotplug(ctl) ||
 	    run->nb != map->nr_plugged[run->mb] ||
 	    !pvmem_mb_online(map, run->mb) || pvmem_mb_held(map, run->mb))
 		return false;
+	if (map->bbm)
+		return pvmem_in_use(ctl, run->mb, 0, map->sbs_per_mb) <=
+		       PVMEM_EMPTY_PIECES;
 	while (runs <= PVMEM_EMPTY_RUNS &&
 	       pvmem_next_kind(ctl, run->mb, busy.sb, floor, true, &busy))
 		runs++;
@@ -722,10 +727,13 @@ static u32 pvmem_unplug_kind(struct pvmem_ctl *ctl, u32 mb, bool busy,
  * by removal, untouched, and is owed.  If something in use would not go,
  * the free runs around it go through the range allocator instead.  What
  * migrated may have landed in the free rest (the range allocator keeps
- * only its own range from the targets), and the removal then finds it:
- * up to PVMEM_EMPTY_ROUNDS rounds, then the block waits for the next
- * attempt.  Return how many device blocks went; @res says how it ended.
- * Called and returns with the map lock held.
+ * only its own range from the targets), and the removal then finds it.
+ * Chasing it could go on for ever, so after a failed removal the runs
+ * still free go through the range allocator first (nothing can land in
+ * them any more), then the runs in use again.  At most PVMEM_EMPTY_ROUNDS
+ * rounds, then the block waits for the next attempt.  Return how many
+ * device blocks went; @res says how it ended.  Called and returns with the
+ * map lock held.
  */
 static u32 pvmem_unplug_emptied(struct pvmem_ctl *ctl, u32 mb,
 				enum pvmem_result *res)
@@ -733,6 +741,11 @@ static u32 pvmem_unplug_emptied(struct pvmem_ctl *ctl, u32 mb,
 	u32 done = 0, rest, round;
 
 	for (round = 0; round < PVMEM_EMPTY_ROUNDS; round++) {
+		if (round) {
+			done += pvmem_unplug_kind(ctl, mb, false, res);
+			if (*res != PVMEM_RES_DONE)
+				return done;
+		}
 		done += pvmem_unplug_kind(ctl, mb, true, res);
 		if (pvmem_held_back(ctl, *res)) {
 			done += pvmem_unplug_kind(ctl, mb, false, res);
@@ -756,6 +769,41 @@ static u32 pvmem_unplug_emptied(struct pvmem_ctl *ctl, u32 mb,
 	return done;
 }
 
+/*
+ * Empty big block @mb (see pvmem_unplug_may_empty()): the memory layer
+ * takes the pageblocks that hold pages in use through the range
+ * allocator, so only they are migrated and zeroed, and removal takes the
+ * rest untouched; the block then owes its UNPLUG.  What migrated may have
+ * landed in the free rest, and the removal then finds it: the next round
+ * takes that too, up to PVMEM_EMPTY_ROUNDS.  If the block would not go,
+ * what was taken goes back to Linux.  Return whether it went; @res is
+ * DONE, unless the pass must retry.  Called and returns with the map lock
+ * held.
+ */
+static bool pvmem_unplug_pieces(struct pvmem_ctl *ctl, u32 mb,
+				enum pvmem_result *res)
+{
+	u32 round;
+
+	*res = PVMEM_RES_DONE;
+	for (round = 0; round < PVMEM_EMPTY_ROUNDS; round++) {
+		if (ctl->ops->take_used(ctl->be, mb))
+			break;
+		/* What was in use moved, perhaps into other plugged blocks. */
+		ctl->recount = true;
+		if (!pvmem_may_hotplug(ctl)) {
+			*res = pvmem_retry(ctl, PVMEM_WHY_OFFLINING);
+			break;
+		}
+		if (!pvmem_remove_locked(ctl, mb)) {
+			pvmem_count(ctl, PVMEM_STAT_EMPTIED);
+			return true;
+		}
+	}
+	ctl->ops->put_taken(ctl->be, mb);
+	return false;
+}
+
 /* May the teardown empty one more memory block in use?  Uses the budget. */
 static bool pvmem_teardown_migrates(struct pvmem_ctl *ctl)
 {
@@ -771,7 +819,8 @@ static bool pvmem_teardown_migrates(struct pvmem_ctl *ctl)
  * after: no migration, no zeroing, and its UNPLUG joins its neighbours'.
  * If it is all the block holds but a few runs there are in use, only
  * those go through the range allocator, and the rest by removal
- * (pvmem_unplug_emptied()).
+ * (pvmem_unplug_emptied()); in big-block mode a few pageblocks in use
+ * (pvmem_unplug_pieces()), and if that fails, the whole block.
  * Otherwise online memory goes through the range allocator, as a whole
  * run or, if that will not migrate, one device block at a time, and its
  * memory block is removed once nothing in it is plugged.  Return how many
@@ -793,8 +842,18 @@ static u32 pvmem_unplug_one(struct pvmem_ctl *ctl, const struct pvmem_run *run,
 		/* Something is in use after all: empty it first. */
 	}
 	if (pvmem_unplug_may_empty(ctl, run)) {
-		done = pvmem_unplug_emptied(ctl, run->mb, res);
-		goto out;
+		if (!ctl->map->bbm) {
+			done = pvmem_unplug_emptied(ctl, run->mb, res);
+			goto out;
+		}
+		if (pvmem_unplug_pieces(ctl, run->mb, res)) {
+			pvmem_unlock(ctl);
+			return run->nb;
+		}
+		if (*res != PVMEM_RES_DONE) {
+			done = 0;
+			goto out;
+		}
 	}
 	/* Teardown empties only a few blocks in use: migration takes long. */
 	if (ctl->keep_blocks && pvmem_mb_online(ctl->map, run->mb) &&

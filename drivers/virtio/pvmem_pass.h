@@ -166,6 +166,17 @@ struct pvmem_backend_ops {
 	/* locked: hand device blocks of an online block to Linux. */
 	void (*release)(void *be, const struct pvmem_run *run);
 	/*
+	 * locked: take from Linux, with the range allocator, the pageblocks
+	 * of online memory block mb that hold pages in use (at most
+	 * PVMEM_EMPTY_PIECES, with those taken before), so that its removal
+	 * finds nothing in use: 0; -E2BIG if more hold some; -EBUSY or
+	 * -ENOMEM as isolate().  What is taken stays taken until remove()
+	 * takes it with the block, or put_taken() hands it back.
+	 */
+	int (*take_used)(void *be, u32 mb);
+	/* locked: hand what take_used() took of mb back to Linux. */
+	void (*put_taken)(void *be, u32 mb);
+	/*
 	 * locked: pages in use in the plugged device blocks [sb, sb + nb)
 	 * of a block, its online part only (racy; 0: it looks idle).
 	 */

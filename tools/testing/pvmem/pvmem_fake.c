@@ -404,7 +404,8 @@ static void fake_try_race(struct fake *f)
 {
 	int rc;
 
-	if (f->race_mb == PVMEM_NO_MB)
+	/* Linux offlines one block at a time. */
+	if (f->race_mb == PVMEM_NO_MB || f->map.offlining != PVMEM_NO_MB)
 		return;
 	rc = f->race_online ? fake_do_online(f, f->race_mb, true) :
 			      fake_do_offline(f, f->race_mb);
@@ -416,8 +417,9 @@ static void fake_try_race(struct fake *f)
 
 int fake_online(struct fake *f, u32 mb, bool movable)
 {
-	if (f->locked)
-		return -EAGAIN; /* onlining would wait for the lock */
+	/* Onlining would wait for the lock, or for the offlining. */
+	if (f->locked || f->map.offlining != PVMEM_NO_MB)
+		return -EAGAIN;
 	return fake_do_online(f, mb, movable);
 }
 
@@ -449,7 +451,7 @@ static int fake_do_offline(struct fake *f, u32 mb)
 
 int fake_offline(struct fake *f, u32 mb)
 {
-	if (f->locked)
+	if (f->locked || f->map.offlining != PVMEM_NO_MB)
 		return -EAGAIN;
 	return fake_do_offline(f, mb);
 }
@@ -472,14 +474,17 @@ int fake_offline_begin(struct fake *f, u32 mb)
 	return 0;
 }
 
-/* It ends: the block went offline (@done), or the user gave up. */
+/*
+ * It ends: the block goes offline (@done; unless something there still
+ * will not move), or the user gives up.
+ */
 void fake_offline_end(struct fake *f, bool done)
 {
 	const u32 mb = f->map.offlining;
 
 	f->map.offlining = PVMEM_NO_MB;
-	if (done && fake_do_offline(f, mb))
-		fake_fail(f, "offlining memory block %u could not end", mb);
+	if (done)
+		fake_do_offline(f, mb);
 	if (pvmem_ctl_kick(&f->ctl))
 		f->kicks++;
 }
@@ -598,6 +603,11 @@ static int fake_remove(void *be, u32 mb)
 	}
 	if (f->nremove < FAKE_LOG)
 		f->remove_log[f->nremove++] = mb;
+	/* What was taken of it goes with it. */
+	if (f->taken_mb == mb) {
+		f->taken_mb = PVMEM_NO_MB;
+		f->taken = 0;
+	}
 	f->added[mb] = 0;
 	memset(f->lx + (u64)mb * f->map.sbs_per_mb, LX_ABSENT,
 	       f->map.sbs_per_mb);
@@ -626,6 +636,29 @@ static bool fake_run_ok(struct fake *f, const struct pvmem_run *run,
 	return true;
 }
 
+/*
+ * What migrates out of @run lands in the topmost device block of the same
+ * memory block that is plugged, given to Linux and outside @run, if any.
+ */
+static void fake_land(struct fake *f, const struct pvmem_run *run)
+{
+	const u64 base = (u64)run->mb * f->map.sbs_per_mb;
+	unsigned int moved = 0;
+	u32 i;
+
+	for (i = run->sb; i < run->sb + run->nb; i++)
+		moved += f->sb_used[base + i];
+	for (i = f->map.sbs_per_mb; moved && i-- > 0;) {
+		if ((i >= run->sb && i < run->sb + run->nb) ||
+		    !fake_map_plugged(f, base + i) ||
+		    f->lx[base + i] != LX_BUDDY)
+			continue;
+		moved += f->sb_used[base + i];
+		f->sb_used[base + i] = moved > 255 ? 255 : moved;
+		return;
+	}
+}
+
 static int fake_isolate(void *be, const struct pvmem_run *run)
 {
 	struct fake *f = to_fake(be);
@@ -640,6 +673,12 @@ static int fake_isolate(void *be, const struct pvmem_run *run)
 			  run->mb, run->sb, run->nb);
 		return -EINVAL;
 	}
+	/* Linux refuses to isolate a pageblock twice. */
+	if (f->taken_mb == run->mb) {
+		fake_fail(f, "isolate of %u+%u+%u: pieces of it are taken",
+			  run->mb, run->sb, run->nb);
+		return -EBUSY;
+	}
 	if (f->pinned[run->mb] == FAKE_PIN_ALL ||
 	    (f->pinned[run->mb] == FAKE_PIN_TOP &&
 	     run->sb + run->nb == f->map.sbs_per_mb))
@@ -647,9 +686,67 @@ static int fake_isolate(void *be, const struct pvmem_run *run)
 	if (f->no_room)
 		return -ENOMEM;
 	f->isolations++;
+	if (f->land_in_block)
+		fake_land(f, run);
 	memset(f->lx + first, LX_OFF, run->nb);
 	memset(f->sb_used + first, 0, run->nb);
 	return 0;
+}
+
+/*
+ * The pageblocks of @mb that hold pages in use go through the range
+ * allocator, each page at worst in a pageblock of its own: what is in use
+ * migrates away, unless the block is pinned.
+ */
+static int fake_take_used(void *be, u32 mb)
+{
+	struct fake *f = to_fake(be);
+	const struct pvmem_run all = { .mb = mb, .nb = f->map.sbs_per_mb };
+	const u64 first = (u64)mb * f->map.sbs_per_mb;
+	u32 used;
+
+	fake_tick(f);
+	fake_need_lock(f, true, "take_used");
+	f->take_tries++;
+	if (!fake_run_ok(f, &all, "take_used"))
+		return -EINVAL;
+	if (f->taken_mb != PVMEM_NO_MB && f->taken_mb != mb) {
+		fake_fail(f, "take_used of %u while %u has pieces taken", mb,
+			  f->taken_mb);
+		return -EINVAL;
+	}
+	used = fake_used_pages(f, mb, 0, f->map.sbs_per_mb);
+	if (f->taken + used > PVMEM_EMPTY_PIECES)
+		return -E2BIG;
+	if (f->pinned[mb])
+		return -EBUSY;
+	if (f->no_room)
+		return -ENOMEM;
+	f->taken_mb = mb;
+	if (!used)
+		return 0;
+	f->taken += used;
+	f->takes++;
+	f->used[mb] = 0;
+	memset(f->sb_used + first, 0, f->map.sbs_per_mb);
+	if (f->land_takes) {
+		f->land_takes--;
+		f->sb_used[first + f->map.sbs_per_mb - 1] = 1;
+	}
+	return 0;
+}
+
+static void fake_put_taken(void *be, u32 mb)
+{
+	struct fake *f = to_fake(be);
+
+	fake_tick(f);
+	fake_need_lock(f, true, "put_taken");
+	if (f->taken_mb != PVMEM_NO_MB && f->taken_mb != mb)
+		fake_fail(f, "put_taken of %u while %u has pieces taken", mb,
+			  f->taken_mb);
+	f->taken_mb = PVMEM_NO_MB;
+	f->taken = 0;
 }
 
 static void fake_release(void *be, const struct pvmem_run *run)
@@ -713,6 +810,8 @@ static const struct pvmem_backend_ops fake_ops = {
 	.add = fake_add,
 	.remove = fake_remove,
 	.isolate = fake_isolate,
+	.take_used = fake_take_used,
+	.put_taken = fake_put_taken,
 	.release = fake_release,
 	.in_use = fake_in_use_op,
 	.add_room = fake_add_room,
@@ -836,6 +935,9 @@ static void fake_check_map(struct fake *f)
 	}
 	if (map->inflight != PVMEM_NO_MB)
 		fake_fail(f, "memory block %u left in flight", map->inflight);
+	if (f->taken_mb != PVMEM_NO_MB)
+		fake_fail(f, "memory block %u left with pieces taken",
+			  f->taken_mb);
 	for (s = 0; s < PVMEM_MB_STATE_NR; s++)
 		if (count[s] != map->count[s])
 			fake_fail(f, "%u memory blocks %s, counted %u",
@@ -942,6 +1044,7 @@ int fake_init_lim(struct fake *f, u64 region, u64 block, u64 usable,
 	f->add_room = ~0U;
 	f->race_mb = PVMEM_NO_MB;
 	f->offline_after_count = PVMEM_NO_MB;
+	f->taken_mb = PVMEM_NO_MB;
 	/* A pass touches each device and memory block a few times at most. */
 	f->pass_limit = 40 * (fake_sbs(f) + f->map.nb_mb) + 200;
 	return 0;

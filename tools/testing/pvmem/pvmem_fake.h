@@ -109,6 +109,19 @@ struct fake {
 	bool auto_online; /* hot-added memory goes online */
 	bool kernel_zone; /* ... to a kernel zone, not movable */
 	bool no_room; /* nowhere to migrate to */
+	/* What an isolation migrates lands in its own memory block's rest. */
+	bool land_in_block;
+	/*
+	 * Pageblocks in use take_used() took from memory block taken_mb
+	 * (PVMEM_NO_MB: none), one per page in use; take_tries counts the
+	 * calls, takes those that took something, and the next land_takes
+	 * of them leave one page behind, landed in the block's free rest.
+	 */
+	u32 taken_mb;
+	u32 taken;
+	long take_tries;
+	long takes;
+	int land_takes;
 	bool memmap_refused; /* asked for a memory map inside, Linux says no */
 	u64 now_ms; /* the clock the passes read; tests move it */
 	long selfmap_adds; /* memory blocks added with their map inside */

@@ -160,7 +160,7 @@ static void fuzz_passes(const uint8_t *p, size_t n)
 		const uint8_t op = p[i], arg = p[i + 1];
 
 		mb = arg % f.map.nb_mb;
-		switch (op % 15) {
+		switch (op % 16) {
 		case 0: /* the host asks for a size within the usable region */
 			fake_request(&f, (f.dev.usable_region_size / 255 *
 					  arg) & ~(bs - 1));
@@ -172,13 +172,14 @@ static void fuzz_passes(const uint8_t *p, size_t n)
 			fake_script(&f, arg % 4,
 				    (enum fake_act)(arg / 4 % FA_NR));
 			break;
-		case 3: /* data in the block: none, movable, pinned */
+		case 3: /* data in the block: none, a little, more, pinned */
 			f.pinned[mb] = arg & 0x40;
-			f.used[mb] = arg & 0x20;
+			f.used[mb] = arg & 0x21;
 			break;
-		case 4:
+		case 4: /* and where it can go */
 			f.no_room = arg & 1;
 			f.stale_idle = arg & 2;
+			f.land_takes = arg >> 2 & 3;
 			break;
 		case 5:
 			f.add_room = arg & 0x80 ? ~0U : arg % 4;
@@ -221,10 +222,18 @@ static void fuzz_passes(const uint8_t *p, size_t n)
 		case 14:
 			f.fail_remove = arg % 3;
 			break;
+		case 15: /* a user's offlining that goes on, or its end */
+			if (f.map.offlining == PVMEM_NO_MB)
+				fake_offline_begin(&f, mb);
+			else
+				fake_offline_end(&f, arg & 1);
+			break;
 		}
 		fuzz_check(&f, i / 2);
 	}
 	/* Let every backoff run out, then unbind. */
+	if (f.map.offlining != PVMEM_NO_MB)
+		fake_offline_end(&f, false);
 	f.change_at = 0;
 	f.race_mb = PVMEM_NO_MB;
 	f.nscript = 0;

@@ -1901,11 +1901,11 @@ TEST_F(fake, block_with_many_runs_in_use_isolated_whole)
 }
 
 /*
- * Emptying a block whose free rest takes a page in use before removal
- * (what migrated landed there): the new run is emptied too, and the
- * removal tried again, PVMEM_EMPTY_ROUNDS times at most.
+ * Emptying a block whose removal then fails: the runs still free go
+ * through the range allocator (nothing can land in them any more), then
+ * what is in use again, and the block, empty now, is removed after.
  */
-TEST_F(fake, emptied_block_removal_tried_again)
+TEST_F(fake, emptied_block_removal_failure_takes_the_rest)
 {
 	struct fake *f = &self->f;
 	long isolations;
@@ -1916,16 +1916,147 @@ TEST_F(fake, emptied_block_removal_tried_again)
 	isolations = f->isolations;
 	ASSERT_EQ(PVMEM_RES_DONE, want(f, 0));
 	ASSERT_AT(f, 0);
-	EXPECT_EQ(1, f->isolations - isolations);
-	EXPECT_EQ(1U, pvmem_ctl_stat(&f->ctl, PVMEM_STAT_EMPTIED));
-	/* Every round fails: the block waits, in use no more. */
+	/* Device block 20, then 21-63 and 0-19. */
+	EXPECT_EQ(3, f->isolations - isolations);
+	EXPECT_EQ(0U, pvmem_ctl_stat(&f->ctl, PVMEM_STAT_EMPTIED));
+	EXPECT_EQ(PVMEM_MB_UNUSED, f->map.state[0]);
+}
+
+/*
+ * What migrates out of a block being emptied lands in its own free rest,
+ * and the removal finds it.  pvmem does not chase it from device block to
+ * device block: the next round takes the rest, and the block goes in the
+ * same pass.
+ */
+TEST_F(fake, emptying_does_not_chase_what_migrated)
+{
+	struct fake *f = &self->f;
+	long isolations;
+
 	ASSERT_EQ(PVMEM_RES_DONE, want(f, 64));
 	f->sb_used[20] = 1;
-	f->fail_remove = PVMEM_EMPTY_ROUNDS;
-	EXPECT_EQ(PVMEM_RES_RETRY, want(f, 0));
-	ASSERT_AT(f, 63);
+	f->land_in_block = true;
+	isolations = f->isolations;
+	ASSERT_EQ(PVMEM_RES_DONE, want(f, 0));
+	ASSERT_AT(f, 0);
+	/* 20 (its page lands in 63), 21-62 and 0-19, then 63. */
+	EXPECT_EQ(4, f->isolations - isolations);
+	EXPECT_EQ(0U, pvmem_ctl_stat(&f->ctl, PVMEM_STAT_REMOVE_FAILED));
+	EXPECT_EQ(PVMEM_MB_UNUSED, f->map.state[0]);
+}
+
+/* Big blocks of one 256 MiB device block each, as QEMU's block-size=256M. */
+FIXTURE(big)
+{
+	struct fake f;
+};
+
+FIXTURE_SETUP(big)
+{
+	ASSERT_EQ(0, fake_init(&self->f, 16 * GiB, 256 * MiB, 8 * GiB));
+	ASSERT_TRUE(self->f.map.bbm);
+	ASSERT_EQ(1U, self->f.map.sbs_per_mb);
+	fake_request(&self->f, 4 * 256 * MiB);
+	ASSERT_EQ(PVMEM_RES_DONE, fake_run(&self->f, 50));
+	ASSERT_AT(&self->f, 4);
+}
+
+FIXTURE_TEARDOWN(big)
+{
+	fake_free(&self->f);
+}
+
+/*
+ * A big block with a few pages in use: only the pageblocks they lie in go
+ * through the range allocator, the rest by removal, and the block goes.
+ */
+TEST_F(big, block_in_use_emptied_in_pieces)
+{
+	struct fake *f = &self->f;
+
+	f->sb_used[0] = 3;
+	fake_request(f, 0);
+	ASSERT_EQ(PVMEM_RES_DONE, fake_run(f, 50));
+	ASSERT_AT(f, 0);
+	EXPECT_EQ(0, f->isolations);
+	EXPECT_EQ(1, f->takes);
+	EXPECT_EQ(1U, pvmem_ctl_stat(&f->ctl, PVMEM_STAT_EMPTIED));
+	EXPECT_EQ(4, f->nremove);
+	EXPECT_EQ(0U, f->map.count[PVMEM_MB_OWED]);
+}
+
+/*
+ * What migrated landed in the free rest, so the removal fails: the next
+ * round takes that too, and the block goes in the same pass, whole never.
+ */
+TEST_F(big, pieces_taken_again_after_what_moved_lands)
+{
+	struct fake *f = &self->f;
+
+	f->sb_used[0] = 3;
+	f->land_takes = 1;
+	fake_request(f, 0);
+	ASSERT_EQ(PVMEM_RES_DONE, fake_run(f, 50));
+	ASSERT_AT(f, 0);
+	EXPECT_EQ(PVMEM_MB_UNUSED, f->map.state[0]);
+	EXPECT_EQ(0, f->isolations);
+	EXPECT_EQ(2, f->takes);
+	EXPECT_EQ(1U, pvmem_ctl_stat(&f->ctl, PVMEM_STAT_EMPTIED));
+}
+
+/*
+ * What moves lands back in the block every round: after PVMEM_EMPTY_ROUNDS
+ * the pieces go back to Linux and the block goes through the range
+ * allocator whole, still in the same pass.
+ */
+TEST_F(big, block_that_keeps_catching_what_moved_goes_whole)
+{
+	struct fake *f = &self->f;
+
+	f->sb_used[0] = 3;
+	f->land_takes = PVMEM_EMPTY_ROUNDS;
+	fake_request(f, 0);
+	ASSERT_EQ(PVMEM_RES_DONE, fake_run(f, 50));
+	ASSERT_AT(f, 0);
+	EXPECT_EQ(PVMEM_MB_UNUSED, f->map.state[0]);
+	EXPECT_EQ(PVMEM_EMPTY_ROUNDS, f->takes);
+	EXPECT_EQ(1, f->isolations);
+	EXPECT_EQ(0U, pvmem_ctl_stat(&f->ctl, PVMEM_STAT_EMPTIED));
+}
+
+/* More pages in use than PVMEM_EMPTY_PIECES: the block goes whole. */
+TEST_F(big, block_with_many_pages_in_use_goes_whole)
+{
+	struct fake *f = &self->f;
+
+	f->sb_used[0] = PVMEM_EMPTY_PIECES + 1;
+	fake_request(f, 0);
+	ASSERT_EQ(PVMEM_RES_DONE, fake_run(f, 50));
+	ASSERT_AT(f, 0);
+	EXPECT_EQ(PVMEM_MB_UNUSED, f->map.state[0]);
+	/* Not even tried: the count said so. */
+	EXPECT_EQ(0, f->take_tries);
+	EXPECT_EQ(1, f->isolations);
+}
+
+/*
+ * A pinned page will not migrate: nothing is taken, the whole block
+ * fails too, and it is held, plugged and Linux's, until it lets go.
+ */
+TEST_F(big, pinned_block_keeps_nothing_taken)
+{
+	struct fake *f = &self->f;
+
+	f->pinned[0] = FAKE_PIN_ALL;
+	fake_request(f, 0);
+	ASSERT_EQ(PVMEM_RES_RETRY, fake_run(f, 50));
+	ASSERT_AT(f, 1);
 	EXPECT_EQ(PVMEM_MB_MOVABLE, f->map.state[0]);
-	ASSERT_EQ(PVMEM_RES_DONE, fake_run(f, 5));
+	EXPECT_EQ(0, f->takes);
+	EXPECT_EQ(PVMEM_NO_MB, f->taken_mb);
+	f->pinned[0] = 0;
+	f->now_ms += 60000;
+	ASSERT_EQ(PVMEM_RES_DONE, fake_run(f, 50));
 	ASSERT_AT(f, 0);
 }
 
