@@ -657,7 +657,7 @@ static bool pvmem_next_kind(struct pvmem_ctl *ctl, u32 mb, u32 top, u32 floor,
  * use through the range allocator, then the rest, all free, by removal?
  * Only its few runs of device blocks in use (PVMEM_EMPTY_RUNS at most),
  * or in big-block mode its few pageblocks in use (PVMEM_EMPTY_PIECES at
- * most, one page in use each at worst).  Not if some of it was held at an
+ * most; the memory layer counts them, the pass cannot).  Not if some of it was held at an
  * earlier attempt: that is likely still there, and the removal would
  * fail.  Map lock held.
  */
@@ -673,9 +673,9 @@ static bool pvmem_unplug_may_empty(struct pvmem_ctl *ctl,
 	    run->nb != map->nr_plugged[run->mb] ||
 	    !pvmem_mb_online(map, run->mb) || pvmem_mb_held(map, run->mb))
 		return false;
+	/* take_used() counts its pageblocks in use: pages say too little. */
 	if (map->bbm)
-		return pvmem_in_use(ctl, run->mb, 0, map->sbs_per_mb) <=
-		       PVMEM_EMPTY_PIECES;
+		return true;
 	while (runs <= PVMEM_EMPTY_RUNS &&
 	       pvmem_next_kind(ctl, run->mb, busy.sb, floor, true, &busy))
 		runs++;

@@ -181,6 +181,140 @@ TEST_F(bbm, unplug_under_load)
 	EXPECT_FALSE(oom_seen());
 }
 
+/* Pages the few-pages holder keeps at most in each big block. */
+#define FEW_KEEP 4
+#define FEW_MAX (FEW_KEEP * 64)
+
+/* The word at byte @off of the few-pages holder's memory. */
+static uint64_t few_word(size_t off)
+{
+	return (off * 0x9e3779b97f4a7c15ULL) ^ 0x5eed;
+}
+
+/*
+ * Drop pages [@from, @to) of @p; 0 on success.  What is dropped is freed:
+ * it holds nothing in use any more.
+ */
+static int few_drop(char *p, size_t from, size_t to, long psz)
+{
+	if (from == to)
+		return 0;
+	return madvise(p + from * psz, (to - from) * psz, MADV_DONTNEED);
+}
+
+/*
+ * Run by the child: fill @len bytes of anonymous memory, keep at most
+ * FEW_KEEP of its pages in each big block of the first @plugged bytes of
+ * @d and drop all the others, so each of those blocks holds a few pages
+ * in use.  Reports how many pages it kept, verifies them when told to
+ * and exits 0 if they are intact.
+ */
+static void few_child(struct holder *h, size_t len, const struct bdev *d,
+		      uint64_t plugged)
+{
+	const long psz = sysconf(_SC_PAGESIZE);
+	const size_t npages = len / psz;
+	size_t kept[FEW_MAX], nkept = 0, i, j, from = 0;
+	int per_bb[64] = { 0 }, fd;
+	uint64_t *p, ent, bad = 0;
+	char c;
+
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		 -1, 0);
+	if (p == MAP_FAILED || madvise(p, len, MADV_NOHUGEPAGE))
+		_exit(2);
+	for (i = 0; i < len / 8; i++)
+		p[i] = few_word(i * 8);
+	fd = open("/proc/self/pagemap", O_RDONLY);
+	if (fd < 0)
+		_exit(2);
+	for (i = 0; i < npages; i++) {
+		uint64_t vpn = (uintptr_t)p / psz + i, pa, bb;
+
+		if (pread(fd, &ent, 8, vpn * 8) != 8 || !(ent >> 63))
+			continue;
+		pa = (ent & ((1ULL << 55) - 1)) * psz;
+		if (pa < d->addr || pa >= d->addr + plugged)
+			continue;
+		bb = (pa - d->addr) / d->bb;
+		if (bb >= ARRAY_SIZE(per_bb) || per_bb[bb] >= FEW_KEEP ||
+		    nkept == FEW_MAX)
+			continue;
+		per_bb[bb]++;
+		if (few_drop((char *)p, from, i, psz))
+			_exit(2);
+		kept[nkept++] = i;
+		from = i + 1;
+	}
+	close(fd);
+	if (few_drop((char *)p, from, npages, psz))
+		_exit(2);
+	if (write(h->from[1], &nkept, sizeof(nkept)) != sizeof(nkept) ||
+	    read(h->to[0], &c, 1) != 1)
+		_exit(3);
+	for (i = 0; i < nkept; i++)
+		for (j = 0; j < psz / 8; j++)
+			bad += p[kept[i] * psz / 8 + j] !=
+			       few_word(kept[i] * psz + j * 8);
+	_exit(bad ? 1 : 0);
+}
+
+/* Start few_child() in a process of its own; holder_check() ends it. */
+static int few_start(struct holder *h, size_t len, const struct bdev *d,
+		     uint64_t plugged, size_t *nkept)
+{
+	if (pipe(h->to) || pipe(h->from))
+		return -1;
+	h->pid = fork();
+	if (!h->pid)
+		few_child(h, len, d, plugged);
+	return read(h->from[0], nkept, sizeof(*nkept)) == sizeof(*nkept) ? 0 :
+									   -1;
+}
+
+/*
+ * Big blocks that hold only a few pages in use are emptied, not isolated
+ * whole: those pages move, the free rest goes by removal, and the data
+ * survives.  Pages freed a moment ago may still wait in the per-CPU
+ * lists, counted in use, until an isolation or offlining drains them: the
+ * first unplug takes one big block, the second the rest, which holds the
+ * kept pages.
+ */
+TEST_F(bbm, few_pages_in_use_emptied)
+{
+	size_t nkept;
+	uint64_t before, after;
+	struct holder h;
+	int n;
+
+	for (n = 0; n < NDEV; n++) {
+		const struct bdev *d = &self->d[n];
+		const uint64_t plugged = 3 * d->bb;
+		const size_t len = plugged / 2 < 768 * MiB ? plugged / 2 :
+							     768 * MiB;
+
+		ASSERT_EQ(0, resize(d, plugged));
+		ASSERT_EQ(0, few_start(&h, len, d, plugged, &nkept));
+		TH_LOG("%s: %zu pages kept in its big blocks", d->id, nkept);
+		EXPECT_GT(nkept, 0);
+		ASSERT_EQ(0, resize(d, plugged - d->bb));
+		before = read_u64(attr_of(d->addr, "pvmem_stats/emptied"), 10);
+		ASSERT_EQ(0, resize(d, 0));
+		EXPECT_EQ(0, mem_off(d, 0));
+		EXPECT_EQ(0, holder_check(&h));
+		after = read_u64(attr_of(d->addr, "pvmem_stats/emptied"), 10);
+		TH_LOG("%s: %" PRIu64 " big blocks emptied", d->id,
+		       after - before);
+		/*
+		 * In a 1 GiB block what migrates lands in its own free rest,
+		 * the memory freed last, round after round: it goes whole.
+		 */
+		if (d->bb <= 256 * MiB)
+			EXPECT_LT(before, after);
+	}
+	EXPECT_FALSE(oom_seen());
+}
+
 /*
  * A request that cuts a big block (possible only where device blocks are
  * smaller, vm2): pvmem stays at the whole big blocks nearest to what it
